@@ -1,0 +1,2 @@
+/** Placeholder until this room is built; see docs/architecture.md. */
+export {};

@@ -1,0 +1,155 @@
+/**
+ * The database factory: postgres.js against a Postgres server when a URL is given, embedded
+ * PGlite in a data directory otherwise. The same drizzle schema, migrations and queries run
+ * on both.
+ */
+import { mkdirSync } from 'node:fs';
+import { PGlite } from '@electric-sql/pglite';
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
+import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
+import postgres from 'postgres';
+import { ToolbeltError } from './errors.ts';
+import { lockDataDir } from './data-dir-lock.ts';
+import * as tables from './tables.ts';
+
+export type Schema = typeof tables;
+
+/** A drizzle database or a transaction of one: what every query function takes. */
+export type Db = PgDatabase<PgQueryResultHKT, Schema>;
+export type DbOrTx = Db;
+
+export type DatabaseKind = 'postgres' | 'pglite';
+
+/** An open database with the means to close it and to use Postgres notifications. */
+export interface Database {
+  readonly db: Db;
+  readonly kind: DatabaseKind;
+  /** Where it is, safe to log: `postgres://host:port/name` (no credentials) or a data dir. */
+  readonly location: string;
+  /** Calls `onPayload` for each NOTIFY on `channel`; resolves to an unlisten function. */
+  listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
+  close(): Promise<void>;
+}
+
+export interface OpenDatabaseOptions {
+  /** A postgres:// URL; when absent, embedded PGlite in `dataDir`. */
+  url?: string | undefined;
+  /** PGlite's data directory; `memory://` keeps it in memory. */
+  dataDir?: string | undefined;
+  /** Pool size for postgres.js (default 10). */
+  maxConnections?: number;
+  /** Seconds to wait for a connection (default 10). */
+  connectTimeoutSeconds?: number;
+}
+
+/** Opens the database named by the options and checks that it answers. */
+export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
+  if (options.url) return openPostgres(options.url, options);
+  return openPglite(options.dataDir ?? './.toolbelt/data');
+}
+
+/** Parses a Postgres URL, refusing anything else with advice on the expected form. */
+export function parseDatabaseUrl(url: string): URL {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch (cause) {
+    throw new ToolbeltError('DB_URL_INVALID', 'DATABASE_URL is not a URL', {
+      hint: 'expected postgres://USER:PASSWORD@HOST:5432/DBNAME',
+      cause,
+    });
+  }
+  if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
+    throw new ToolbeltError('DB_URL_INVALID', `DATABASE_URL has scheme "${parsed.protocol}", not postgres:`, {
+      hint: 'expected postgres://USER:PASSWORD@HOST:5432/DBNAME, or leave DATABASE_URL unset for embedded PGlite',
+    });
+  }
+  if (!parsed.hostname) {
+    throw new ToolbeltError('DB_URL_INVALID', 'DATABASE_URL names no host', {
+      hint: 'expected postgres://USER:PASSWORD@HOST:5432/DBNAME',
+    });
+  }
+  return parsed;
+}
+
+/** The URL without user or password, for logs and messages. */
+export function redactDatabaseUrl(url: URL): string {
+  return `${url.protocol}//${url.hostname}:${url.port || '5432'}${url.pathname}`;
+}
+
+async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<Database> {
+  const parsed = parseDatabaseUrl(url);
+  const location = redactDatabaseUrl(parsed);
+  const sql = postgres(url, {
+    max: options.maxConnections ?? 10,
+    connect_timeout: options.connectTimeoutSeconds ?? 10,
+    onnotice: () => {},
+    connection: { application_name: 'toolbelt' },
+  });
+  try {
+    await sql`select 1`;
+  } catch (cause) {
+    await sql.end({ timeout: 1 }).catch(() => {});
+    throw connectError(location, cause);
+  }
+  const db = drizzlePostgres(sql, { schema: tables }) as unknown as Db;
+  return {
+    db,
+    kind: 'postgres',
+    location,
+    async listen(channel, onPayload) {
+      const { unlisten } = await sql.listen(channel, onPayload);
+      return unlisten;
+    },
+    close: () => sql.end({ timeout: 5 }),
+  };
+}
+
+function connectError(location: string, cause: unknown): ToolbeltError {
+  const code = (cause as { code?: string }).code;
+  const detail = cause instanceof Error ? cause.message : String(cause);
+  const hints: Record<string, string> = {
+    ECONNREFUSED: 'is the server running and listening there? check DATABASE_URL',
+    ENOTFOUND: 'the host name does not resolve; check DATABASE_URL',
+    CONNECT_TIMEOUT: 'the server did not answer in time; check the host, the port and any firewall',
+    '28P01': 'the password was refused; check the credentials in DATABASE_URL',
+    '28000': 'the server refused this user; check the user in DATABASE_URL and pg_hba.conf',
+    '3D000': 'that database does not exist; create it (createdb) or fix the name in DATABASE_URL',
+  };
+  return new ToolbeltError('DB_UNREACHABLE', `cannot connect to Postgres at ${location}: ${detail}`, {
+    hint: (code && hints[code]) ?? 'check DATABASE_URL and that the server is up',
+    cause,
+  });
+}
+
+async function openPglite(dataDir: string): Promise<Database> {
+  const inMemory = dataDir.startsWith('memory://');
+  let release = async () => {};
+  if (!inMemory) {
+    mkdirSync(dataDir, { recursive: true });
+    release = lockDataDir(dataDir);
+  }
+  let client: PGlite;
+  try {
+    client = await PGlite.create(inMemory ? undefined : dataDir);
+  } catch (cause) {
+    await release();
+    throw new ToolbeltError('DB_PGLITE_OPEN', `cannot open the embedded database in ${dataDir}`, {
+      hint: 'the directory may be damaged or from another PGlite version; move it away to start afresh',
+      cause,
+    });
+  }
+  return {
+    db: drizzlePglite(client, { schema: tables }) as unknown as Db,
+    kind: 'pglite',
+    location: inMemory ? 'memory://' : dataDir,
+    async listen(channel, onPayload) {
+      return client.listen(channel, onPayload);
+    },
+    async close() {
+      await client.close();
+      await release();
+    },
+  };
+}

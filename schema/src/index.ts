@@ -1,0 +1,16 @@
+/**
+ * toolbelt's state store: tables, migrations, the db factory and typed queries.
+ * Imports nothing of ours (see docs/architecture.md).
+ */
+export * from './agents.ts';
+export * from './catalog.ts';
+export * from './db.ts';
+export * from './environments.ts';
+export * from './errors.ts';
+export * from './events.ts';
+export * from './migrate.ts';
+export * from './outcomes.ts';
+export * from './raw.ts';
+export * from './tables.ts';
+export * from './tools.ts';
+export * from './types.ts';

@@ -1,0 +1,285 @@
+/**
+ * The tables of toolbelt's state store.
+ *
+ * Field names of the Agentopia plan (`agents`, `agent_droplets`, `tool_catalog`,
+ * `agent_droplet_tools`) are kept as they are so that its backend can read them; the
+ * spec/status fields of DESIGN.md are added beside them. Every resource row has user-owned
+ * spec columns, controller-owned status columns, a `generation` that a trigger bumps on every
+ * spec change (see the custom migration `0001_generation_triggers`), and `observed_generation`
+ * plus `conditions` in status.
+ */
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  bigserial,
+  boolean,
+  check,
+  customType,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
+import type { Condition, Endpoint, HostMetrics, ToolCapabilities, VersionInfo } from './types.ts';
+
+const bytea = customType<{ data: Buffer; driverData: Buffer | Uint8Array }>({
+  dataType: () => 'bytea',
+  fromDriver: (value) => Buffer.from(value),
+});
+
+const createdAt = () => timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow();
+const updatedAt = () => timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow();
+const generation = () => bigint('generation', { mode: 'number' }).notNull().default(1);
+const observedGeneration = () => bigint('observed_generation', { mode: 'number' }).notNull().default(0);
+const conditions = () => jsonb('conditions').$type<Condition[]>().notNull().default([]);
+const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+
+/** Lifecycle states of a tool environment (see docs/architecture.md, "Droplet lifecycle"). */
+export const ENVIRONMENT_STATUSES = [
+  'pending',
+  'creating',
+  'provisioning',
+  'active',
+  'unreachable',
+  'deleting',
+  'deleted',
+  'error',
+] as const;
+export type EnvironmentStatus = (typeof ENVIRONMENT_STATUSES)[number];
+
+export const TOOL_STATUSES = [
+  'pending',
+  'pending_config',
+  'installing',
+  'installed',
+  'starting',
+  'running',
+  'active',
+  'stopping',
+  'stopped',
+  'uninstalling',
+  'error',
+] as const;
+export type ToolStatus = (typeof TOOL_STATUSES)[number];
+
+export const PACKAGING_TYPES = ['docker_image', 'npm_package'] as const;
+export type PackagingType = (typeof PACKAGING_TYPES)[number];
+
+export const TRANSPORTS = ['mcp-stdio', 'mcp-http', 'http', 'none'] as const;
+export type Transport = (typeof TRANSPORTS)[number];
+
+export const DESIRED_TOOL_STATES = ['running', 'stopped'] as const;
+export type DesiredToolState = (typeof DESIRED_TOOL_STATES)[number];
+
+export const EVENT_TYPES = ['Normal', 'Warning'] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+const inList = (column: string, values: readonly string[]) =>
+  sql.raw(`${column} in (${values.map((v) => `'${v}'`).join(', ')})`);
+
+/** An AI agent of the platform. `tool_environment_active` is the switch for its droplet. */
+export const agents = pgTable('agents', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  name: text('name').notNull().unique(),
+  description: text('description').notNull().default(''),
+  tool_environment_active: boolean('tool_environment_active').notNull().default(false),
+  /** Set when deletion was asked for; the row goes once its environment is torn down. */
+  deletion_requested_at: ts('deletion_requested_at'),
+  generation: generation(),
+  created_at: createdAt(),
+  updated_at: updatedAt(),
+});
+
+/**
+ * An agent's tool environment: one row per agent, stable across droplet replacement (the
+ * DigitalOcean `droplet_id` may change, the row does not).
+ */
+export const agentDroplets = pgTable(
+  'agent_droplets',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    agent_id: uuid('agent_id')
+      .notNull()
+      .references(() => agents.id, { onDelete: 'restrict' }),
+    // spec
+    region: text('region').notNull(),
+    size: text('size').notNull(),
+    image: text('image').notNull().default('ubuntu-24-04-x64'),
+    generation: generation(),
+    // status
+    droplet_id: bigint('droplet_id', { mode: 'number' }),
+    ip_address: text('ip_address'),
+    private_ip_address: text('private_ip_address'),
+    status: text('status').$type<EnvironmentStatus>().notNull().default('pending'),
+    observed_generation: observedGeneration(),
+    conditions: conditions(),
+    /** Intent recorded before a create call: the name the droplet is created under. */
+    create_requested_at: ts('create_requested_at'),
+    last_heartbeat_at: ts('last_heartbeat_at'),
+    agent_version: text('agent_version'),
+    host_metrics: jsonb('host_metrics').$type<HostMetrics>(),
+    created_at: createdAt(),
+    updated_at: updatedAt(),
+  },
+  (t) => [
+    // One environment per agent.
+    uniqueIndex('agent_droplets_agent_id_key').on(t.agent_id),
+    uniqueIndex('agent_droplets_droplet_id_key').on(t.droplet_id),
+    check('agent_droplets_status_check', inList('status', ENVIRONMENT_STATUSES)),
+  ],
+);
+
+/** A kind of tool that can be installed on a droplet. */
+export const toolCatalog = pgTable(
+  'tool_catalog',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    tool_name: text('tool_name').notNull().unique(),
+    description: text('description').notNull().default(''),
+    version_info: jsonb('version_info').$type<VersionInfo>().notNull(),
+    packaging_type: text('packaging_type').$type<PackagingType>().notNull(),
+    package_identifier: text('package_identifier').notNull(),
+    /** JSON Schema of the tool's settings with defaults, plus the secrets it needs. */
+    default_config_template: jsonb('default_config_template').$type<Record<string, unknown>>().notNull().default({}),
+    transport: text('transport').$type<Transport>().notNull().default('none'),
+    ports: jsonb('ports').$type<number[]>().notNull().default([]),
+    health_check: jsonb('health_check').$type<Record<string, unknown>>(),
+    generation: generation(),
+    created_at: createdAt(),
+    updated_at: updatedAt(),
+  },
+  () => [
+    check('tool_catalog_packaging_type_check', inList('packaging_type', PACKAGING_TYPES)),
+    check('tool_catalog_transport_check', inList('transport', TRANSPORTS)),
+  ],
+);
+
+/** One catalog tool installed for one agent: a tool instance of its toolbelt. */
+export const agentDropletTools = pgTable(
+  'agent_droplet_tools',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    agent_droplet_id: uuid('agent_droplet_id')
+      .notNull()
+      .references(() => agentDroplets.id, { onDelete: 'restrict' }),
+    tool_catalog_id: uuid('tool_catalog_id')
+      .notNull()
+      .references(() => toolCatalog.id, { onDelete: 'restrict' }),
+    // spec
+    instance_name: text('instance_name').notNull(),
+    version: text('version').notNull(),
+    config_details: jsonb('config_details').$type<Record<string, unknown>>().notNull().default({}),
+    /** Secret references by name: environment variable → the agent's secret name. */
+    secret_refs: jsonb('secret_refs').$type<Record<string, string>>().notNull().default({}),
+    desired_state: text('desired_state').$type<DesiredToolState>().notNull().default('running'),
+    deletion_requested_at: ts('deletion_requested_at'),
+    generation: generation(),
+    // status
+    status: text('status').$type<ToolStatus>().notNull().default('pending'),
+    observed_generation: observedGeneration(),
+    conditions: conditions(),
+    endpoints: jsonb('endpoints').$type<Endpoint[]>().notNull().default([]),
+    capabilities: jsonb('capabilities').$type<ToolCapabilities>(),
+    last_error: text('last_error'),
+    created_at: createdAt(),
+    updated_at: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex('agent_droplet_tools_instance_key').on(t.agent_droplet_id, t.instance_name),
+    index('agent_droplet_tools_catalog_idx').on(t.tool_catalog_id),
+    check('agent_droplet_tools_status_check', inList('status', TOOL_STATUSES)),
+    check('agent_droplet_tools_desired_state_check', inList('desired_state', DESIRED_TOOL_STATES)),
+  ],
+);
+
+/** Reconcile events; repeats of the same (object, type, reason, message) fold into one row. */
+export const events = pgTable(
+  'events',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    type: text('type').$type<EventType>().notNull(),
+    reason: text('reason').notNull(),
+    message: text('message').notNull(),
+    object_kind: text('object_kind').notNull(),
+    object_id: text('object_id').notNull(),
+    /** md5 of kind, id, type, reason and message: the key repeats fold on. */
+    fingerprint: text('fingerprint').notNull(),
+    count: integer('count').notNull().default(1),
+    first_seen: ts('first_seen').notNull().defaultNow(),
+    last_seen: ts('last_seen').notNull().defaultNow(),
+    reporter: text('reporter').notNull().default('controller'),
+  },
+  (t) => [
+    uniqueIndex('events_fingerprint_key').on(t.fingerprint),
+    index('events_object_idx').on(t.object_kind, t.object_id, t.last_seen),
+    index('events_last_seen_idx').on(t.last_seen),
+    check('events_type_check', inList('type', EVENT_TYPES)),
+  ],
+);
+
+/** Leader election: one row per lease; `epoch` grows with every change of holder (fencing). */
+export const leases = pgTable('leases', {
+  name: text('name').primaryKey(),
+  holder: text('holder').notNull(),
+  epoch: bigint('epoch', { mode: 'number' }).notNull().default(1),
+  acquired_at: ts('acquired_at').notNull().defaultNow(),
+  renewed_at: ts('renewed_at').notNull().defaultNow(),
+  expires_at: ts('expires_at').notNull(),
+});
+
+export const CREDENTIAL_KINDS = ['enrollment', 'agent'] as const;
+export type CredentialKind = (typeof CREDENTIAL_KINDS)[number];
+
+/**
+ * Per-droplet credentials, stored as hashes only: single-use enrollment tokens (carried in
+ * user_data) and the agent credentials they are traded for.
+ */
+export const dropletCredentials = pgTable(
+  'droplet_credentials',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    agent_droplet_id: uuid('agent_droplet_id')
+      .notNull()
+      .references(() => agentDroplets.id, { onDelete: 'cascade' }),
+    kind: text('kind').$type<CredentialKind>().notNull(),
+    token_hash: text('token_hash').notNull(),
+    created_at: createdAt(),
+    expires_at: ts('expires_at'),
+    used_at: ts('used_at'),
+    revoked_at: ts('revoked_at'),
+  },
+  (t) => [
+    uniqueIndex('droplet_credentials_token_hash_key').on(t.token_hash),
+    index('droplet_credentials_droplet_idx').on(t.agent_droplet_id),
+    check('droplet_credentials_kind_check', inList('kind', CREDENTIAL_KINDS)),
+  ],
+);
+
+/**
+ * An agent's secrets, encrypted (AES-256-GCM envelope: a data key per row, wrapped by the
+ * master key `key_id`). Values never leave through the API.
+ */
+export const secrets = pgTable(
+  'secrets',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    agent_id: uuid('agent_id')
+      .notNull()
+      .references(() => agents.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    version: integer('version').notNull().default(1),
+    backend: text('backend').notNull().default('local'),
+    key_id: text('key_id').notNull(),
+    wrapped_key: bytea('wrapped_key'),
+    ciphertext: bytea('ciphertext'),
+    /** Supabase Vault's secret id when the vault backend holds the value. */
+    vault_secret_id: uuid('vault_secret_id'),
+    created_at: createdAt(),
+    updated_at: updatedAt(),
+  },
+  (t) => [uniqueIndex('secrets_agent_name_key').on(t.agent_id, t.name)],
+);

@@ -1,0 +1,104 @@
+/**
+ * Queries on tool instances (`agent_droplet_tools`): an agent's toolbelt.
+ */
+import { and, asc, eq } from 'drizzle-orm';
+import type { DbOrTx } from './db.ts';
+import { type Conflict, conflict, type Found, type NotFound, notFound, ok, uniqueOrConflict } from './outcomes.ts';
+import { agentDropletTools } from './tables.ts';
+
+export type ToolInstance = typeof agentDropletTools.$inferSelect;
+export interface ToolInstanceSpec {
+  tool_catalog_id: string;
+  instance_name: string;
+  version: string;
+  config_details?: Record<string, unknown>;
+  secret_refs?: Record<string, string>;
+  desired_state?: 'running' | 'stopped';
+}
+/** The controller-owned columns of a tool instance. */
+export type ToolStatusPatch = Partial<
+  Pick<ToolInstance, 'status' | 'observed_generation' | 'conditions' | 'endpoints' | 'capabilities' | 'last_error'>
+>;
+
+/** Adds a tool instance to an environment; a taken instance name is a conflict. */
+export async function addToolInstance(
+  db: DbOrTx,
+  environmentId: string,
+  spec: ToolInstanceSpec,
+): Promise<Found<ToolInstance> | Conflict> {
+  return uniqueOrConflict(async () => {
+    const [row] = await db
+      .insert(agentDropletTools)
+      .values({ agent_droplet_id: environmentId, ...spec })
+      .returning();
+    return row!;
+  }, `this agent already has a tool named "${spec.instance_name}"`);
+}
+
+export async function getToolInstance(db: DbOrTx, id: string): Promise<ToolInstance | undefined> {
+  const [row] = await db.select().from(agentDropletTools).where(eq(agentDropletTools.id, id));
+  return row;
+}
+
+/** Every tool instance of one environment, in name order. */
+export async function listToolInstances(db: DbOrTx, environmentId: string): Promise<ToolInstance[]> {
+  return db
+    .select()
+    .from(agentDropletTools)
+    .where(eq(agentDropletTools.agent_droplet_id, environmentId))
+    .orderBy(asc(agentDropletTools.instance_name));
+}
+
+/** Changes a tool instance's spec, with optimistic concurrency when a generation is given. */
+export async function updateToolSpec(
+  db: DbOrTx,
+  id: string,
+  patch: Partial<Omit<ToolInstanceSpec, 'tool_catalog_id'>>,
+  expectedGeneration?: number,
+): Promise<Found<ToolInstance> | NotFound | Conflict> {
+  const where =
+    expectedGeneration === undefined
+      ? eq(agentDropletTools.id, id)
+      : and(eq(agentDropletTools.id, id), eq(agentDropletTools.generation, expectedGeneration));
+  const result = await uniqueOrConflict(
+    () => db.update(agentDropletTools).set(patch).where(where).returning(),
+    `this agent already has a tool named "${patch.instance_name}"`,
+  );
+  if (result.kind === 'conflict') return result;
+  const [row] = result.value;
+  if (row) return ok(row);
+  const current = await getToolInstance(db, id);
+  if (!current) return notFound;
+  return conflict(`tool ${id} is at generation ${current.generation}, not ${expectedGeneration}`);
+}
+
+/** Writes observed status; never touches spec or generation. */
+export async function updateToolStatus(
+  db: DbOrTx,
+  id: string,
+  patch: ToolStatusPatch,
+): Promise<Found<ToolInstance> | NotFound> {
+  const [row] = await db.update(agentDropletTools).set(patch).where(eq(agentDropletTools.id, id)).returning();
+  return row ? ok(row) : notFound;
+}
+
+/** Marks a tool instance for removal; the row goes once the agent confirms the uninstall. */
+export async function requestToolRemoval(db: DbOrTx, id: string): Promise<Found<ToolInstance> | NotFound> {
+  const current = await getToolInstance(db, id);
+  if (!current) return notFound;
+  if (current.deletion_requested_at) return ok(current);
+  const [row] = await db
+    .update(agentDropletTools)
+    .set({ deletion_requested_at: new Date() })
+    .where(eq(agentDropletTools.id, id))
+    .returning();
+  return row ? ok(row) : notFound;
+}
+
+export async function deleteToolRow(db: DbOrTx, id: string): Promise<boolean> {
+  const rows = await db
+    .delete(agentDropletTools)
+    .where(eq(agentDropletTools.id, id))
+    .returning({ id: agentDropletTools.id });
+  return rows.length > 0;
+}

@@ -1,0 +1,20 @@
+import { defineConfig } from 'vitest/config';
+
+// One vitest run across the workspace: each room is a project with its own tests.
+export default defineConfig({
+  test: {
+    projects: ['schema', 'reconcilers', 'controller', 'droplet-agent', 'simulator'].map((room) => ({
+      extends: true,
+      test: {
+        name: room,
+        root: room,
+        include: ['test/**/*.test.ts'],
+        benchmark: { include: ['bench/**/*.bench.ts'] },
+      },
+    })),
+    pool: 'forks',
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    passWithNoTests: true,
+  },
+});
