@@ -14,3 +14,4 @@ export * from './raw.ts';
 export * from './tables.ts';
 export * from './tools.ts';
 export * from './types.ts';
+export * from './clock.ts';

@@ -25,19 +25,22 @@ export const requireAll = (): boolean => process.env.TOOLBELT_REQUIRE_ALL === '1
  * `describe` when `available`, otherwise a loud skip — or, under TOOLBELT_REQUIRE_ALL=1, a
  * failing test that names what is missing.
  */
-export function describeIf(available: boolean, reason: string): typeof describe {
+export function describeIf(available: boolean, reason: string): SuiteFn {
   if (available) return describe;
   if (requireAll()) {
-    return ((name: string) =>
+    return (name) =>
       describe(name, () => {
         it(`has what it needs (TOOLBELT_REQUIRE_ALL=1): ${reason}`, () => {
           throw new Error(`required but unavailable: ${reason}`);
         });
-      })) as unknown as typeof describe;
+      });
   }
   console.warn(`\n⚠️  SKIPPED: ${reason}\n`);
-  return describe.skip;
+  return (name, body) => describe.skip(name, body);
 }
+
+/** A suite declaration: a name and the function that declares its tests. */
+export type SuiteFn = (name: string, body: () => void) => void;
 
 /** A database for one test file. */
 export interface TestDatabase {
