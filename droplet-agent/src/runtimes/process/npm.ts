@@ -52,9 +52,15 @@ export async function installPackage(options: NpmOptions, dir: string, name: str
 /** The absolute path of the bin to run: `bin` by name, or the package's only/same-named one. */
 export async function resolveBin(dir: string, name: string, bin: string | undefined): Promise<string> {
   const packageDir = join(dir, 'node_modules', name);
-  const manifest = JSON.parse(await readFile(join(packageDir, 'package.json'), 'utf8')) as {
-    bin?: string | Record<string, string>;
-  };
+  let manifest: { bin?: string | Record<string, string> };
+  try {
+    manifest = JSON.parse(await readFile(join(packageDir, 'package.json'), 'utf8')) as typeof manifest;
+  } catch (cause) {
+    throw new ToolbeltError(AGENT_ERROR_CODES.installFailed, `${name} is not installed in ${dir}`, {
+      hint: 'check the package identifier and version (npm may have linked a path that does not exist)',
+      cause,
+    });
+  }
   const bins = typeof manifest.bin === 'string' ? { [name.split('/').pop()!]: manifest.bin } : (manifest.bin ?? {});
   const names = Object.keys(bins);
   const chosen = bin ?? (names.length === 1 ? names[0] : names.find((n) => n === name.split('/').pop()));

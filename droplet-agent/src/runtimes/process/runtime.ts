@@ -11,7 +11,7 @@ import type { Endpoint } from '@toolbelt/schema/types';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { FileTail, LogBuffer, logLine } from '../../logs.ts';
 import type { ProgressFn, Runtime, RuntimeObservation, SecretEnv, SecretFetcher, ToolRecord } from '../types.ts';
-import { installPackage, type NpmOptions } from './npm.ts';
+import { installPackage, type NpmOptions, resolveBin } from './npm.ts';
 import { type ProcessRecord, readRecords, toolPaths } from './records.ts';
 import { DEFAULT_RESTART_POLICY, ProcessSupervisor, type RestartPolicy } from './supervisor.ts';
 
@@ -113,6 +113,8 @@ export class ProcessRuntime implements Runtime {
     await this.#openLogs(record.toolInstanceId, false);
     progress(`installing ${record.spec.packageIdentifier}@${record.spec.version} with npm`);
     await installPackage(this.#o.npm, paths.pkg, record.spec.packageIdentifier, record.spec.version);
+    // Installed means runnable: the package is there and has the bin the spec asks for.
+    await resolveBin(paths.pkg, record.spec.packageIdentifier, record.spec.bin);
     next.installed = true;
     await supervisor.persist();
     if (wasRunning) await supervisor.start();
