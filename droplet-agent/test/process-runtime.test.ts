@@ -1,10 +1,9 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { AGENT_ERROR_CODES, type ToolSpecInput } from '@toolbelt/schema/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type AgentProcess, startAgentProcess, tempDir, testConfig } from './helpers/agent-process.ts';
+import { type AgentProcess, freePort, startAgentProcess, tempDir, testConfig } from './helpers/agent-process.ts';
 import { startTestPeer, type TestPeer } from './helpers/peer.ts';
 
 const EVERYTHING = { name: '@modelcontextprotocol/server-everything', version: '2026.8.31' };
@@ -36,14 +35,6 @@ function killGroup(pid: number | undefined) {
 }
 
 const pidOf = (runtimeId: string | undefined) => Number(/pid (\d+)/.exec(runtimeId ?? '')?.[1]);
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 async function setup(secrets: Record<string, Record<string, string>> = {}) {
   const peer = await startTestPeer({ secrets });

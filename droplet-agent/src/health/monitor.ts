@@ -3,7 +3,7 @@
  * healthy) and hands results to the tool manager, which reports changes.
  */
 import type { Clock } from '@toolbelt/schema/clock';
-import type { ToolStatusReport } from '@toolbelt/schema/protocol';
+import type { ToolSpec, ToolStatusReport } from '@toolbelt/schema/protocol';
 import type { ToolManager } from '../tools.ts';
 import { type HealthResult, httpCheck, mcpHttpCheck, mcpSession } from './mcp.ts';
 
@@ -71,17 +71,30 @@ export class HealthMonitor {
   ): Promise<HealthResult | undefined> {
     const { spec } = entry.record;
     const timeoutMs = spec.healthCheck?.timeoutMs ?? 10_000;
-    const kind = spec.healthCheck?.kind ?? (spec.transport.startsWith('mcp') ? 'mcp' : spec.transport === 'http' ? 'http' : 'process');
+    const kind = checkKind(spec);
     if (kind === 'process') return { healthy: true, message: 'running' };
     if (kind === 'mcp' && spec.transport === 'mcp-stdio') {
       const transport = entry.runtime.stdioTransport?.(report.toolInstanceId);
       return transport ? mcpSession(transport, timeoutMs, this.#o.agentVersion) : undefined;
     }
-    const endpoint = report.endpoints[0];
-    if (!endpoint) return { healthy: false, message: 'the tool publishes no port to check' };
-    const port = spec.healthCheck?.port ?? endpoint.port;
-    const path = spec.healthCheck?.path ?? endpoint.path;
-    const url = `http://${endpoint.host}:${port}${path.startsWith('/') ? path : `/${path}`}`;
+    const url = checkUrl(report, spec);
+    if (!url) return { healthy: false, message: 'the tool publishes no port to check' };
     return kind === 'mcp' ? mcpHttpCheck(url, timeoutMs, this.#o.agentVersion) : httpCheck(url, timeoutMs);
   }
+}
+
+/** The check a spec asks for; MCP transports default to an MCP session, http to a GET. */
+function checkKind(spec: ToolSpec): 'mcp' | 'http' | 'process' {
+  if (spec.healthCheck?.kind) return spec.healthCheck.kind;
+  if (spec.transport === 'mcp-stdio' || spec.transport === 'mcp-http') return 'mcp';
+  return spec.transport === 'http' ? 'http' : 'process';
+}
+
+/** The URL to check: the first endpoint, with the check's own port and path if it has them. */
+function checkUrl(report: ToolStatusReport, spec: ToolSpec): string | undefined {
+  const endpoint = report.endpoints[0];
+  if (!endpoint) return undefined;
+  const port = spec.healthCheck?.port ?? endpoint.port;
+  const path = spec.healthCheck?.path ?? endpoint.path;
+  return `http://${endpoint.host}:${port}${path.startsWith('/') ? path : `/${path}`}`;
 }

@@ -26,7 +26,10 @@ import {
 } from '@toolbelt/schema/protocol';
 import { WebSocket, WebSocketServer } from 'ws';
 
-type CommandInput = Omit<Extract<OutgoingControllerMessage, { type: 'command' }>, 'type' | 'commandId'> & { commandId?: string };
+type Command = Extract<OutgoingControllerMessage, { type: 'command' }>;
+/** A command as a test writes it: the peer adds `type` and, unless given, a fresh `commandId`. */
+export type CommandInput = WithoutIds<Command>;
+type WithoutIds<C> = C extends unknown ? Omit<C, 'type' | 'commandId'> & { commandId?: string } : never;
 
 export interface TestPeerOptions {
   enrollmentToken?: string;

@@ -89,13 +89,20 @@ export class DockerRuntime implements Runtime {
     const auth = spec.registryAuthSecret ? secrets[spec.registryAuthSecret] : undefined;
     const [username, ...rest] = (auth ?? '').split(':');
     const authconfig = auth ? { username, password: rest.join(':'), serveraddress: registryOf(ref) } : undefined;
+    let streamError: string | undefined;
     try {
       const stream = await this.#docker.pull(ref, authconfig ? { authconfig } : {});
       await new Promise<void>((resolve, reject) =>
-        this.#docker.modem.followProgress(stream, (error: Error | null) => (error ? reject(error) : resolve())),
+        this.#docker.modem.followProgress(
+          stream,
+          (error: Error | null) => (error ? reject(error) : resolve()),
+          (event: { error?: string }) => (streamError = event.error ?? streamError),
+        ),
       );
+      // Some engines (podman) end a failed pull's stream without an error: check the result.
+      await this.#docker.getImage(ref).inspect();
     } catch (cause) {
-      throw new ToolbeltError(AGENT_ERROR_CODES.installFailed, `pulling ${ref} failed`, {
+      throw new ToolbeltError(AGENT_ERROR_CODES.installFailed, `pulling ${ref} failed${streamError ? `: ${streamError}` : ''}`, {
         hint: 'check the image name, tag and registry credentials',
         cause,
       });
@@ -204,9 +211,12 @@ function stateOf(s: Docker.ContainerInspectInfo['State'], restarts: number): { s
   if (s.Restarting) return restarts >= 3 ? { state: 'crash_loop', reason: `restarted ${restarts} times by the engine` } : { state: 'starting' };
   if (s.Status === 'created' || s.Status === 'configured') return { state: 'installed' };
   if (s.Status === 'dead' || s.OOMKilled) return { state: 'error', reason: s.OOMKilled ? 'killed: out of memory' : s.Error || 'dead' };
-  // 137/143: stopped by SIGKILL/SIGTERM (our stop); other non-zero codes are failures.
-  if (s.ExitCode !== 0 && s.ExitCode !== 137 && s.ExitCode !== 143) return { state: 'error', reason: `exited with code ${s.ExitCode}` };
-  return { state: 'stopped' };
+  return exitedState(s.ExitCode);
+}
+
+/** 0, 137 and 143 (SIGKILL/SIGTERM: our stop) are a stop; other codes are failures. */
+function exitedState(code: number): { state: ToolRuntimeState; reason?: string } {
+  return [0, 137, 143].includes(code) ? { state: 'stopped' } : { state: 'error', reason: `exited with code ${code}` };
 }
 
 function endpointsOf(info: Docker.ContainerInspectInfo, spec: ToolSpec | undefined): Endpoint[] {
