@@ -50,6 +50,7 @@ export class Updater {
       if (installed !== version) throw new Error(`the package installed is version ${installed}, not ${version}`);
       await this.#swap(release);
     } catch (cause) {
+      await rm(release, { recursive: true, force: true }).catch(() => {});
       throw new ToolbeltError(AGENT_ERROR_CODES.updateFailed, `moving to ${version} failed; staying on ${this.#o.currentVersion}`, {
         hint: 'check that the package spec is reachable from the droplet',
         cause,
@@ -66,13 +67,20 @@ export class Updater {
     return (JSON.parse(await readFile(manifest, 'utf8')) as { version?: string }).version;
   }
 
+  /** Points `current` at `release` atomically and remembers the old target as `previous`. */
   async #swap(release: string): Promise<void> {
-    const current = join(this.#o.config.installDir, 'current');
+    const { installDir } = this.#o.config;
+    const current = join(installDir, 'current');
     const previous = await readlink(current).catch(() => undefined);
-    const temporary = `${current}.${process.pid}.tmp`;
-    await rm(temporary, { force: true });
-    await symlink(release, temporary);
-    await rename(temporary, current);
-    if (previous) await rm(join(this.#o.config.installDir, 'previous'), { force: true }).then(() => symlink(previous, join(this.#o.config.installDir, 'previous')));
+    await replaceSymlink(release, current);
+    if (previous) await replaceSymlink(previous, join(installDir, 'previous'));
   }
+}
+
+/** Makes `link` point at `target` by renaming a fresh symlink over it (atomic). */
+async function replaceSymlink(target: string, link: string): Promise<void> {
+  const temporary = `${link}.${process.pid}.tmp`;
+  await rm(temporary, { force: true });
+  await symlink(target, temporary);
+  await rename(temporary, link);
 }
