@@ -74,9 +74,13 @@ async function main() {
     return;
   }
   if (transport !== 'http') throw new Error(`unknown transport "${transport}": use stdio or http`);
-  const port = Number(values.port ?? process.env.PORT ?? 8000);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`bad port "${values.port ?? process.env.PORT}"`);
-  await serveHttp(values.host ?? process.env.HOST ?? '127.0.0.1', port);
+  await serveHttp(values.host ?? process.env.HOST ?? '127.0.0.1', parsePort(values.port ?? process.env.PORT ?? '8000'));
+}
+
+function parsePort(text) {
+  const port = Number(text);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`bad port "${text}": use 0–65535`);
+  return port;
 }
 
 main().catch((error) => {
