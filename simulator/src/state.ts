@@ -4,6 +4,7 @@
  * (so a manual clock needs no timers to fire), and also woken by `clock.sleep` timers so that
  * hooks run on time even when nobody polls.
  */
+import { setMaxListeners } from 'node:events';
 import type { Clock } from '@toolbelt/schema/clock';
 import { DROPLET_LIMIT, notFound, PENDING_EVENT, unprocessable } from './api-error.ts';
 import { findImage } from './catalog-data.ts';
@@ -74,6 +75,8 @@ export class SimState {
     this.#options = options;
     this.dropletLimit = options.dropletLimit;
     this.hooks = new HookRunner(options.clock);
+    // One abort listener per pending boot or action timer: thousands are expected.
+    setMaxListeners(0, this.#timers.signal);
   }
 
   get now(): number {
