@@ -134,7 +134,9 @@ export class RateBudget {
     const now = this.clock.now();
     if (headers.limit !== undefined) this.perHour = headers.limit;
     if (headers.resetAtS !== undefined) this.server.resetAt = headers.resetAtS * 1000;
-    if (headers.remaining !== undefined) {
+    // A 429 of the burst limit also says `remaining: 0` (DigitalOcean's documentation), which
+    // says nothing about the hour: only answers that were served count others' use.
+    if (headers.remaining !== undefined && status !== 429) {
       this.server.remaining = headers.remaining;
       this.server.observedAt = now;
       // Our requests still in flight are not yet in DigitalOcean's count, so this
