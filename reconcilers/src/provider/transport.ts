@@ -33,6 +33,9 @@ export interface DotsAnswer<T> {
   headers: object;
 }
 
+const OUTCOME_UNKNOWN_HINT =
+  'the request may have acted although no answer said so: observe (for a create, sweep the fleet and adopt by identity) before sending it again';
+
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
 
 /** A dots-wrapper client over agents the caller closes. */
@@ -123,7 +126,8 @@ export function createTransport(options: TransportOptions): Transport {
       const decision = decideRetry({ kind, mayHaveActed: acted, safety: request.safety, retriesSoFar: retries, maxRetries: retry.maxRetries });
       if (decision.action === 'stop') {
         const outcomeUnknown = acted && !request.endpoint.startsWith('GET ') && kind === 'transient';
-        throw new ProviderError({ kind, endpoint: request.endpoint, facts, attempts: retries + 1, outcomeUnknown });
+        const hint = outcomeUnknown ? OUTCOME_UNKNOWN_HINT : undefined;
+        throw new ProviderError({ kind, endpoint: request.endpoint, facts, attempts: retries + 1, outcomeUnknown, hint });
       }
       counter.retried();
       // A 429 waits in budget.acquire for the pause every caller shares; others back off.
