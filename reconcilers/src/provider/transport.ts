@@ -118,8 +118,8 @@ export function createTransport(options: TransportOptions): Transport {
 
   async function call<T>(request: CallRequest<T>): Promise<DotsAnswer<T>> {
     for (let retries = 0; ; retries += 1) {
-      await budget.acquire(request.signal);
-      const result = await attempt(request);
+      const settle = await budget.acquire(request.signal);
+      const result = await attempt(request).finally(settle);
       if (result.ok) return result.answer;
       const { facts, kind } = result;
       const acted = mayHaveActed(facts);
