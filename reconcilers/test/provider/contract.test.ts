@@ -9,7 +9,7 @@ import { type Simulator, startSimulator } from '@toolbelt/simulator';
 import { digitalOceanContract } from '@toolbelt/simulator/contract';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Provider, POWER_ACTIONS, createProvider, dropletNameFor, identityTagsFor } from '../../src/index.ts';
-import { type RecordingProxy, startRecordingProxy } from './recording-proxy.ts';
+import { type RecordingProxy, expectNoLeakedSockets, openTcpHandles, startRecordingProxy } from './net-helpers.ts';
 
 describe('request bodies against DigitalOcean’s OpenAPI description', () => {
   const clock = createScaledClock(50);
@@ -17,7 +17,10 @@ describe('request bodies against DigitalOcean’s OpenAPI description', () => {
   let proxy: RecordingProxy;
   let provider: Provider;
 
+  let baseline = 0;
+
   beforeAll(async () => {
+    baseline = openTcpHandles();
     sim = await startSimulator({ clock, bootDelayMs: 500, actionDurationMs: 100, rateLimit: false, seed: 5 });
     proxy = await startRecordingProxy(sim.url, clock);
     provider = createProvider({ token: sim.token, apiUrl: proxy.url, clock });
@@ -26,6 +29,7 @@ describe('request bodies against DigitalOcean’s OpenAPI description', () => {
     provider.close();
     await proxy.close();
     await sim.close();
+    await expectNoLeakedSockets(baseline);
   });
 
   it('sends only bodies the schema accepts, for every operation that has one', async () => {

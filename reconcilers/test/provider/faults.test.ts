@@ -11,6 +11,7 @@ import { type Clock, createScaledClock } from '@toolbelt/schema';
 import { type Simulator, startSimulator } from '@toolbelt/simulator';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Provider, ProviderError, createProvider, dropletNameFor, identityOf, identityTagsFor, indexFleet } from '../../src/index.ts';
+import { expectNoLeakedSockets, openTcpHandles } from './net-helpers.ts';
 
 const SHARED = { region: 'nyc3', size: 's-1vcpu-1gb', image: 'ubuntu-24-04-x64' };
 
@@ -20,7 +21,10 @@ describe('provider under injected faults', () => {
   let provider: Provider;
   const logs: { fields: Record<string, unknown>; message: string }[] = [];
 
+  let baseline = 0;
+
   beforeAll(async () => {
+    baseline = openTcpHandles();
     clock = createScaledClock(50);
     sim = await startSimulator({ clock, bootDelayMs: 1000, rateLimit: false, seed: 11 });
     provider = createProvider({
@@ -36,6 +40,7 @@ describe('provider under injected faults', () => {
   afterAll(async () => {
     provider.close();
     await sim.close();
+    await expectNoLeakedSockets(baseline);
   });
   afterEach(() => {
     sim.faults.clear();

@@ -6,9 +6,9 @@
 import { type Clock, createScaledClock } from '@toolbelt/schema';
 import { type Simulator, startSimulator } from '@toolbelt/simulator';
 import { createApiClient } from 'dots-wrapper';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Provider, createProvider } from '../../src/index.ts';
-import { type RecordingProxy, maxInWindow, startRecordingProxy } from './recording-proxy.ts';
+import { type RecordingProxy, expectNoLeakedSockets, maxInWindow, openTcpHandles, startRecordingProxy } from './net-helpers.ts';
 
 const MINUTE = 60_000;
 const HOUR = 3_600_000;
@@ -18,11 +18,17 @@ describe('pacing under shrunk rate limits', () => {
   let proxy: RecordingProxy | undefined;
   let provider: Provider | undefined;
 
+  let baseline = 0;
+
+  beforeEach(() => {
+    baseline = openTcpHandles();
+  });
   afterEach(async () => {
     provider?.close();
     await proxy?.close();
     await sim?.close();
     provider = proxy = sim = undefined;
+    await expectNoLeakedSockets(baseline);
   });
 
   async function setUp(clock: Clock, limits: { perHour: number; perMinute: number }) {
