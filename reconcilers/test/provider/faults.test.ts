@@ -204,3 +204,27 @@ describe('provider when nothing listens', () => {
     }
   });
 });
+
+describe('provider pointed at something that is not DigitalOcean', () => {
+  it('never reads a 200 page without droplets as an empty fleet', async () => {
+    const server = http.createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end('<html><body>Welcome to the captive portal</body></html>');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const provider = createProvider({ token: 'dop_v1_test_token', apiUrl: `http://127.0.0.1:${port}/v2`, clock: createScaledClock(1000) });
+    try {
+      const error = await provider.listFleet('toolbelt').catch((e: unknown) => e);
+      expect(error).toMatchObject({ kind: 'unexpected', status: 200, code: 'DO_ERR_UNEXPECTED' });
+      expect((error as ProviderError).hint).toMatch(/DIGITALOCEAN_API_URL/);
+      const created = await provider.createDroplets(['portal-1'], SHARED).catch((e: unknown) => e);
+      // The create may have happened somewhere: the caller must look before creating again.
+      expect(created).toMatchObject({ kind: 'unexpected', outcomeUnknown: true });
+    } finally {
+      provider.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+});
