@@ -1,0 +1,70 @@
+/**
+ * The controller's configuration, parsed once in `main` from the environment and flags
+ * (flags win) by one zod schema, then passed down typed. Nothing else reads process.env.
+ */
+import { parseArgs } from 'node:util';
+import { ToolbeltError } from '@toolbelt/schema';
+import { z } from 'zod';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Where each setting comes from: its environment variable and its flag. */
+export const SETTINGS = {
+  host: { env: 'HOST', flag: 'host', help: 'address the HTTP server binds to' },
+  port: { env: 'PORT', flag: 'port', help: 'port of the HTTP server (0 picks a free one)' },
+  databaseUrl: { env: 'DATABASE_URL', flag: 'database-url', help: 'Postgres URL; unset means embedded PGlite' },
+  dataDir: { env: 'TOOLBELT_DATA_DIR', flag: 'data-dir', help: "PGlite's data directory" },
+  logLevel: { env: 'LOG_LEVEL', flag: 'log-level', help: LOG_LEVELS.join(', ') },
+  logFormat: { env: 'LOG_FORMAT', flag: 'log-format', help: 'json, pretty, or auto (pretty on a terminal)' },
+} as const;
+type SettingName = keyof typeof SETTINGS;
+
+export const configSchema = z.object({
+  host: z.string().min(1).default('127.0.0.1'),
+  port: z.coerce.number().int().min(0).max(65535).default(8080),
+  databaseUrl: z
+    .string()
+    .optional()
+    .transform((v) => (v === '' ? undefined : v)),
+  dataDir: z.string().min(1).default('./.toolbelt/data'),
+  logLevel: z.enum(LOG_LEVELS).default('info'),
+  logFormat: z.enum(['json', 'pretty', 'auto']).default('auto'),
+});
+export type Config = z.infer<typeof configSchema>;
+
+/** A configuration the operator must fix; `main` prints it and exits with status 2. */
+export class ConfigError extends ToolbeltError {
+  constructor(message: string, hint?: string) {
+    super('CONFIG_INVALID', message, hint === undefined ? {} : { hint });
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses flags (`--port 9000`) over environment variables into a typed config. */
+export function parseConfig(argv: readonly string[], env: Record<string, string | undefined>): Config {
+  const flags = parseFlags(argv);
+  const raw: Record<string, string | undefined> = {};
+  for (const [name, setting] of Object.entries(SETTINGS) as [SettingName, (typeof SETTINGS)[SettingName]][]) {
+    raw[name] = flags[setting.flag] ?? env[setting.env];
+  }
+  const parsed = configSchema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((issue) => {
+    const name = issue.path[0] as SettingName;
+    const setting = SETTINGS[name];
+    return `${setting.env} (--${setting.flag}) = ${JSON.stringify(raw[name])}: ${issue.message}`;
+  });
+  throw new ConfigError(`invalid configuration: ${problems.join('; ')}`, 'see the configuration table in README.md');
+}
+
+function parseFlags(argv: readonly string[]): Record<string, string | undefined> {
+  const options = Object.fromEntries(Object.values(SETTINGS).map((s) => [s.flag, { type: 'string' as const }]));
+  try {
+    return parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }).values as Record<
+      string,
+      string | undefined
+    >;
+  } catch (cause) {
+    throw new ConfigError((cause as Error).message, `known flags: ${Object.values(SETTINGS).map((s) => `--${s.flag}`).join(' ')}`);
+  }
+}

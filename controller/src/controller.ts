@@ -1,0 +1,69 @@
+/**
+ * Assembles a controller from its config: the database (migrated), the HTTP server with its
+ * routes, and the components that later issues add. `main` runs it; tests start it in-process.
+ */
+import { type Database, migrate, openDatabase } from '@toolbelt/schema';
+import { ComponentSet } from './component.ts';
+import type { Config } from './config.ts';
+import { addHealthRoutes } from './http/health.ts';
+import { Router } from './http/router.ts';
+import { HttpServer } from './http/server.ts';
+import type { Logger } from './logger.ts';
+
+export interface RunningController {
+  /** Base URL of the HTTP server, e.g. http://127.0.0.1:8080. */
+  readonly url: string;
+  readonly database: Database;
+  readonly http: HttpServer;
+  stop(): Promise<void>;
+}
+
+/** Opens and migrates the database named by the config, saying which one it is. */
+export async function openMigratedDatabase(config: Config, logger: Logger): Promise<Database> {
+  if (!config.databaseUrl) {
+    logger.info(
+      { dataDir: config.dataDir },
+      `using embedded PGlite in ${config.dataDir} (set DATABASE_URL to use a Postgres server)`,
+    );
+  }
+  const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
+  try {
+    const result = await migrate(database.db);
+    logger.info(
+      { database: database.location, kind: database.kind, applied: result.applied, current: result.current },
+      result.applied.length ? `applied ${result.applied.length} migration(s)` : 'database schema is up to date',
+    );
+    return database;
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+}
+
+export async function startController(config: Config, logger: Logger): Promise<RunningController> {
+  const database = await openMigratedDatabase(config, logger);
+  const router = new Router();
+  addHealthRoutes(router, { db: database.db });
+  const http = new HttpServer({ host: config.host, port: config.port, router, logger });
+  const components = new ComponentSet(logger);
+  try {
+    await components.start([http]);
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+  logger.info({ url: http.url }, `toolbelt controller serving on ${http.url}`);
+  let stopping: Promise<void> | undefined;
+  return {
+    url: http.url,
+    database,
+    http,
+    stop() {
+      stopping ??= (async () => {
+        await components.stop();
+        await database.close();
+      })();
+      return stopping;
+    },
+  };
+}

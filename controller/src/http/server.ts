@@ -1,0 +1,90 @@
+/**
+ * The controller's HTTP server as a component. Other components attach to it: routes on
+ * its router, WebSocket upgrades through `onUpgrade` (the agent hub uses `handleUpgrade`).
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Component } from '../component.ts';
+import type { Logger } from '../logger.ts';
+import { type Router, sendError } from './router.ts';
+
+export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => boolean;
+
+export interface HttpServerOptions {
+  host: string;
+  port: number;
+  router: Router;
+  logger: Logger;
+}
+
+export class HttpServer implements Component {
+  readonly name = 'http';
+  readonly needsLeadership = false;
+  readonly server: Server;
+  readonly #options: HttpServerOptions;
+  readonly #upgradeHandlers: UpgradeHandler[] = [];
+
+  constructor(options: HttpServerOptions) {
+    this.#options = options;
+    this.server = createServer((req, res) => void this.#handle(req, res));
+    this.server.on('upgrade', (req, socket, head) => this.#upgrade(req, socket, head));
+  }
+
+  /** Registers a handler for WebSocket upgrades; it returns true when it took the request. */
+  onUpgrade(handler: UpgradeHandler): void {
+    this.#upgradeHandlers.push(handler);
+  }
+
+  /** The base URL it serves, once started. */
+  get url(): string {
+    const address = this.server.address() as AddressInfo | null;
+    if (!address) throw new Error('the HTTP server is not listening');
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    return `http://${host}:${address.port}`;
+  }
+
+  async start(): Promise<void> {
+    const { host, port } = this.#options;
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (!this.server.listening) return;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeIdleConnections();
+    const timer = setTimeout(() => this.server.closeAllConnections(), 5_000);
+    await closed;
+    clearTimeout(timer);
+  }
+
+  #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    for (const handler of this.#upgradeHandlers) if (handler(req, socket, head)) return;
+    socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = performance.now();
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const match = this.#options.router.match(req.method ?? 'GET', url.pathname);
+    try {
+      if (match === undefined) sendError(res, 404, { code: 'NOT_FOUND', message: `no route for ${url.pathname}` });
+      else if (match === 'method_not_allowed')
+        sendError(res, 405, { code: 'METHOD_NOT_ALLOWED', message: `${req.method} is not allowed on ${url.pathname}` });
+      else await match.handler({ req, res, params: match.params, url });
+    } catch (error) {
+      this.#options.logger.error({ err: error, method: req.method, path: url.pathname }, 'request failed');
+      if (!res.headersSent) sendError(res, 500, { code: 'INTERNAL', message: 'internal error; see the controller log' });
+      else res.destroy();
+    } finally {
+      const ms = Math.round((performance.now() - started) * 10) / 10;
+      this.#options.logger.debug({ method: req.method, path: url.pathname, status: res.statusCode, ms }, 'request');
+    }
+  }
+}

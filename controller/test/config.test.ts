@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, parseConfig } from '../src/config.ts';
+
+describe('parseConfig', () => {
+  it('has defaults that need no setup', () => {
+    expect(parseConfig([], {})).toEqual({
+      host: '127.0.0.1',
+      port: 8080,
+      databaseUrl: undefined,
+      dataDir: './.toolbelt/data',
+      logLevel: 'info',
+      logFormat: 'auto',
+    });
+  });
+
+  it('reads the environment and lets flags win', () => {
+    const config = parseConfig(['--port', '9001', '--data-dir', '/tmp/x'], {
+      PORT: '7000',
+      TOOLBELT_DATA_DIR: '/tmp/y',
+      DATABASE_URL: 'postgres://u@h/db',
+    });
+    expect(config).toMatchObject({ port: 9001, dataDir: '/tmp/x', databaseUrl: 'postgres://u@h/db' });
+  });
+
+  it('treats an empty DATABASE_URL as unset', () => {
+    expect(parseConfig([], { DATABASE_URL: '' }).databaseUrl).toBeUndefined();
+  });
+
+  it('names the setting, its sources and the bad value', () => {
+    expect(() => parseConfig([], { PORT: 'eighty' })).toThrow(ConfigError);
+    expect(() => parseConfig([], { PORT: 'eighty' })).toThrow(/PORT \(--port\) = "eighty"/);
+    expect(() => parseConfig(['--log-level', 'loud'], {})).toThrow(/LOG_LEVEL \(--log-level\)/);
+  });
+
+  it('refuses unknown flags with the list of known ones', () => {
+    expect(() => parseConfig(['--prot', '1'], {})).toThrow(ConfigError);
+    try {
+      parseConfig(['--prot', '1'], {});
+    } catch (error) {
+      expect((error as ConfigError).hint).toContain('--port');
+    }
+  });
+});

@@ -1,0 +1,78 @@
+/**
+ * Runs the real controller as a child process (`node --import tsx controller/src/main.ts`)
+ * and reads its JSON log lines.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
+const running = new Set<ChildProcess>();
+
+export interface ControllerProcess {
+  child: ChildProcess;
+  /** Every log line so far, parsed (lines that are not JSON are kept as `{ raw }`). */
+  lines: Record<string, unknown>[];
+  /** Resolves with the URL once the controller says it serves; rejects if it exits first. */
+  ready: Promise<string>;
+  /** Resolves with the exit code. */
+  exited: Promise<number | null>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export function startControllerProcess(args: string[], env: Record<string, string | undefined> = {}): ControllerProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+    env: { ...process.env, LOG_FORMAT: 'json', DATABASE_URL: '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  running.add(child);
+  const lines: Record<string, unknown>[] = [];
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      running.delete(child);
+      resolve(code);
+    }),
+  );
+  const ready = new Promise<string>((resolve, reject) => {
+    const onLine = (line: string) => {
+      if (!line.trim()) return;
+      let parsed: Record<string, unknown>;
+      try {
+        parsed = JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        parsed = { raw: line };
+      }
+      lines.push(parsed);
+      if (typeof parsed.msg === 'string' && parsed.msg.startsWith('toolbelt controller serving on')) {
+        resolve(parsed.url as string);
+      }
+    };
+    for (const stream of [child.stdout!, child.stderr!]) {
+      let buffer = '';
+      stream.setEncoding('utf8').on('data', (chunk: string) => {
+        buffer += chunk;
+        const parts = buffer.split('\n');
+        buffer = parts.pop()!;
+        parts.forEach(onLine);
+      });
+    }
+    void exited.then((code) => reject(new Error(`controller exited (${code}) before serving: ${JSON.stringify(lines)}`)));
+  });
+  ready.catch(() => {});
+  return {
+    child,
+    lines,
+    ready,
+    exited,
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/** Kills any controller a test left running (call from afterEach). */
+export async function killLeftoverControllers(): Promise<number> {
+  const left = [...running];
+  await Promise.all(left.map((c) => new Promise((r) => (c.once('exit', r), c.kill('SIGKILL')))));
+  return left.length;
+}
