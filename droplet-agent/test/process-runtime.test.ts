@@ -128,7 +128,8 @@ describe('process runtime (real agent, real npm package, real MCP server)', () =
     expect(existsSync(join(stateDir, 'tools', 't1'))).toBe(false);
     const gone = await peer.command({ commandType: 'uninstall', toolInstanceId: 't1', generation: 1, payload: {} });
     expect(gone).toMatchObject({ status: 'done', duplicate: true });
-  });
+    // A real `npm install` from the registry: seconds when idle, much longer on a loaded machine.
+  }, 180_000);
 
   it('health-checks an mcp-http tool over Streamable HTTP and reports its endpoint', async () => {
     const { peer } = await setup();
