@@ -118,7 +118,11 @@ export class Agent {
   async #hello(): Promise<void> {
     await this.#manager.discover();
     const inventory = await this.#manager.inventory();
-    const droplet = await readDropletIdentity({ instanceIdFile: this.#o.config.instanceIdFile, environmentId: this.#environmentId });
+    const droplet = await readDropletIdentity({
+      instanceIdFile: this.#o.config.instanceIdFile,
+      hostnameFile: this.#o.config.hostnameFile,
+      environmentId: this.#environmentId,
+    });
     this.#seq = 0;
     this.#connection.send({
       type: 'hello',
