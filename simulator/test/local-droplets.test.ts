@@ -35,7 +35,7 @@ async function api(sim: Simulator, method: string, path: string, body?: unknown)
     headers: { authorization: `Bearer ${sim.token}`, 'content-type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
-  return { status: res.status, body: res.status === 204 ? undefined : ((await res.json()) as Record<string, any>) };
+  return { status: res.status, body: res.status === 204 ? undefined : ((await res.json()) as { droplet: { id: number } }) };
 }
 
 async function until(check: () => boolean, what: string) {
@@ -55,7 +55,7 @@ describe('local droplets', () => {
       user_data: userData,
     });
     expect(created.status).toBe(202);
-    const id = created.body!.droplet.id as number;
+    const id = created.body!.droplet.id;
 
     const hello = await peer.waitFor('hello');
     expect(hello.droplet).toMatchObject({ hostname: 'tb-local-1', dropletId: id });
