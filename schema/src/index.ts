@@ -15,3 +15,8 @@ export * from './tables.ts';
 export * from './tools.ts';
 export * from './types.ts';
 export * from './clock.ts';
+export * from './api-tokens.ts';
+export * from './manifests.ts';
+export * from './agent-views.ts';
+export * from './event-stream.ts';
+export * from './locks.ts';

@@ -1,0 +1,92 @@
+/**
+ * Tool configuration checked against the catalog: `config_details` must satisfy the catalog
+ * tool's `default_config_template` (a JSON Schema; its `default`s are filled in), and every
+ * environment variable the template lists under `x-toolbelt-secrets` must be bound to a
+ * secret by name.
+ */
+import type { CatalogTool } from '@toolbelt/schema';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
+import { type FieldProblem, formatPath } from '../errors.ts';
+
+/** The template keyword listing the environment variables that must be bound to secrets. */
+export const SECRETS_KEYWORD = 'x-toolbelt-secrets';
+
+function createAjv(draft2020: boolean): Ajv {
+  // strict: false lets templates carry annotations such as x-toolbelt-secrets.
+  const options = { strict: false, useDefaults: true, allErrors: true };
+  const ajv = draft2020 ? new Ajv2020(options) : new Ajv(options);
+  addFormats.default(ajv as never);
+  return ajv;
+}
+
+const is2020 = (template: Record<string, unknown>): boolean =>
+  typeof template.$schema === 'string' && template.$schema.includes('2020-12');
+
+function problemOf(error: ErrorObject, prefix: readonly PropertyKey[]): FieldProblem {
+  const segments = error.instancePath.split('/').filter(Boolean).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const params = error.params as { missingProperty?: string; additionalProperty?: string };
+  if (params.missingProperty) segments.push(params.missingProperty);
+  if (params.additionalProperty) segments.push(params.additionalProperty);
+  const message =
+    error.keyword === 'required'
+      ? 'is required by the catalog tool\'s config template'
+      : error.keyword === 'additionalProperties'
+        ? 'is not a setting of this tool'
+        : (error.message ?? 'is invalid');
+  return { path: formatPath([...prefix, ...segments]), message };
+}
+
+/** Compiles and caches config templates (by catalog id and generation). */
+export class ToolConfigValidator {
+  readonly #ajv = createAjv(false);
+  readonly #ajv2020 = createAjv(true);
+  readonly #cache = new Map<string, ValidateFunction>();
+
+  /** Why a template cannot be used, or undefined when it compiles. */
+  templateProblem(template: Record<string, unknown>): string | undefined {
+    try {
+      (is2020(template) ? this.#ajv2020 : this.#ajv).compile(template);
+    } catch (error) {
+      return `not a usable JSON Schema: ${(error as Error).message}`;
+    }
+    const secrets = template[SECRETS_KEYWORD];
+    if (secrets !== undefined && !(Array.isArray(secrets) && secrets.every((s) => typeof s === 'string'))) {
+      return `${SECRETS_KEYWORD} must be an array of environment variable names`;
+    }
+    return undefined;
+  }
+
+  /**
+   * The config with the template's defaults filled in, or the problems found (each under
+   * `prefix`). The input is not modified.
+   */
+  check(
+    catalog: CatalogTool,
+    config: Record<string, unknown>,
+    prefix: readonly PropertyKey[],
+  ): { config: Record<string, unknown>; problems: FieldProblem[] } {
+    const validate = this.#compiled(catalog);
+    const copy = structuredClone(config);
+    if (validate(copy)) return { config: copy, problems: [] };
+    return { config: copy, problems: (validate.errors ?? []).map((e) => problemOf(e, prefix)) };
+  }
+
+  /** The environment variables the catalog tool needs bound to secrets. */
+  requiredSecrets(catalog: CatalogTool): string[] {
+    const secrets = catalog.default_config_template[SECRETS_KEYWORD];
+    return Array.isArray(secrets) ? secrets.filter((s): s is string => typeof s === 'string') : [];
+  }
+
+  #compiled(catalog: CatalogTool): ValidateFunction {
+    const key = `${catalog.id}@${catalog.generation}`;
+    let validate = this.#cache.get(key);
+    if (!validate) {
+      const template = catalog.default_config_template;
+      validate = (is2020(template) ? this.#ajv2020 : this.#ajv).compile(template);
+      this.#cache.set(key, validate);
+    }
+    return validate;
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * An agent's secrets: values go in (`PUT`), never come out; names and metadata can be
+ * listed. The values are kept by the SecretStore passed to the API; without one these
+ * routes answer 501.
+ */
+import { secretNameSchema } from '@toolbelt/schema';
+import { z } from 'zod';
+import type { ApiDeps } from '../deps.ts';
+import { ApiError, notFoundError } from '../errors.ts';
+import { requireAgent } from '../ops/agents.ts';
+import { type AnyRoute, defineRoute } from '../route.ts';
+import type { SecretStore } from '../secrets.ts';
+import { AUTH_ERRORS, agentParams, errors } from './common.ts';
+
+const TAG = 'secrets';
+const secretParams = agentParams.extend({ name: secretNameSchema });
+const secretInfoSchema = z.object({ name: z.string(), version: z.number().int(), created_at: z.string(), updated_at: z.string() });
+
+function store(deps: ApiDeps): SecretStore {
+  if (!deps.secrets) {
+    throw new ApiError(501, 'SECRETS_UNAVAILABLE', 'this controller has no secret store configured', {
+      hint: 'start the controller with a secret store (a master key); see docs/api.md',
+    });
+  }
+  return deps.secrets;
+}
+
+const putSecret = (deps: ApiDeps): AnyRoute =>
+  defineRoute({
+    method: 'PUT',
+    path: '/v1/agents/:id/secrets/:name',
+    summary: "Set one of an agent's secrets (the value is never returned)",
+    tag: TAG,
+    access: 'operator',
+    params: secretParams,
+    body: z.strictObject({ value: z.string().min(1).max(65_536) }),
+    responses: { 200: { description: 'stored', schema: secretInfoSchema }, ...errors(400, ...AUTH_ERRORS, 404, 501) },
+    async handle({ params, body }) {
+      const secrets = store(deps);
+      const agent = await requireAgent(deps.db, params.id);
+      return { status: 200, body: await secrets.put(agent.id, params.name, body.value) };
+    },
+  });
+
+const listSecrets = (deps: ApiDeps): AnyRoute =>
+  defineRoute({
+    method: 'GET',
+    path: '/v1/agents/:id/secrets',
+    summary: "List an agent's secret names (never values)",
+    tag: TAG,
+    access: 'viewer',
+    params: agentParams,
+    responses: { 200: { description: 'names and metadata', schema: z.object({ items: z.array(secretInfoSchema) }) }, ...errors(...AUTH_ERRORS, 404, 501) },
+    async handle({ params }) {
+      const secrets = store(deps);
+      const agent = await requireAgent(deps.db, params.id);
+      return { status: 200, body: { items: await secrets.list(agent.id) } };
+    },
+  });
+
+const deleteSecret = (deps: ApiDeps): AnyRoute =>
+  defineRoute({
+    method: 'DELETE',
+    path: '/v1/agents/:id/secrets/:name',
+    summary: "Delete one of an agent's secrets",
+    tag: TAG,
+    access: 'operator',
+    params: secretParams,
+    responses: { 204: { description: 'deleted' }, ...errors(400, ...AUTH_ERRORS, 404, 501) },
+    async handle({ params }) {
+      const secrets = store(deps);
+      const agent = await requireAgent(deps.db, params.id);
+      if (!(await secrets.delete(agent.id, params.name))) throw notFoundError(`secret "${params.name}" of agent "${agent.name}"`);
+      return { status: 204 };
+    },
+  });
+
+/** The secret routes. */
+export const secretRoutes = (deps: ApiDeps): AnyRoute[] => [putSecret(deps), listSecrets(deps), deleteSecret(deps)];
