@@ -53,20 +53,30 @@ export async function openMigratedDatabase(config: Config, logger: Logger): Prom
   }
 }
 
+/** Opens and migrates the database named by the config, then serves it (see `serveDatabase`). */
 export async function startController(
   config: Config,
   logger: Logger,
   options: ControllerOptions = {},
 ): Promise<RunningController> {
   const database = await openMigratedDatabase(config, logger);
+  return serveDatabase(database, { config, logger, options, ownsDatabase: true });
+}
+
+/**
+ * Serves an open, migrated database: registers the first admin token, then starts the HTTP
+ * server with the health routes and the API. With `ownsDatabase`, stopping (or failing to
+ * start) closes the database too; tests pass their own database and keep it.
+ */
+export async function serveDatabase(
+  database: Database,
+  setup: { config: Config; logger: Logger; options?: ControllerOptions; ownsDatabase: boolean },
+): Promise<RunningController> {
+  const { config, logger, options = {} } = setup;
+  const closeDatabase = () => (setup.ownsDatabase ? database.close() : Promise.resolve());
   const router = new Router();
   addHealthRoutes(router, { db: database.db });
-  const api = new Api({
-    db: database.db,
-    logger,
-    defaults: { region: config.defaultRegion, size: config.defaultSize },
-    ...options,
-  });
+  const api = new Api({ db: database.db, logger, defaults: { region: config.defaultRegion, size: config.defaultSize }, ...options });
   api.mount(router);
   const http = new HttpServer({ host: config.host, port: config.port, router, logger });
   const components = new ComponentSet(logger);
@@ -81,7 +91,7 @@ export async function startController(
     // The API stops before the server, so that its open event streams end first.
     await components.start([http, api]);
   } catch (error) {
-    await database.close();
+    await closeDatabase();
     throw error;
   }
   logger.info({ url: http.url }, `toolbelt controller serving on ${http.url}`);
@@ -94,7 +104,7 @@ export async function startController(
     stop() {
       stopping ??= (async () => {
         await components.stop();
-        await database.close();
+        await closeDatabase();
       })();
       return stopping;
     },
