@@ -45,8 +45,10 @@ export async function listEventsChangedSince(
   query: EventFilter & { since: Date; afterId: number; limit: number },
 ): Promise<Event[]> {
   // Compared at millisecond precision: the cursor is a JS Date, the column keeps microseconds.
+  // The cursor goes in as text: a raw Date parameter is serialised differently by each driver.
   const seen = sql`date_trunc('milliseconds', ${events.last_seen})`;
-  const cursor = or(gt(seen, query.since), and(eq(seen, query.since), gt(events.id, query.afterId)))!;
+  const since = sql`${query.since.toISOString()}::timestamptz`;
+  const cursor = or(sql`${seen} > ${since}`, and(sql`${seen} = ${since}`, gt(events.id, query.afterId)))!;
   return db
     .select()
     .from(events)
