@@ -27,6 +27,7 @@ export interface ControllerOptions {
   secrets?: ApiOptions['secrets'];
   metrics?: ApiOptions['metrics'];
   clock?: ApiOptions['clock'];
+  eventPollMs?: ApiOptions['eventPollMs'];
   /** Where the one-time first admin token is printed (default: process.stderr). */
   stderr?: NodeJS.WritableStream;
 }
