@@ -19,23 +19,30 @@ function parseOrUsage<T>(usage: string, parse: () => T): T {
 
 const DELETE_USAGE = 'toolbelt delete agent NAME | tool AGENT/NAME | catalog NAME';
 
+const DELETE_KINDS: Record<string, (ctx: CommandContext, name: string) => Promise<string>> = {
+  async agent(ctx, name) {
+    const answer = await ctx.client().request<{ name: string } | undefined>('DELETE', `/v1/agents/${enc(name)}`);
+    return answer ? `agent/${name} is being deleted (its environment is torn down first)` : `agent/${name} deleted`;
+  },
+  async catalog(ctx, name) {
+    await ctx.client().request('DELETE', `/v1/catalog/${enc(name)}`);
+    return `catalogtool/${name} deleted`;
+  },
+  async tool(ctx, name) {
+    const [agent, tool] = name.split('/');
+    if (!agent || !tool) throw usageError('delete tool needs AGENT/NAME', DELETE_USAGE);
+    await ctx.client().request('DELETE', `/v1/agents/${enc(agent)}/tools/${enc(tool)}`);
+    return `tool/${agent}/${tool} is being removed`;
+  },
+};
+const DELETE_ALIASES: Record<string, string> = { agents: 'agent', tools: 'tool', catalogtool: 'catalog' };
+
 export async function deleteCommand(ctx: CommandContext): Promise<void> {
   const [kind, name, ...extra] = ctx.args;
   if (!kind || !name || extra.length) throw usageError('delete what?', DELETE_USAGE);
-  const client = ctx.client();
-  if (kind === 'agent' || kind === 'agents') {
-    const answer = await client.request<{ name: string } | undefined>('DELETE', `/v1/agents/${enc(name)}`);
-    return ctx.print(answer ? `agent/${name} is being deleted (its environment is torn down first)` : `agent/${name} deleted`);
-  }
-  if (kind === 'catalog' || kind === 'catalogtool') {
-    await client.request('DELETE', `/v1/catalog/${enc(name)}`);
-    return ctx.print(`catalogtool/${name} deleted`);
-  }
-  if (kind !== 'tool' && kind !== 'tools') throw usageError(`cannot delete "${kind}"`, DELETE_USAGE);
-  const [agent, tool] = name.split('/');
-  if (!agent || !tool) throw usageError('delete tool needs AGENT/NAME', DELETE_USAGE);
-  await client.request('DELETE', `/v1/agents/${enc(agent)}/tools/${enc(tool)}`);
-  ctx.print(`tool/${agent}/${tool} is being removed`);
+  const remove = DELETE_KINDS[DELETE_ALIASES[kind] ?? kind];
+  if (!remove) throw usageError(`cannot delete "${kind}"`, DELETE_USAGE);
+  ctx.print(await remove(ctx, name));
 }
 
 const ENV_USAGE = 'toolbelt env enable|disable AGENT [--region nyc3] [--size s-1vcpu-1gb]';
