@@ -2,29 +2,7 @@ import { listApiTokens, rowsOf } from '@toolbelt/schema';
 import { describeEachDatabase } from '@toolbelt/schema/testing';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { SecretInfo, SecretStore } from '../../src/api/secrets.ts';
-import { echoCatalogTool, resetSpecTables, startTestApi, type TestApi } from './helpers.ts';
-
-/**
- * A SecretStore kept in memory: the encrypted store is another component's; this one only
- * lets the routes be exercised through their seam.
- */
-class MemorySecretStore implements SecretStore {
-  readonly values = new Map<string, string>();
-  async put(agentId: string, name: string, value: string): Promise<SecretInfo> {
-    this.values.set(`${agentId}/${name}`, value);
-    const now = new Date().toISOString();
-    return { name, version: 1, created_at: now, updated_at: now };
-  }
-  async list(agentId: string): Promise<SecretInfo[]> {
-    return [...this.values.keys()]
-      .filter((k) => k.startsWith(`${agentId}/`))
-      .map((k) => ({ name: k.slice(agentId.length + 1), version: 1, created_at: '', updated_at: '' }));
-  }
-  async delete(agentId: string, name: string): Promise<boolean> {
-    return this.values.delete(`${agentId}/${name}`);
-  }
-}
+import { echoCatalogTool, MemorySecretStore, resetSpecTables, startTestApi, type TestApi } from './helpers.ts';
 
 /** Every spec row, to compare before and after a refused write. */
 async function snapshot(db: TestApi['controller']['database']['db']): Promise<string> {
