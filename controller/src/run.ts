@@ -11,8 +11,9 @@ import { createLogger, type Logger } from './logger.ts';
 const USAGE = 'usage: toolbelt server|migrate [--port N] [--host H] [--data-dir DIR] [--database-url URL]';
 
 async function serve(config: Config, logger: Logger): Promise<void> {
-  const controller = await startController(config, logger);
-  await new Promise<void>((resolve) => {
+  // Listen for the signals before starting, so that one arriving while the controller is
+  // still starting (just after it said it serves) stops it cleanly instead of killing it.
+  const signalled = new Promise<void>((resolve) => {
     const shutdown = (signal: string) => {
       logger.info({ signal }, 'shutting down');
       resolve();
@@ -20,6 +21,8 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     process.once('SIGTERM', () => shutdown('SIGTERM'));
     process.once('SIGINT', () => shutdown('SIGINT'));
   });
+  const controller = await startController(config, logger);
+  await signalled;
   await controller.stop();
   logger.info('stopped');
 }
