@@ -2,7 +2,7 @@
  * Read models for the API: an agent together with its tool environment (one query, a left
  * join), so that lists do not cost one query per agent.
  */
-import { asc, eq, gt } from 'drizzle-orm';
+import { and, asc, count, eq, gt, inArray } from 'drizzle-orm';
 import type { Agent } from './agents.ts';
 import type { DbOrTx } from './db.ts';
 import type { Environment } from './environments.ts';
@@ -71,4 +71,18 @@ export async function listEnvironmentsWithAgents(
     .where(page.after === undefined ? undefined : gt(agentDroplets.id, page.after))
     .orderBy(asc(agentDroplets.id))
     .limit(page.limit);
+}
+
+/** How many tool instances run each of `versions` of a catalog tool (only versions in use). */
+export async function toolVersionsInUse(
+  db: DbOrTx,
+  catalogToolId: string,
+  versions: string[],
+): Promise<{ version: string; n: number }[]> {
+  return db
+    .select({ version: agentDropletTools.version, n: count() })
+    .from(agentDropletTools)
+    .where(and(eq(agentDropletTools.tool_catalog_id, catalogToolId), inArray(agentDropletTools.version, versions)))
+    .groupBy(agentDropletTools.version)
+    .orderBy(asc(agentDropletTools.version));
 }

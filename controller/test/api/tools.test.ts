@@ -163,4 +163,24 @@ describeEachDatabase('API: catalog and toolbelt', (t) => {
       expect.objectContaining({ instance_name: 'echo', endpoints: [expect.objectContaining({ port: 8000 })], capabilities: { tools: [{ name: 'echo' }] } }),
     ]);
   });
+
+  it('refuses to drop a catalog version that tools still run, and accepts templates sharing an $id', async () => {
+    const withId = { ...echoCatalogTool, default_config_template: { ...echoCatalogTool.default_config_template, $id: 'https://example.test/config' } };
+    expect((await api.call('POST', '/v1/catalog', { body: withId })).status).toBe(201);
+    expect((await api.call('POST', '/v1/catalog', { body: { ...withId, tool_name: 'echo-twin' } })).status).toBe(201);
+    await api.call('POST', '/v1/agents', { body: { name: 'pinned' } });
+    const pinned = { version: '1.0.0', secret_refs: { OPENAI_API_KEY: 's' } };
+    expect((await api.call('POST', '/v1/agents/pinned/tools', { body: { tool_name: 'echo', ...pinned } })).status).toBe(201);
+    expect((await api.call('POST', '/v1/agents/pinned/tools', { body: { tool_name: 'echo-twin', ...pinned } })).status).toBe(201);
+    const drop = await api.call('PATCH', '/v1/catalog/echo', { body: { version_info: { versions: ['1.1.0'], default: '1.1.0' } } });
+    expect(drop.status).toBe(409);
+    expect(drop.body.error.message).toMatch(/cannot drop version\(s\) still installed: 1\.0\.0 \(1 tool\(s\)\)/);
+    expect((await api.call('GET', '/v1/catalog/echo')).body.version_info.versions).toEqual(['1.0.0', '1.1.0']);
+    // A new generation of the template (same $id) still validates configs.
+    const widened = { ...withId.default_config_template, properties: { ...withId.default_config_template.properties, extra: { type: 'string' } } };
+    expect((await api.call('PATCH', '/v1/catalog/echo', { body: { default_config_template: widened } })).status).toBe(200);
+    const patched = await api.call('PATCH', '/v1/agents/pinned/tools/echo', { body: { config_details: { extra: 'yes' } } });
+    expect(patched.status).toBe(200);
+    expect(patched.body.config_details).toEqual({ extra: 'yes', greeting: 'hello', repeat: 1 });
+  });
 });

@@ -11,6 +11,7 @@ import {
   getCatalogToolByName,
   isUuid,
   lockCatalogTool,
+  toolVersionsInUse,
   updateCatalogTool,
 } from '@toolbelt/schema';
 import { ApiError, conflictError, formatPath, invalid, notFoundError, staleError } from '../errors.ts';
@@ -77,11 +78,24 @@ export async function updateCatalogWrite(
     throw staleError(`catalog tool "${current.tool_name}"`, String(expected), String(current.generation));
   }
   checkTemplate(ctx, patch.default_config_template, []);
+  if (patch.version_info) await checkVersionsKept(ctx, current, patch.version_info.versions);
   const clean = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined));
   const updated = await updateCatalogTool(ctx.tx, current.id, clean);
   if (updated.kind === 'not_found') throw notFoundError(`catalog tool "${ref}"`);
   if (updated.kind === 'conflict') throw nameTaken(updated.reason, []);
   return updated.value;
+}
+
+/** Refuses to drop a version that tool instances still run (they would be left unresolvable). */
+async function checkVersionsKept(ctx: WriteContext, tool: CatalogTool, versions: string[]): Promise<void> {
+  const dropped = tool.version_info.versions.filter((v) => !versions.includes(v));
+  if (dropped.length === 0) return;
+  const users = await toolVersionsInUse(ctx.tx, tool.id, dropped);
+  if (users.length === 0) return;
+  throw new ApiError(409, 'CONFLICT', `catalog tool "${tool.tool_name}" cannot drop version(s) still installed: ${users.map((u) => `${u.version} (${u.n} tool(s))`).join(', ')}`, {
+    hint: 'move those tools to another version first (PATCH their version), then drop it',
+    details: [{ path: 'version_info.versions', message: `still installed: ${users.map((u) => u.version).join(', ')}` }],
+  });
 }
 
 /** Deletes a catalog tool no agent uses; one in use is a 409 naming what to do. */

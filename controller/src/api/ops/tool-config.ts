@@ -12,6 +12,7 @@ import { type FieldProblem, formatPath } from '../errors.ts';
 
 /** The template keyword listing the environment variables that must be bound to secrets. */
 export const SECRETS_KEYWORD = 'x-toolbelt-secrets';
+const MAX_CACHED = 1_000;
 
 function createAjv(draft2020: boolean): Ajv {
   // strict: false lets templates carry annotations such as x-toolbelt-secrets.
@@ -20,6 +21,12 @@ function createAjv(draft2020: boolean): Ajv {
   addFormats.default(ajv as never);
   return ajv;
 }
+
+/**
+ * The template as compiled: without its top-level `$id`, since ajv refuses a second schema
+ * with the same id (two generations of one tool, or two tools sharing an id).
+ */
+const compilable = ({ $id: _id, ...rest }: Record<string, unknown>): Record<string, unknown> => rest;
 
 const is2020 = (template: Record<string, unknown>): boolean =>
   typeof template.$schema === 'string' && template.$schema.includes('2020-12');
@@ -46,10 +53,15 @@ export class ToolConfigValidator {
 
   /** Why a template cannot be used, or undefined when it compiles. */
   templateProblem(template: Record<string, unknown>): string | undefined {
+    const ajv = is2020(template) ? this.#ajv2020 : this.#ajv;
+    const schema = compilable(template);
     try {
-      (is2020(template) ? this.#ajv2020 : this.#ajv).compile(template);
+      ajv.compile(schema);
     } catch (error) {
       return `not a usable JSON Schema: ${(error as Error).message}`;
+    } finally {
+      // ajv keeps every schema object it compiled; this one was only a check.
+      ajv.removeSchema(schema);
     }
     const secrets = template[SECRETS_KEYWORD];
     if (secrets !== undefined && !(Array.isArray(secrets) && secrets.every((s) => typeof s === 'string'))) {
@@ -84,7 +96,13 @@ export class ToolConfigValidator {
     let validate = this.#cache.get(key);
     if (!validate) {
       const template = catalog.default_config_template;
-      validate = (is2020(template) ? this.#ajv2020 : this.#ajv).compile(template);
+      validate = (is2020(template) ? this.#ajv2020 : this.#ajv).compile(compilable(template));
+      // Old generations are never asked for again; a bound keeps the cache from growing forever.
+      if (this.#cache.size >= MAX_CACHED) {
+        this.#cache.clear();
+        this.#ajv.removeSchema();
+        this.#ajv2020.removeSchema();
+      }
       this.#cache.set(key, validate);
     }
     return validate;
