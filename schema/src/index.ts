@@ -20,3 +20,4 @@ export * from './manifests.ts';
 export * from './agent-views.ts';
 export * from './event-stream.ts';
 export * from './locks.ts';
+export * from './secrets.ts';
