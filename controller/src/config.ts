@@ -24,6 +24,14 @@ export const SETTINGS = {
   },
   defaultRegion: { env: 'TOOLBELT_DEFAULT_REGION', flag: 'default-region', help: 'region of environments created without one' },
   defaultSize: { env: 'TOOLBELT_DEFAULT_SIZE', flag: 'default-size', help: 'droplet size of environments created without one' },
+  secretsBackend: { env: 'TOOLBELT_SECRETS_BACKEND', flag: 'secrets-backend', help: 'local (envelope-encrypted in the database) or vault (Supabase Vault)' },
+  masterKey: {
+    env: 'TOOLBELT_MASTER_KEY',
+    flag: 'master-key',
+    help: 'base64 master keys for secrets, current first, comma-separated (prefer the environment variable)',
+    secret: true,
+  },
+  masterKeyFile: { env: 'TOOLBELT_MASTER_KEY_FILE', flag: 'master-key-file', help: 'a file of base64 master keys, one a line, current first' },
 } as const;
 type SettingName = keyof typeof SETTINGS;
 
@@ -44,6 +52,15 @@ export const configSchema = z.object({
     .refine((v) => v === undefined || v.length >= 20, 'must be at least 20 characters (generate one with `openssl rand -hex 32`)'),
   defaultRegion: regionSchema.default('nyc3'),
   defaultSize: sizeSchema.default('s-1vcpu-1gb'),
+  secretsBackend: z.enum(['local', 'vault']).default('local'),
+  masterKey: z
+    .string()
+    .optional()
+    .transform((v) => (v === '' ? undefined : v)),
+  masterKeyFile: z
+    .string()
+    .optional()
+    .transform((v) => (v === '' ? undefined : v)),
 });
 export type Config = z.infer<typeof configSchema>;
 

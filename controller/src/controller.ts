@@ -5,6 +5,7 @@
 import { type Database, migrate, openDatabase } from '@toolbelt/schema';
 import { Api, type ApiOptions } from './api/api.ts';
 import { ensureAdminToken } from './api/bootstrap.ts';
+import { openSecretStore } from './api/secret-setup.ts';
 import { ComponentSet } from './component.ts';
 import type { Config } from './config.ts';
 import { addHealthRoutes } from './http/health.ts';
@@ -54,14 +55,24 @@ export async function openMigratedDatabase(config: Config, logger: Logger): Prom
   }
 }
 
-/** Opens and migrates the database named by the config, then serves it (see `serveDatabase`). */
+/**
+ * Opens and migrates the database named by the config, opens the secret store it configures
+ * (unless one is passed), then serves them (see `serveDatabase`).
+ */
 export async function startController(
   config: Config,
   logger: Logger,
   options: ControllerOptions = {},
 ): Promise<RunningController> {
   const database = await openMigratedDatabase(config, logger);
-  return serveDatabase(database, { config, logger, options, ownsDatabase: true });
+  let secrets: ControllerOptions['secrets'];
+  try {
+    secrets = options.secrets ?? (await openSecretStore(config, database.db, logger));
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+  return serveDatabase(database, { config, logger, options: { ...options, secrets }, ownsDatabase: true });
 }
 
 /**

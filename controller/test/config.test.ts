@@ -13,6 +13,9 @@ describe('parseConfig', () => {
       adminToken: undefined,
       defaultRegion: 'nyc3',
       defaultSize: 's-1vcpu-1gb',
+      secretsBackend: 'local',
+      masterKey: undefined,
+      masterKeyFile: undefined,
     });
   });
 

@@ -2,11 +2,11 @@ import { listApiTokens, rowsOf } from '@toolbelt/schema';
 import { describeEachDatabase } from '@toolbelt/schema/testing';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { echoCatalogTool, MemorySecretStore, resetSpecTables, startTestApi, type TestApi } from './helpers.ts';
+import { echoCatalogTool, localSecretStore, resetSpecTables, startTestApi, type TestApi } from './helpers.ts';
 
 /** Every spec row, to compare before and after a refused write. */
 async function snapshot(db: TestApi['controller']['database']['db']): Promise<string> {
-  const tables = ['agents', 'agent_droplets', 'agent_droplet_tools', 'tool_catalog'];
+  const tables = ['agents', 'agent_droplets', 'agent_droplet_tools', 'tool_catalog', 'secrets'];
   const parts = await Promise.all(tables.map(async (t) => rowsOf(await db.execute(sql.raw(`select * from ${t} order by 1`)))));
   return JSON.stringify(parts);
 }
@@ -26,12 +26,11 @@ const BODIES: Record<string, unknown> = {
 
 describeEachDatabase('API: authentication, roles and logs', (t) => {
   let api: TestApi;
-  const secrets = new MemorySecretStore();
   let viewer: string;
   let operator: string;
   let toolId: string;
   beforeAll(async () => {
-    api = await startTestApi(t, { secrets });
+    api = await startTestApi(t, { secrets: localSecretStore(t.db) });
     await resetSpecTables(t.db);
     viewer = await api.token('viewer', 'the-viewer');
     operator = await api.token('operator');
@@ -77,7 +76,6 @@ describeEachDatabase('API: authentication, roles and logs', (t) => {
       expect(answer.body.error.message).toMatch(/has role viewer/);
     }
     expect(await snapshot(t.db)).toBe(before);
-    expect(secrets.values.size).toBe(0);
     const reads = api.controller.api.registry.routes.filter((r) => r.access === 'viewer' && r.method === 'GET' && !r.path.includes('stream'));
     for (const route of reads) {
       const path = pathFor(route.path);
@@ -100,8 +98,11 @@ describeEachDatabase('API: authentication, roles and logs', (t) => {
     const value = 'sk-live-5f1b0c9e7d2a4c6b8e0f';
     const put = await api.call('PUT', '/v1/agents/owned/secrets/openai', { token: operator, body: { value } });
     expect(put.status).toBe(200);
-    expect(put.body.name).toBe('openai');
+    expect(put.body).toMatchObject({ name: 'openai', version: 1, backend: 'local' });
     expect(JSON.stringify(put.body)).not.toContain(value);
+    const stored = rowsOf<{ ciphertext: unknown }>(await t.db.execute(sql`select ciphertext from secrets where name = 'openai'`));
+    expect(stored).toHaveLength(1);
+    expect(Buffer.from(stored[0]!.ciphertext as Uint8Array).toString('latin1')).not.toContain(value);
     const list = await api.call('GET', '/v1/agents/owned/secrets', { token: viewer });
     expect(list.body.items.map((s: { name: string }) => s.name)).toEqual(['openai']);
     expect(JSON.stringify(list.body)).not.toContain(value);

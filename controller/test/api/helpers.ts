@@ -8,7 +8,8 @@ import { Writable } from 'node:stream';
 import type { Db } from '@toolbelt/schema';
 import type { TestDatabase } from '@toolbelt/schema/testing';
 import { sql } from 'drizzle-orm';
-import type { SecretInfo, SecretStore } from '../../src/api/secrets.ts';
+import type { SecretStore } from '../../src/api/secrets.ts';
+import { createSecretStore, keyringFrom } from '../../src/secrets/index.ts';
 import { parseConfig } from '../../src/config.ts';
 import { type ControllerOptions, type RunningController, serveDatabase } from '../../src/controller.ts';
 import { createLogger } from '../../src/logger.ts';
@@ -127,24 +128,7 @@ export async function resetSpecTables(db: Db): Promise<void> {
   await db.execute(sql`truncate agents, agent_droplets, agent_droplet_tools, tool_catalog, events, secrets cascade`);
 }
 
-/**
- * A SecretStore kept in memory: the encrypted store is another component's; this one only
- * lets the routes be exercised through their seam.
- */
-export class MemorySecretStore implements SecretStore {
-  readonly values = new Map<string, string>();
-  async put(agentId: string, name: string, value: string): Promise<SecretInfo> {
-    this.values.set(`${agentId}/${name}`, value);
-    const now = new Date().toISOString();
-    return { name, version: 1, created_at: now, updated_at: now };
-  }
-  async list(agentId: string): Promise<SecretInfo[]> {
-    return [...this.values.keys()]
-      .filter((k) => k.startsWith(`${agentId}/`))
-      .map((k) => ({ name: k.slice(agentId.length + 1), version: 1, created_at: '', updated_at: '' }));
-  }
-  async delete(agentId: string, name: string): Promise<boolean> {
-    return this.values.delete(`${agentId}/${name}`);
-  }
+/** The real envelope-encrypted secret store over the test database, with a fresh master key. */
+export function localSecretStore(db: Db): SecretStore {
+  return createSecretStore({ db, backend: 'local', keyring: keyringFrom([randomBytes(32).toString('base64')], 'test key') });
 }
-

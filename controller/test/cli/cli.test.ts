@@ -7,7 +7,8 @@ import { describeEachDatabase } from '@toolbelt/schema/testing';
 import { sql } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { MemorySecretStore, resetSpecTables, startTestApi, type TestApi } from '../api/helpers.ts';
+import { localSecretStore, resetSpecTables, startTestApi, type TestApi } from '../api/helpers.ts';
+import type { SecretStore } from '../../src/api/secrets.ts';
 import { killLeftovers, spawnToolbelt, toolbelt } from './run-toolbelt.ts';
 
 const EXAMPLES = fileURLToPath(new URL('../../../examples/quickstart', import.meta.url));
@@ -19,9 +20,10 @@ afterEach(async () => {
 
 describeEachDatabase('toolbelt CLI', (t) => {
   let api: TestApi;
-  const secrets = new MemorySecretStore();
+  let secrets: SecretStore;
   let env: Record<string, string>;
   beforeAll(async () => {
+    secrets = localSecretStore(t.db);
     api = await startTestApi(t, { secrets });
     env = { TOOLBELT_SERVER: api.url, TOOLBELT_TOKEN: api.adminToken };
   });
@@ -91,7 +93,8 @@ describeEachDatabase('toolbelt CLI', (t) => {
     const value = 'sk-cli-test-0123456789abcdef';
     const set = await toolbelt(['secrets', 'set', 'openai', '--agent', 'alpha'], { env, stdin: `${value}\n` });
     expect(set.code, set.stderr).toBe(0);
-    expect([...secrets.values.values()]).toContain(value);
+    const agentId = (await listAgents(t.db, { limit: 1 }))[0]!.id;
+    expect((await secrets.resolve(agentId, ['openai'])).values).toEqual({ openai: value });
     const asArgument = await toolbelt(['secrets', 'set', 'openai', value, '--agent', 'alpha'], { env });
     expect(asArgument.code).toBe(2);
     expect(asArgument.stderr).toMatch(/never taken as an argument/);
@@ -160,6 +163,15 @@ describe('toolbelt server', () => {
     expect(viaFile.code, viaFile.stderr).toBe(0);
     expect(JSON.parse(viaFile.stdout)).toEqual([]);
     expect(statSync(join(dataDir, 'admin-token')).mode & 0o777).toBe(0o600);
+    // Secrets work end to end: the controller built its envelope-encrypted store (a development key).
+    const local = { TOOLBELT_SERVER: url, TOOLBELT_DATA_DIR: dataDir };
+    expect((await toolbelt(['apply', '-f', join(EXAMPLES, 'alpha.yaml')], { env: local })).code).toBe(1); // needs the catalog
+    expect((await toolbelt(['apply', '-f', EXAMPLES], { env: local })).code).toBe(0);
+    const set = await toolbelt(['secrets', 'set', 'openai', '--agent', 'alpha'], { env: local, stdin: 'sk-server-test-value\n' });
+    expect(set.code, set.stderr).toBe(0);
+    expect((await toolbelt(['secrets', 'list', '--agent', 'alpha'], { env: local })).stdout).toMatch(/^openai\s+1\s/m);
+    expect(statSync(join(dataDir, 'master-key')).mode & 0o777).toBe(0o600);
+    expect([...server.stdout, ...server.stderr].join('\n')).not.toContain('sk-server-test-value');
     expect(await server.stop('SIGTERM')).toBe(0);
 
     const again = spawnToolbelt(['server', '--port', '0', '--data-dir', dataDir]);

@@ -3,18 +3,27 @@
  * listed. The values are kept by the SecretStore passed to the API; without one these
  * routes answer 501.
  */
-import { secretNameSchema } from '@toolbelt/schema';
+import { type SecretMetadata, secretNameSchema, ToolbeltError } from '@toolbelt/schema';
 import { z } from 'zod';
 import type { ApiDeps } from '../deps.ts';
-import { ApiError, notFoundError } from '../errors.ts';
+import { ApiError, invalidField, notFoundError } from '../errors.ts';
 import { requireAgent } from '../ops/agents.ts';
 import { type AnyRoute, defineRoute } from '../route.ts';
+import { MAX_SECRET_BYTES } from '../../secrets/store.ts';
 import type { SecretStore } from '../secrets.ts';
 import { AUTH_ERRORS, agentParams, errors } from './common.ts';
 
 const TAG = 'secrets';
 const secretParams = agentParams.extend({ name: secretNameSchema });
-const secretInfoSchema = z.object({ name: z.string(), version: z.number().int(), created_at: z.string(), updated_at: z.string() });
+const secretInfoSchema = z.object({ name: z.string(), version: z.number().int(), backend: z.string(), created_at: z.string(), updated_at: z.string() });
+/** Metadata as shown: never the value, nor the key that wraps it. */
+const secretInfo = (m: SecretMetadata) => ({
+  name: m.name,
+  version: m.version,
+  backend: m.backend,
+  created_at: m.created_at.toISOString(),
+  updated_at: m.updated_at.toISOString(),
+});
 
 function store(deps: ApiDeps): SecretStore {
   if (!deps.secrets) {
@@ -33,12 +42,20 @@ const putSecret = (deps: ApiDeps): AnyRoute =>
     tag: TAG,
     access: 'operator',
     params: secretParams,
-    body: z.strictObject({ value: z.string().min(1).max(65_536) }),
+    body: z.strictObject({ value: z.string().min(1).max(MAX_SECRET_BYTES) }),
     responses: { 200: { description: 'stored', schema: secretInfoSchema }, ...errors(400, ...AUTH_ERRORS, 404, 501) },
     async handle({ params, body }) {
       const secrets = store(deps);
       const agent = await requireAgent(deps.db, params.id);
-      return { status: 200, body: await secrets.put(agent.id, params.name, body.value) };
+      try {
+        return { status: 200, body: secretInfo(await secrets.put(agent.id, params.name, body.value)) };
+      } catch (error) {
+        // The store's own checks (name, size) speak of the input, never of the value.
+        if (error instanceof ToolbeltError && error.code.startsWith('SECRET_') && error.code.endsWith('_INVALID')) {
+          throw invalidField(error.code === 'SECRET_NAME_INVALID' ? ['params', 'name'] : ['value'], error.message);
+        }
+        throw error;
+      }
     },
   });
 
@@ -54,7 +71,7 @@ const listSecrets = (deps: ApiDeps): AnyRoute =>
     async handle({ params }) {
       const secrets = store(deps);
       const agent = await requireAgent(deps.db, params.id);
-      return { status: 200, body: { items: await secrets.list(agent.id) } };
+      return { status: 200, body: { items: (await secrets.list(agent.id)).map(secretInfo) } };
     },
   });
 
@@ -70,7 +87,7 @@ const deleteSecret = (deps: ApiDeps): AnyRoute =>
     async handle({ params }) {
       const secrets = store(deps);
       const agent = await requireAgent(deps.db, params.id);
-      if (!(await secrets.delete(agent.id, params.name))) throw notFoundError(`secret "${params.name}" of agent "${agent.name}"`);
+      if (!(await secrets.remove(agent.id, params.name))) throw notFoundError(`secret "${params.name}" of agent "${agent.name}"`);
       return { status: 204 };
     },
   });
