@@ -34,7 +34,8 @@ commands:
 
 environment: TOOLBELT_SERVER, TOOLBELT_TOKEN (flags win). Exit codes: 0 ok, 1 failed, 2 usage.`;
 
-type Command = (ctx: CommandContext) => Promise<void | number>;
+/** A command resolves to its exit code; `undefined` means it sets its own (the simulator). */
+type Command = (ctx: CommandContext) => Promise<void | number | undefined>;
 const COMMANDS: Record<string, Command> = {
   apply: applyCommand,
   get: getCommand,
@@ -113,8 +114,8 @@ function report(io: CliIo, error: unknown): number {
   return 1;
 }
 
-/** Runs one CLI invocation; resolves to its exit code. */
-export async function runCli(argv: string[], io: CliIo, signal: AbortSignal): Promise<number> {
+/** Runs one CLI invocation; resolves to its exit code (undefined: the command set its own). */
+export async function runCli(argv: string[], io: CliIo, signal: AbortSignal): Promise<number | undefined> {
   try {
     const globals = takeGlobals(argv);
     const [name, ...args] = globals.rest;
@@ -125,6 +126,7 @@ export async function runCli(argv: string[], io: CliIo, signal: AbortSignal): Pr
     const command = COMMANDS[name];
     if (!command) throw usageError(`unknown command "${name}"`);
     const code = await command(context(io, globals, args, signal));
+    if (PASS_THROUGH.has(name) && code === undefined) return undefined;
     return typeof code === 'number' ? code : 0;
   } catch (error) {
     return report(io, error);

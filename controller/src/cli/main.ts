@@ -13,6 +13,8 @@ if (command === 'server') {
   process.off('SIGINT', interrupt);
   process.off('SIGTERM', interrupt);
 }
-process.exitCode = await runCli(process.argv.slice(2), { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env }, abort.signal);
+const io = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env };
+const code = await runCli(process.argv.slice(2), io, abort.signal);
+if (code !== undefined) process.exitCode = code;
 process.off('SIGINT', interrupt);
 process.off('SIGTERM', interrupt);

@@ -180,3 +180,17 @@ describe('toolbelt server', () => {
     expect([...again.stdout, ...again.stderr].join('\n')).not.toMatch(/admin API token/);
   });
 });
+
+describe('toolbelt simulator', () => {
+  it('runs the simulator package, which serves the DigitalOcean API until stopped', async () => {
+    const simulator = spawnToolbelt(['simulator', '--port', '0']);
+    const url = (await simulator.waitFor(/^url: /)).replace(/^url:\s+/, '').trim();
+    const token = (await simulator.waitFor(/^token: /)).replace(/^token:\s+/, '').trim();
+    const answer = await fetch(`${url}/droplets?per_page=1`, { headers: { authorization: `Bearer ${token}` } });
+    expect(answer.status).toBe(200);
+    expect(await answer.json()).toMatchObject({ droplets: [] });
+    expect(await simulator.stop('SIGTERM')).toBe(0);
+    const bad = await toolbelt(['simulator', '--no-such-flag']);
+    expect(bad.code).toBe(2);
+  });
+});

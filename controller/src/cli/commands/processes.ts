@@ -15,7 +15,8 @@ export async function serverCommand(ctx: CommandContext, command: 'server' | 'mi
   return runControllerCommand([command, ...ctx.args], ctx.env);
 }
 
-export async function simulatorCommand(ctx: CommandContext): Promise<number> {
+/** Runs the simulator in this process; it sets its own exit code, so this returns none. */
+export async function simulatorCommand(ctx: CommandContext): Promise<undefined> {
   if (!existsSync(SIMULATOR_MAIN)) {
     throw new CliError(`the simulator is not part of this checkout (${SIMULATOR_MAIN} is missing)`, 1, [
       'hint: it arrives with the simulator package; until then run a controller with `toolbelt server`',
@@ -24,5 +25,5 @@ export async function simulatorCommand(ctx: CommandContext): Promise<number> {
   // The simulator's main reads its own arguments from process.argv.
   process.argv = [process.argv[0]!, SIMULATOR_MAIN, ...ctx.args];
   await import(pathToFileURL(SIMULATOR_MAIN).href);
-  return 0;
+  return undefined;
 }
