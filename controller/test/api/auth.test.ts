@@ -136,4 +136,26 @@ describeEachDatabase('API: authentication, roles and logs', (t) => {
       await bare.stop();
     }
   });
+
+  it('withholds the details of a failing store, which may quote the value', async () => {
+    const real = localSecretStore(t.db);
+    const failing = {
+      ...real,
+      async put(_agentId: string, _name: string, value: string): Promise<never> {
+        throw new Error(`Failed query: insert into secrets … params: ${value}`);
+      },
+    };
+    const bare = await startTestApi(t, { secrets: failing });
+    try {
+      const value = 'sk-quoted-by-the-driver-42';
+      const answer = await bare.call('PUT', '/v1/agents/owned/secrets/leaky', { body: { value } });
+      expect(answer.status).toBe(500);
+      expect(answer.body.error.code).toBe('SECRET_STORE_FAILED');
+      expect(JSON.stringify(answer.body)).not.toContain(value);
+      expect(bare.logs.join('\n')).toMatch(/the secret store failed to store a value/);
+      expect(bare.logs.join('\n')).not.toContain(value);
+    } finally {
+      await bare.stop();
+    }
+  });
 });

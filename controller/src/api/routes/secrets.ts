@@ -3,7 +3,7 @@
  * listed. The values are kept by the SecretStore passed to the API; without one these
  * routes answer 501.
  */
-import { type SecretMetadata, secretNameSchema, ToolbeltError } from '@toolbelt/schema';
+import { type SecretMetadata, secretNameSchema, sqlState, ToolbeltError } from '@toolbelt/schema';
 import { z } from 'zod';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError, invalidField, notFoundError } from '../errors.ts';
@@ -34,6 +34,22 @@ function store(deps: ApiDeps): SecretStore {
   return deps.secrets;
 }
 
+/**
+ * What a failed `put` becomes. The store's own checks (name, size) speak of the input,
+ * never of the value. Anything else is logged by its code only: a database error's message
+ * can quote the statement's parameters, and one of them may be the value.
+ */
+function storeFailure(deps: ApiDeps, error: unknown, where: { agent: string; name: string }): ApiError {
+  if (error instanceof ToolbeltError && error.code.startsWith('SECRET_') && error.code.endsWith('_INVALID')) {
+    return invalidField(error.code === 'SECRET_NAME_INVALID' ? ['params', 'name'] : ['value'], error.message);
+  }
+  const code = error instanceof ToolbeltError ? error.code : (sqlState(error) ?? (error as Error).name);
+  deps.logger.error({ ...where, code }, 'the secret store failed to store a value (details withheld: they may quote it)');
+  return new ApiError(500, 'SECRET_STORE_FAILED', `the secret store could not store secret "${where.name}" (${code})`, {
+    hint: 'see the controller log; nothing was stored',
+  });
+}
+
 const putSecret = (deps: ApiDeps): AnyRoute =>
   defineRoute({
     method: 'PUT',
@@ -50,11 +66,7 @@ const putSecret = (deps: ApiDeps): AnyRoute =>
       try {
         return { status: 200, body: secretInfo(await secrets.put(agent.id, params.name, body.value)) };
       } catch (error) {
-        // The store's own checks (name, size) speak of the input, never of the value.
-        if (error instanceof ToolbeltError && error.code.startsWith('SECRET_') && error.code.endsWith('_INVALID')) {
-          throw invalidField(error.code === 'SECRET_NAME_INVALID' ? ['params', 'name'] : ['value'], error.message);
-        }
-        throw error;
+        throw storeFailure(deps, error, { agent: agent.name, name: params.name });
       }
     },
   });
