@@ -2,7 +2,7 @@
  * Latency of the API over real HTTP on loopback, against embedded PGlite (in memory) or
  * Postgres (BENCH_DATABASE_URL): list, get, an environment toggle, and apply of a set of
  * agents with toolbelts — first creating it, then re-applying it unchanged.
- * Run: `npm run bench:api -w @toolbelt/controller` (numbers go into docs/api.md).
+ * Run: `npm run bench -w @toolbelt/controller` (numbers go into docs/api.md).
  */
 import { randomBytes } from 'node:crypto';
 import { migrate, openDatabase } from '@toolbelt/schema';
