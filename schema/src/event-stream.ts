@@ -21,17 +21,25 @@ function filterSql(filter: EventFilter): SQL[] {
   return parts;
 }
 
-/** The newest events of the filtered objects, newest first. */
+/**
+ * The newest events of the filtered objects, newest first; `before` (an event's last_seen
+ * and id) pages further back.
+ */
 export async function listRecentEvents(
   db: DbOrTx,
-  query: EventFilter & { limit: number },
+  query: EventFilter & { limit: number; before?: { lastSeen: Date; id: number } | undefined },
 ): Promise<Event[]> {
   const parts = filterSql(query);
+  if (query.before) {
+    const seen = sql`date_trunc('milliseconds', ${events.last_seen})`;
+    const at = sql`${query.before.lastSeen.toISOString()}::timestamptz`;
+    parts.push(or(sql`${seen} < ${at}`, and(sql`${seen} = ${at}`, sql`${events.id} < ${query.before.id}`))!);
+  }
   return db
     .select()
     .from(events)
     .where(parts.length ? and(...parts) : undefined)
-    .orderBy(desc(events.last_seen), desc(events.id))
+    .orderBy(desc(sql`date_trunc('milliseconds', ${events.last_seen})`), desc(events.id))
     .limit(query.limit);
 }
 

@@ -42,7 +42,10 @@ describeEachDatabase('API: events', (t) => {
     expect(one.body.items.map((e: { reason: string }) => e.reason)).toEqual(['Slow', 'Creating']);
     expect(one.body.items[0]).toMatchObject({ type: 'Warning', object: { kind: 'environment', id: 'a1' }, count: 1 });
     const two = await api.call('GET', '/v1/events?object=a1&object=t1&limit=2');
-    expect(two.body.items).toHaveLength(2);
+    expect(two.body.items.map((e: { reason: string }) => e.reason)).toEqual(['Other', 'Slow']);
+    const rest = await api.call('GET', `/v1/events?object=a1&object=t1&limit=2&before=${two.body.next}`);
+    expect(rest.body.items.map((e: { reason: string }) => e.reason)).toEqual(['Creating']);
+    expect(rest.body.next).toBeNull();
     const bad = await api.call('GET', '/v1/events?object=environment/a1&object=tool/t1');
     expect(bad.status).toBe(400);
     expect(bad.body.error.details[0].path).toBe('query.object');

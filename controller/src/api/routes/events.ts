@@ -40,6 +40,13 @@ function toFilter(query: { object?: string | string[] | undefined; kind?: string
   return { objectIds: ids.length ? ids : undefined, objectKind: kind };
 }
 
+/** An event's cursor: its last_seen (ms) and id — the SSE id a reconnect resumes from, and the list's page cursor. */
+const cursorOf = (lastSeen: Date, id: number) => `${lastSeen.getTime()}.${id}`;
+function parseCursor(value: string | undefined): { since: Date; afterId: number } | undefined {
+  const match = value === undefined ? null : /^(\d+)\.(\d+)$/.exec(value);
+  return match ? { since: new Date(Number(match[1])), afterId: Number(match[2]) } : undefined;
+}
+
 const listEventsRoute = (deps: ApiDeps): AnyRoute =>
   defineRoute({
     method: 'GET',
@@ -47,20 +54,22 @@ const listEventsRoute = (deps: ApiDeps): AnyRoute =>
     summary: 'Recent reconcile events, newest first',
     tag: TAG,
     access: 'viewer',
-    query: filterQuery.extend({ limit: z.coerce.number().int().min(1).max(1000).default(100) }),
-    responses: { 200: { description: 'events', schema: z.object({ items: z.array(eventViewSchema) }) }, ...errors(400, ...AUTH_ERRORS) },
+    query: filterQuery.extend({
+      limit: z.coerce.number().int().min(1).max(1000).default(100),
+      before: z.string().regex(/^\d+\.\d+$/).optional().describe('the `next` of the previous page'),
+    }),
+    responses: {
+      200: { description: 'events, and the cursor of the next (older) page', schema: z.object({ items: z.array(eventViewSchema), next: z.string().nullable() }) },
+      ...errors(400, ...AUTH_ERRORS),
+    },
     async handle({ query }) {
-      const rows = await listRecentEvents(deps.db, { ...toFilter(query), limit: query.limit });
-      return { status: 200, body: { items: rows.map(eventView) } };
+      const cursor = parseCursor(query.before);
+      const before = cursor ? { lastSeen: cursor.since, id: cursor.afterId } : undefined;
+      const rows = await listRecentEvents(deps.db, { ...toFilter(query), limit: query.limit, before });
+      const next = rows.length === query.limit ? cursorOf(rows.at(-1)!.last_seen, rows.at(-1)!.id) : null;
+      return { status: 200, body: { items: rows.map(eventView), next } };
     },
   });
-
-/** The SSE id of an event: its last_seen (ms) and id, the cursor a reconnect resumes from. */
-const cursorOf = (lastSeen: Date, id: number) => `${lastSeen.getTime()}.${id}`;
-function parseCursor(value: string | undefined): { since: Date; afterId: number } | undefined {
-  const match = value === undefined ? null : /^(\d+)\.(\d+)$/.exec(value);
-  return match ? { since: new Date(Number(match[1])), afterId: Number(match[2]) } : undefined;
-}
 
 async function stream(deps: ApiDeps, res: ServerResponse, options: { filter: EventFilter; since: Date; afterId: number }) {
   const abort = new AbortController();
