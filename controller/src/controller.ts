@@ -3,6 +3,9 @@
  * routes, and the components that later issues add. `main` runs it; tests start it in-process.
  */
 import { type Database, migrate, openDatabase } from '@toolbelt/schema';
+import { Api, type ApiOptions } from './api/api.ts';
+import { ensureAdminToken } from './api/bootstrap.ts';
+import { openSecretStore } from './api/secret-setup.ts';
 import { ComponentSet } from './component.ts';
 import type { Config } from './config.ts';
 import { addHealthRoutes } from './http/health.ts';
@@ -15,7 +18,19 @@ export interface RunningController {
   readonly url: string;
   readonly database: Database;
   readonly http: HttpServer;
+  readonly api: Api;
   stop(): Promise<void>;
+}
+
+/** What callers may plug into a controller besides its config (the seams of the API). */
+export interface ControllerOptions {
+  onSpecChange?: ApiOptions['onSpecChange'];
+  secrets?: ApiOptions['secrets'];
+  metrics?: ApiOptions['metrics'];
+  clock?: ApiOptions['clock'];
+  eventPollMs?: ApiOptions['eventPollMs'];
+  /** Where the one-time first admin token is printed (default: process.stderr). */
+  stderr?: NodeJS.WritableStream;
 }
 
 /** Opens and migrates the database named by the config, saying which one it is. */
@@ -40,16 +55,55 @@ export async function openMigratedDatabase(config: Config, logger: Logger): Prom
   }
 }
 
-export async function startController(config: Config, logger: Logger): Promise<RunningController> {
+/**
+ * Opens and migrates the database named by the config, opens the secret store it configures
+ * (unless one is passed), then serves them (see `serveDatabase`).
+ */
+export async function startController(
+  config: Config,
+  logger: Logger,
+  options: ControllerOptions = {},
+): Promise<RunningController> {
   const database = await openMigratedDatabase(config, logger);
+  let secrets: ControllerOptions['secrets'];
+  try {
+    secrets = options.secrets ?? (await openSecretStore(config, database.db, logger));
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+  return serveDatabase(database, { config, logger, options: { ...options, secrets }, ownsDatabase: true });
+}
+
+/**
+ * Serves an open, migrated database: registers the first admin token, then starts the HTTP
+ * server with the health routes and the API. With `ownsDatabase`, stopping (or failing to
+ * start) closes the database too; tests pass their own database and keep it.
+ */
+export async function serveDatabase(
+  database: Database,
+  setup: { config: Config; logger: Logger; options?: ControllerOptions; ownsDatabase: boolean },
+): Promise<RunningController> {
+  const { config, logger, options = {} } = setup;
+  const closeDatabase = () => (setup.ownsDatabase ? database.close() : Promise.resolve());
   const router = new Router();
   addHealthRoutes(router, { db: database.db });
+  const api = new Api({ db: database.db, logger, defaults: { region: config.defaultRegion, size: config.defaultSize }, ...options });
+  api.mount(router);
   const http = new HttpServer({ host: config.host, port: config.port, router, logger });
   const components = new ComponentSet(logger);
   try {
-    await components.start([http]);
+    await ensureAdminToken({
+      db: database.db,
+      logger,
+      adminToken: config.adminToken,
+      dataDir: config.databaseUrl ? undefined : config.dataDir,
+      ...(options.stderr ? { stderr: options.stderr } : {}),
+    });
+    // The API stops before the server, so that its open event streams end first.
+    await components.start([http, api]);
   } catch (error) {
-    await database.close();
+    await closeDatabase();
     throw error;
   }
   logger.info({ url: http.url }, `toolbelt controller serving on ${http.url}`);
@@ -58,10 +112,11 @@ export async function startController(config: Config, logger: Logger): Promise<R
     url: http.url,
     database,
     http,
+    api,
     stop() {
       stopping ??= (async () => {
         await components.stop();
-        await database.close();
+        await closeDatabase();
       })();
       return stopping;
     },
