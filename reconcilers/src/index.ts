@@ -1,5 +1,7 @@
 /**
- * Reconcilers, one file per kind, and the contract the controller's loop runs them by.
- * Imports only `@toolbelt/schema` (see docs/architecture.md).
+ * Reconcilers, one file per kind, the contract the controller's loop runs them by, and the
+ * DigitalOcean provider they act through. Imports only `@toolbelt/schema` (see
+ * docs/architecture.md).
  */
 export * from './contract.ts';
+export * from './provider/index.ts';
