@@ -12,7 +12,7 @@
  * other agent credentials, which is how rotation finishes.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { and, eq, gt, isNull, ne, sql } from 'drizzle-orm';
+import { and, eq, gt, inArray, isNull, ne, sql } from 'drizzle-orm';
 import type { DbOrTx } from './db.ts';
 import { type Found, type NotFound, notFound, ok } from './outcomes.ts';
 import { rowsOf } from './raw.ts';
@@ -47,12 +47,30 @@ export interface IssuedCredential {
 }
 
 /** Why a token was refused; the hub maps these to 401 bodies (`revoked` tells the agent to stop). */
-export type CredentialRefusal = { kind: 'refused'; reason: 'unknown' | 'expired' | 'revoked' | 'used' | 'wrong_kind' };
+export type CredentialRefusal = {
+  kind: 'refused';
+  /** `ambiguous`: a batch token presented without the environment it should enroll. */
+  reason: 'unknown' | 'expired' | 'revoked' | 'used' | 'wrong_kind' | 'ambiguous';
+};
 const refused = (reason: CredentialRefusal['reason']): CredentialRefusal => ({ kind: 'refused', reason });
 
 interface TimeOption {
   /** "Now" for expiry checks and stamps (default: the system time); tests pass their clock's. */
   now?: Date;
+}
+
+async function revokeUnusedEnrollments(tx: DbOrTx, environmentIds: readonly string[], now: Date): Promise<void> {
+  await tx
+    .update(dropletCredentials)
+    .set({ revoked_at: now })
+    .where(
+      and(
+        inArray(dropletCredentials.agent_droplet_id, [...environmentIds]),
+        eq(dropletCredentials.kind, 'enrollment'),
+        isNull(dropletCredentials.used_at),
+        isNull(dropletCredentials.revoked_at),
+      ),
+    );
 }
 
 /**
@@ -64,26 +82,54 @@ export async function issueEnrollmentToken(
   environmentId: string,
   options: TimeOption & { ttlMs?: number } = {},
 ): Promise<IssuedCredential> {
+  const batch = await issueBatchEnrollmentToken(db, [environmentId], options);
+  return { credentialId: batch.credentialIds[0]!, environmentId, token: batch.token, expiresAt: batch.expiresAt };
+}
+
+/** One enrollment token bound to several environments, each by its own row. */
+export interface IssuedBatchEnrollment {
+  /** Credential row per environment, in the order given. */
+  credentialIds: string[];
+  environmentIds: string[];
+  /** WARNING: the only copy of the secret. Never log it. */
+  token: string;
+  expiresAt: Date;
+}
+
+/**
+ * Issues ONE enrollment token for the droplets of one multi-create: DigitalOcean shares
+ * user_data across a request's `names`, so they all carry the same token. It is bound to
+ * each environment by a row of its own, and redeeming it (`redeemEnrollmentToken` with the
+ * `environmentId` the droplet's name says) spends only that environment's row, once. Each
+ * environment's earlier unused enrollment tokens are revoked.
+ *
+ * Residual risk: whoever reads one droplet's user_data (its metadata service) could enroll as
+ * a sibling before the sibling does; the sibling's own enrollment then fails (`used`), its
+ * agent never connects, and the lifecycle replaces it. The hub can close this by requiring
+ * the socket's source address to be the droplet's public address.
+ */
+export async function issueBatchEnrollmentToken(
+  db: DbOrTx,
+  environmentIds: readonly string[],
+  options: TimeOption & { ttlMs?: number } = {},
+): Promise<IssuedBatchEnrollment> {
+  if (environmentIds.length === 0 || new Set(environmentIds).size !== environmentIds.length) {
+    throw new RangeError('issueBatchEnrollmentToken: give one or more distinct environment ids');
+  }
   const now = options.now ?? new Date();
   const expiresAt = new Date(now.getTime() + (options.ttlMs ?? DEFAULT_ENROLLMENT_TTL_MS));
   const token = newToken(ENROLLMENT_PREFIX);
+  const tokenHash = hashToken(token);
   return db.transaction(async (tx) => {
-    await tx
-      .update(dropletCredentials)
-      .set({ revoked_at: now })
-      .where(
-        and(
-          eq(dropletCredentials.agent_droplet_id, environmentId),
-          eq(dropletCredentials.kind, 'enrollment'),
-          isNull(dropletCredentials.used_at),
-          isNull(dropletCredentials.revoked_at),
-        ),
-      );
-    const [row] = await tx
+    await revokeUnusedEnrollments(tx, environmentIds, now);
+    const rows = await tx
       .insert(dropletCredentials)
-      .values({ agent_droplet_id: environmentId, kind: 'enrollment', token_hash: hashToken(token), expires_at: expiresAt, created_at: now })
-      .returning({ id: dropletCredentials.id });
-    return { credentialId: row!.id, environmentId, token, expiresAt };
+      .values(
+        environmentIds.map((id) => ({ agent_droplet_id: id, kind: 'enrollment' as const, token_hash: tokenHash, expires_at: expiresAt, created_at: now })),
+      )
+      .returning({ id: dropletCredentials.id, environmentId: dropletCredentials.agent_droplet_id });
+    const byEnv = new Map(rows.map((r) => [r.environmentId, r.id]));
+    return { credentialIds: environmentIds.map((id) => byEnv.get(id)!), environmentIds: [...environmentIds], token, expiresAt };
   });
 }
 
@@ -101,21 +147,30 @@ async function insertAgentCredential(db: DbOrTx, environmentId: string, now: Dat
  * (`used_at is null` in the UPDATE's WHERE): of two concurrent redemptions one wins, and a
  * reused, expired, revoked or unknown token is refused with nothing written. The
  * environment's earlier agent credentials are revoked: one live droplet per environment.
+ *
+ * `environmentId` names the environment to enroll (the hub takes it from the droplet's
+ * name, `tb-<environmentId>`, which the agent presents). It is required for a batch token
+ * (bound to several environments): without it such a token is refused as `ambiguous` and
+ * nothing is spent. With it, only that environment's row of the token is spent.
  */
 export async function redeemEnrollmentToken(
   db: DbOrTx,
   token: string,
-  options: TimeOption = {},
+  options: TimeOption & { environmentId?: string } = {},
 ): Promise<Found<IssuedCredential> | CredentialRefusal> {
   const now = options.now ?? new Date();
   const hash = hashToken(token);
+  const { environmentId } = options;
+  if (environmentId !== undefined && !UUID.test(environmentId)) return refused('unknown');
   return db.transaction(async (tx) => {
+    if (environmentId === undefined && (await bindingsOf(tx, hash)) > 1) return refused('ambiguous');
     const [spent] = await tx
       .update(dropletCredentials)
       .set({ used_at: now })
       .where(
         and(
           eq(dropletCredentials.token_hash, hash),
+          environmentId === undefined ? undefined : eq(dropletCredentials.agent_droplet_id, environmentId),
           eq(dropletCredentials.kind, 'enrollment'),
           isNull(dropletCredentials.used_at),
           isNull(dropletCredentials.revoked_at),
@@ -123,7 +178,7 @@ export async function redeemEnrollmentToken(
         ),
       )
       .returning({ environmentId: dropletCredentials.agent_droplet_id });
-    if (!spent) return explainRefusal(tx, hash, 'enrollment', now);
+    if (!spent) return explainRefusal(tx, hash, 'enrollment', now, environmentId);
     await tx
       .update(dropletCredentials)
       .set({ revoked_at: now })
@@ -138,8 +193,33 @@ export async function redeemEnrollmentToken(
   });
 }
 
-async function explainRefusal(db: DbOrTx, hash: string, kind: 'enrollment' | 'agent', now: Date): Promise<CredentialRefusal> {
-  const [row] = await db.select().from(dropletCredentials).where(eq(dropletCredentials.token_hash, hash));
+/** How many environments a token hash is bound to. */
+async function bindingsOf(db: DbOrTx, hash: string): Promise<number> {
+  const rows = await db
+    .select({ id: dropletCredentials.id })
+    .from(dropletCredentials)
+    .where(eq(dropletCredentials.token_hash, hash))
+    .limit(2);
+  return rows.length;
+}
+
+async function explainRefusal(
+  db: DbOrTx,
+  hash: string,
+  kind: 'enrollment' | 'agent',
+  now: Date,
+  environmentId?: string,
+): Promise<CredentialRefusal> {
+  const [row] = await db
+    .select()
+    .from(dropletCredentials)
+    .where(
+      and(
+        eq(dropletCredentials.token_hash, hash),
+        environmentId === undefined ? undefined : eq(dropletCredentials.agent_droplet_id, environmentId),
+      ),
+    )
+    .limit(1);
   if (!row) return refused('unknown');
   if (row.kind !== kind) return refused('wrong_kind');
   if (row.revoked_at) return refused('revoked');

@@ -254,7 +254,10 @@ export const dropletCredentials = pgTable(
     revoked_at: ts('revoked_at'),
   },
   (t) => [
-    uniqueIndex('droplet_credentials_token_hash_key').on(t.token_hash),
+    // A batch-created droplet set shares one enrollment token (DigitalOcean's multi-create
+    // shares user_data), bound to each environment by its own row: the hash is unique per
+    // environment, and the leading column serves the lookup by hash.
+    uniqueIndex('droplet_credentials_token_hash_env_key').on(t.token_hash, t.agent_droplet_id),
     index('droplet_credentials_droplet_idx').on(t.agent_droplet_id),
     check('droplet_credentials_kind_check', inList('kind', CREDENTIAL_KINDS)),
   ],
