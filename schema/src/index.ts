@@ -12,6 +12,7 @@ export * from './environments.ts';
 export * from './errors.ts';
 export * from './events.ts';
 export * from './leases.ts';
+export * from './lifecycle.ts';
 export * from './migrate.ts';
 export * from './outcomes.ts';
 export * from './raw.ts';
