@@ -178,7 +178,7 @@ export async function redeemEnrollmentToken(
         ),
       )
       .returning({ environmentId: dropletCredentials.agent_droplet_id });
-    if (!spent) return explainRefusal(tx, hash, 'enrollment', now, environmentId);
+    if (!spent) return explainRefusal(tx, hash, 'enrollment', { now, environmentId });
     await tx
       .update(dropletCredentials)
       .set({ revoked_at: now })
@@ -207,9 +207,9 @@ async function explainRefusal(
   db: DbOrTx,
   hash: string,
   kind: 'enrollment' | 'agent',
-  now: Date,
-  environmentId?: string,
+  at: { now: Date; environmentId?: string | undefined },
 ): Promise<CredentialRefusal> {
+  const { now, environmentId } = at;
   const [row] = await db
     .select()
     .from(dropletCredentials)
@@ -259,7 +259,7 @@ export async function authenticateAgentCredential(
   const hash = hashToken(token);
   const [row] = await db.select().from(dropletCredentials).where(eq(dropletCredentials.token_hash, hash));
   if (!row || row.kind !== 'agent' || row.revoked_at || (row.expires_at && row.expires_at.getTime() <= now.getTime())) {
-    return explainRefusal(db, hash, 'agent', now);
+    return explainRefusal(db, hash, 'agent', { now });
   }
   if (!row.used_at) await confirmAgentCredential(db, row.agent_droplet_id, row.id, options);
   return ok({ credentialId: row.id, environmentId: row.agent_droplet_id, issuedAt: row.created_at });
