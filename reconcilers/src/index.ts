@@ -5,3 +5,5 @@
  */
 export * from './contract.ts';
 export * from './provider/index.ts';
+export * from './fleet.ts';
+export * from './environment/index.ts';
