@@ -7,7 +7,7 @@
  *   ...
  *   await sim.close();
  */
-import { once } from 'node:events';
+import { once, setMaxListeners } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { Clock } from '@toolbelt/schema/clock';
 import { type FaultControl, FaultRegistry } from './faults.ts';
@@ -70,6 +70,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const faults = new FaultRegistry(random, opts.faults);
   const stats = new SimulatorStats();
   const closing = new AbortController();
+  setMaxListeners(0, closing.signal); // one listener per delayed request
   let url = '';
   const server = createApiServer({
     state,

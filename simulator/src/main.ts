@@ -8,6 +8,8 @@ import { parseCli, USAGE } from './cli.ts';
 import { startSimulator } from './index.ts';
 
 async function main(): Promise<void> {
+  // Whoever started us may stop reading our output; that must not stop the simulator.
+  process.stdout.on('error', () => undefined);
   const cli = parseCli(process.argv.slice(2));
   if (cli.kind === 'help') {
     console.log(USAGE);

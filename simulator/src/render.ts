@@ -22,18 +22,31 @@ export const isoTime = (ms: number): string => new Date(Math.floor(ms / 1000) * 
 
 const availableRegionSlugs = () => REGIONS.filter((r) => r.available).map((r) => r.slug);
 
-export function renderRegion(region: RegionData): Record<string, unknown> {
-  return {
+/**
+ * Catalog entries never change, so each is rendered once and shared (answers are serialised
+ * at once and never mutated). This keeps a 200-droplet page cheap.
+ */
+function memo<T extends { slug: string }>(render: (item: T) => Record<string, unknown>) {
+  const cache = new Map<string, Record<string, unknown>>();
+  return (item: T) => {
+    let rendered = cache.get(item.slug);
+    if (!rendered) {
+      rendered = render(item);
+      cache.set(item.slug, rendered);
+    }
+    return rendered;
+  };
+}
+
+export const renderRegion = memo((region: RegionData): Record<string, unknown> => ({
     name: region.name,
     slug: region.slug,
     features: REGION_FEATURES,
     available: region.available,
     sizes: region.available ? SIZES.map((s) => s.slug) : [],
-  };
-}
+}));
 
-export function renderSize(size: SizeData): Record<string, unknown> {
-  return {
+export const renderSize = memo((size: SizeData): Record<string, unknown> => ({
     slug: size.slug,
     memory: size.memory,
     vcpus: size.vcpus,
@@ -45,11 +58,9 @@ export function renderSize(size: SizeData): Record<string, unknown> {
     available: true,
     description: size.description,
     disk_info: [{ type: 'local', size: { amount: size.disk, unit: 'gib' } }],
-  };
-}
+}));
 
-export function renderImage(image: ImageData): Record<string, unknown> {
-  return {
+export const renderImage = memo((image: ImageData): Record<string, unknown> => ({
     id: image.id,
     name: image.name,
     distribution: image.distribution,
@@ -64,8 +75,7 @@ export function renderImage(image: ImageData): Record<string, unknown> {
     tags: [],
     status: 'available',
     error_message: '',
-  };
-}
+}));
 
 function renderNetworks(droplet: DropletRecord): Record<string, unknown> {
   // Like DigitalOcean, addresses appear once the droplet is provisioned, not in the create answer.

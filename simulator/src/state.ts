@@ -18,6 +18,7 @@ import {
   type DropletStatus,
 } from './model.ts';
 import type { DelaySpec, Random } from './random.ts';
+import { Scheduler } from './scheduler.ts';
 import { TagIndex } from './tag-index.ts';
 
 export interface StateOptions extends SimulatorHooks {
@@ -64,7 +65,7 @@ export class SimState {
   dropletLimit: number;
 
   readonly #options: StateOptions;
-  readonly #timers = new AbortController();
+  readonly #scheduler: Scheduler;
   readonly #holds: ((droplet: DropletInfo) => boolean)[] = [];
   #nextDropletId = FIRST_DROPLET_ID;
   #nextActionId = FIRST_ACTION_ID;
@@ -74,6 +75,10 @@ export class SimState {
     this.#options = options;
     this.dropletLimit = options.dropletLimit;
     this.hooks = new HookRunner(options.clock);
+    this.#scheduler = new Scheduler(options.clock, (id) => {
+      const droplet = this.droplets.get(id);
+      if (droplet) this.settle(droplet);
+    });
   }
 
   get now(): number {
@@ -121,7 +126,7 @@ export class SimState {
     this.droplets.set(id, droplet);
     for (const tag of spec.tags) this.tagDroplet(tag, droplet);
     droplet.held = this.#holds.some((hold) => hold(toInfo(droplet)));
-    this.#wakeAt(droplet.bootAt, id);
+    this.#scheduler.schedule(droplet.bootAt, id);
     return droplet;
   }
 
@@ -132,10 +137,14 @@ export class SimState {
     return droplet;
   }
 
-  /** Every droplet (or those with `tag`), settled, in id order. */
-  listDroplets(tag?: string): DropletRecord[] {
+  /**
+   * Every droplet (or those with `tag`) in id order; settled unless `settle` is false (a
+   * list route settles only the page it renders).
+   */
+  listDroplets(tag?: string, settle = true): DropletRecord[] {
     const list = tag === undefined ? [...this.droplets.values()] : this.tags.dropletIds(tag).map((id) => this.droplets.get(id)!);
-    for (const droplet of list) this.settle(droplet);
+    if (settle) for (const droplet of list) this.settle(droplet);
+    // Tag order is tagging order; mostly id order already, so this sort is near linear.
     return tag === undefined ? list : list.sort((a, b) => a.id - b.id);
   }
 
@@ -171,7 +180,7 @@ export class SimState {
     const duration = Math.max(0, this.#options.random.delay(this.#options.actionDurationMs));
     const action = this.#newAction({ dropletId: droplet.id, type, region: droplet.region, completeAt: this.now + duration, params });
     droplet.pendingActionId = action.id;
-    this.#wakeAt(action.completeAt!, droplet.id);
+    this.#scheduler.schedule(action.completeAt!, droplet.id);
     return action;
   }
 
@@ -258,7 +267,7 @@ export class SimState {
 
   /** Stops timers and waits for running hooks. */
   async close(): Promise<void> {
-    this.#timers.abort();
+    this.#scheduler.close();
     await this.hooks.drain();
   }
 
@@ -280,20 +289,6 @@ export class SimState {
   #finishAction(action: ActionRecord, status: 'completed' | 'errored', at = this.now): void {
     action.status = status;
     action.completedAt = Math.max(action.startedAt, at);
-  }
-
-  /** Settles droplet `id` at simulated time `at` (re-arming if the timer woke a bit early). */
-  #wakeAt(at: number, id: number): void {
-    const wait = at - this.now;
-    this.#options.clock.sleep(Math.max(0, wait), this.#timers.signal).then(
-      () => {
-        const droplet = this.droplets.get(id);
-        if (!droplet) return;
-        if (this.now < at) return this.#wakeAt(at, id);
-        this.settle(droplet);
-      },
-      () => undefined, // aborted by close()
-    );
   }
 }
 

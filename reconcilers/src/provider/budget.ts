@@ -1,9 +1,10 @@
 /**
  * The client-side request budget: DigitalOcean counts every request of a token for an hour
  * (5,000/h) and, separately, bursts (250/min); each request has its own timer (a sliding
- * window, not a reset on the hour). The budget keeps a log of our own send times and lets
- * a request go only while both windows stay under a ceiling (default 80 % of each limit),
- * so the client slows down before DigitalOcean says no.
+ * window, not a reset on the hour). The budget keeps a log of our own requests (send-log.ts:
+ * in flight, then a window after their answer) and lets a request go only while both
+ * windows stay under a ceiling (default 80 % of each limit), so the client slows down before
+ * DigitalOcean says no — whatever the latency, since the log over-counts the server's view.
  *
  * Every answer's `ratelimit-*` headers correct it: the hourly limit DigitalOcean states, and
  * requests DigitalOcean counted that were not ours (another client on the same token). A 429
@@ -11,6 +12,7 @@
  */
 import type { Clock } from '@toolbelt/schema';
 import type { RateLimitHeaders } from './answers.ts';
+import { SendLog } from './send-log.ts';
 
 export const HOUR_MS = 3_600_000;
 export const MINUTE_MS = 60_000;
@@ -56,7 +58,10 @@ export interface WindowSnapshot {
 export interface BudgetSnapshot {
   /** Requests that may be sent right now without waiting. */
   allowedNow: number;
-  /** When the next request may be sent (clock ms; `now` when `allowedNow > 0`). */
+  /**
+   * When the next request may be sent (clock ms; `now` when `allowedNow > 0`; `Infinity`
+   * while only answers to requests in flight can make room).
+   */
   nextSlotAt: number;
   hour: WindowSnapshot;
   minute: WindowSnapshot;
@@ -79,20 +84,26 @@ function checkOptions(options: RateBudgetOptions): void {
   }
 }
 
+/** Marks one request answered; call it once the answer (or the failure) is in. */
+export type Settle = () => void;
+
+/** Longest a waiter sleeps before looking again (it is also woken by answers). */
+const MAX_WAIT_MS = MINUTE_MS;
+
 /** The budget one provider (one token) shares among all its callers. */
 export class RateBudget {
   private readonly clock: Clock;
   private readonly fraction: number;
   private readonly fixedPerMinute: number | undefined;
   private perHour: number;
-  /** Our send times, ascending; entries before `head` have left the hourly window. */
-  private sends: number[] = [];
-  private head = 0;
+  private readonly log = new SendLog(HOUR_MS);
   private external = 0;
   private pausedUntil = 0;
   private server: BudgetSnapshot['server'] = { remaining: undefined, resetAt: undefined, observedAt: undefined };
   /** Callers wait in turn (FIFO), so a burst cannot starve an earlier caller. */
-  private queue: Promise<void> = Promise.resolve();
+  private queue: Promise<unknown> = Promise.resolve();
+  /** Wakes the waiting caller when an answer may have made room. */
+  private wake: AbortController | undefined;
 
   constructor(options: RateBudgetOptions) {
     checkOptions(options);
@@ -103,25 +114,43 @@ export class RateBudget {
   }
 
   /**
-   * Waits until both windows have room and no pause holds, then counts one request as sent.
-   * Rejects with the signal's reason if aborted while waiting (nothing is counted then).
+   * Waits until both windows have room and no pause holds, then counts one request as in
+   * flight and returns the function that marks it answered. Rejects with the signal's
+   * reason if aborted while waiting (nothing is counted then).
    */
-  acquire(signal?: AbortSignal): Promise<void> {
+  acquire(signal?: AbortSignal): Promise<Settle> {
     const turn = this.queue.then(() => this.waitForSlot(signal));
     this.queue = turn.catch(() => undefined);
     return turn;
   }
 
-  private async waitForSlot(signal: AbortSignal | undefined): Promise<void> {
+  private async waitForSlot(signal: AbortSignal | undefined): Promise<Settle> {
     for (;;) {
       signal?.throwIfAborted();
       const now = this.clock.now();
       const at = this.nextSlotAt(now);
       if (at <= now) {
-        this.sends.push(now);
-        return;
+        const answered = this.log.send(now);
+        return () => {
+          answered(this.clock.now());
+          this.wake?.abort();
+        };
       }
-      await this.clock.sleep(at - now, signal);
+      await this.sleep(Math.min(at - now, MAX_WAIT_MS), signal);
+    }
+  }
+
+  /** Sleeps, unless woken early by an answer; rejects only when `signal` aborts. */
+  private async sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+    const wake = new AbortController();
+    this.wake = wake;
+    try {
+      await this.clock.sleep(ms, signal ? AbortSignal.any([signal, wake.signal]) : wake.signal);
+    } catch (error) {
+      if (signal?.aborted) throw signal.reason;
+      if (!wake.signal.aborted) throw error;
+    } finally {
+      if (this.wake === wake) this.wake = undefined;
     }
   }
 
@@ -139,10 +168,11 @@ export class RateBudget {
     if (headers.remaining !== undefined && status !== 429) {
       this.server.remaining = headers.remaining;
       this.server.observedAt = now;
-      // Our requests still in flight are not yet in DigitalOcean's count, so this
-      // underestimates others' use a little; every answer corrects it.
-      this.external = Math.max(0, this.perHour - headers.remaining - this.ownInWindow(now, HOUR_MS));
+      // Our own count includes this request (still in flight) and over-counts the server's
+      // view of ours, so this errs towards too few others: every answer corrects it.
+      this.external = Math.max(0, this.perHour - headers.remaining - this.log.count(now, HOUR_MS));
     }
+    this.wake?.abort();
     if (status !== 429 && !(headers.remaining !== undefined && headers.remaining <= 0)) return undefined;
     const until = headers.retryAfterS !== undefined ? now + headers.retryAfterS * 1000 : this.resetPause(now);
     this.pausedUntil = Math.max(this.pausedUntil, until);
@@ -152,8 +182,8 @@ export class RateBudget {
   /** The budget as it stands now. */
   snapshot(): BudgetSnapshot {
     const now = this.clock.now();
-    const hour = this.window(this.perHour, this.ownInWindow(now, HOUR_MS) + this.external);
-    const minute = this.window(this.perMinute(), this.ownInWindow(now, MINUTE_MS));
+    const hour = this.window(this.perHour, this.log.count(now, HOUR_MS) + this.external);
+    const minute = this.window(this.perMinute(), this.log.count(now, MINUTE_MS));
     const paused = this.pausedUntil > now;
     const nextSlotAt = this.nextSlotAt(now);
     return {
@@ -182,58 +212,28 @@ export class RateBudget {
     return reset !== undefined && reset > now && reset <= now + HOUR_MS ? reset : now + MINUTE_MS;
   }
 
-  /** The earliest time a request may be sent, given both windows and the pause. */
+  /**
+   * The earliest time a request may be sent, given both windows and the pause; `Infinity`
+   * while only answers of requests in flight can make room.
+   */
   private nextSlotAt(now: number): number {
-    this.prune(now);
-    let at = Math.max(now, this.pausedUntil);
-    at = Math.max(at, this.hourSlot(now));
-    at = Math.max(at, this.minuteSlot(now));
-    return at;
+    return Math.max(now, this.pausedUntil, this.hourSlot(now), this.minuteSlot(now));
   }
 
   private hourSlot(now: number): number {
-    const ceiling = this.window(this.perHour, 0).ceiling;
-    const own = this.sends.length - this.head;
-    const excess = own + this.external - ceiling + 1;
+    const excess = this.log.count(now, HOUR_MS) + this.external - this.window(this.perHour, 0).ceiling + 1;
     if (excess <= 0) return now;
-    // Room comes back as our oldest sends expire, one hour after they were sent.
-    if (excess <= own) return this.sends[this.head + excess - 1]! + HOUR_MS;
-    // Others' use alone fills our share: we cannot know when theirs expires, so send one
-    // probe a minute after the last answer or send; its headers tell whether room came back.
-    const lastSend = this.sends[this.sends.length - 1] ?? -Infinity;
-    return Math.max(this.server.observedAt ?? now, lastSend) + MINUTE_MS;
+    const freed = this.log.freedAt(now, HOUR_MS, excess);
+    if (freed !== undefined) return freed;
+    if (this.external === 0) return Infinity;
+    // Others' use fills our share: we cannot know when theirs expires, so send one probe a
+    // minute after the last answer or send; its headers tell whether room came back.
+    return Math.max(this.server.observedAt ?? now, this.log.lastSentAt) + MINUTE_MS;
   }
 
   private minuteSlot(now: number): number {
-    const ceiling = this.window(this.perMinute(), 0).ceiling;
-    const first = this.firstIndexAfter(now - MINUTE_MS);
-    const inWindow = this.sends.length - first;
-    if (inWindow < ceiling) return now;
-    return this.sends[first + inWindow - ceiling]! + MINUTE_MS;
-  }
-
-  private ownInWindow(now: number, windowMs: number): number {
-    this.prune(now);
-    return this.sends.length - this.firstIndexAfter(now - windowMs);
-  }
-
-  /** Index of the first send strictly after `t` (binary search over the live part). */
-  private firstIndexAfter(t: number): number {
-    let lo = this.head;
-    let hi = this.sends.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.sends[mid]! > t) hi = mid;
-      else lo = mid + 1;
-    }
-    return lo;
-  }
-
-  private prune(now: number): void {
-    this.head = this.firstIndexAfter(now - HOUR_MS);
-    if (this.head > 1024 && this.head * 2 > this.sends.length) {
-      this.sends = this.sends.slice(this.head);
-      this.head = 0;
-    }
+    const excess = this.log.count(now, MINUTE_MS) - this.window(this.perMinute(), 0).ceiling + 1;
+    if (excess <= 0) return now;
+    return this.log.freedAt(now, MINUTE_MS, excess) ?? Infinity;
   }
 }

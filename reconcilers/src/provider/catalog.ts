@@ -3,6 +3,7 @@
  * an environment's spec before any create, and for showing its cost.
  */
 import type { CallOptions, ProviderContext } from './droplets.ts';
+import { listIn } from './errors.ts';
 import type { DotsAnswer } from './transport.ts';
 import { type Account, type DropletSpec, type Image, type Region, type Size, toAccount, toImage, toRegion, toSize } from './types.ts';
 
@@ -13,7 +14,7 @@ interface Paged {
 async function allPages<R extends Paged, T>(
   ctx: ProviderContext,
   request: { endpoint: string; signal: AbortSignal | undefined; send: (page: number) => Promise<DotsAnswer<R>> },
-  items: (data: R) => T[],
+  items: (answer: DotsAnswer<R>) => T[],
 ): Promise<T[]> {
   const out: T[] = [];
   for (let page = 1; ; page += 1) {
@@ -23,7 +24,7 @@ async function allPages<R extends Paged, T>(
       signal: request.signal,
       send: () => request.send(page),
     });
-    out.push(...items(answer.data));
+    out.push(...items(answer));
     if (!answer.data.links?.pages?.next) return out;
   }
 }
@@ -32,7 +33,7 @@ export function listSizes(ctx: ProviderContext, options: CallOptions = {}): Prom
   return allPages(
     ctx,
     { endpoint: 'GET /v2/sizes', signal: options.signal, send: (page) => ctx.client.size.listSizes({ page, per_page: 200 }) },
-    (data) => (data.sizes ?? []).map(toSize),
+    (answer) => listIn<unknown>(answer, 'sizes', 'GET /v2/sizes').map(toSize),
   );
 }
 
@@ -40,7 +41,7 @@ export function listRegions(ctx: ProviderContext, options: CallOptions = {}): Pr
   return allPages(
     ctx,
     { endpoint: 'GET /v2/regions', signal: options.signal, send: (page) => ctx.client.region.listRegions({ page, per_page: 200 }) },
-    (data) => (data.regions ?? []).map(toRegion),
+    (answer) => listIn<unknown>(answer, 'regions', 'GET /v2/regions').map(toRegion),
   );
 }
 
@@ -54,7 +55,7 @@ export function listImages(
   return allPages(
     ctx,
     { endpoint: 'GET /v2/images', signal: options.signal, send: (page) => ctx.client.image.listImages({ page, per_page: 200, type }) },
-    (data) => (data.images ?? []).map(toImage),
+    (answer) => listIn<unknown>(answer, 'images', 'GET /v2/images').map(toImage),
   );
 }
 
@@ -65,7 +66,7 @@ export async function getAccount(ctx: ProviderContext, options: CallOptions = {}
     signal: options.signal,
     send: () => ctx.client.account.getAccount(),
   });
-  return toAccount(answer.data.account);
+  return toAccount(answer.data?.account);
 }
 
 /** What DigitalOcean offers, as listed. */

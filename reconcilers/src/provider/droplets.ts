@@ -6,7 +6,7 @@
  * `outcomeUnknown` and the caller must sweep the fleet and adopt by identity (identity.ts)
  * before creating again. A 429 or a refused connection is resent (DigitalOcean did not act).
  */
-import { invalidRequest, isProviderError } from './errors.ts';
+import { invalidRequest, isProviderError, itemIn, listIn } from './errors.ts';
 import { dropletNameProblem, tagProblem } from './identity.ts';
 import type { DotsClient, Transport } from './transport.ts';
 import {
@@ -24,6 +24,8 @@ import {
 export const MAX_DROPLETS_PER_CREATE = 10;
 /** Largest page DigitalOcean serves; the fleet sweep uses it. */
 export const FLEET_PAGE_SIZE = 200;
+/** A sweep stops after this many pages (200,000 droplets), whatever `links.next` says. */
+const MAX_FLEET_PAGES = 1000;
 /** user_data limit (64 KiB). */
 export const MAX_USER_DATA_BYTES = 64 * 1024;
 
@@ -106,16 +108,19 @@ export async function listFleet(ctx: ProviderContext, tag: string, options: Call
   const problem = tagProblem(tag);
   if (problem) throw invalidRequest('GET /v2/droplets', problem);
   const byId = new Map<number, Droplet>();
-  for (let page = 1; ; page += 1) {
+  for (let page = 1; page <= MAX_FLEET_PAGES; page += 1) {
     const answer = await ctx.transport.call({
       endpoint: 'GET /v2/droplets',
       safety: 'idempotent',
       signal: options.signal,
       send: () => ctx.client.droplet.listDroplets({ tag_name: tag, page, per_page: FLEET_PAGE_SIZE }),
     });
-    const droplets = answer.data.droplets ?? [];
+    const droplets = listIn<unknown>(answer, 'droplets', 'GET /v2/droplets');
     // A droplet created or deleted between pages shifts the pages: de-duplicate by id.
-    for (const raw of droplets) byId.set(raw.id, toDroplet(raw));
+    for (const raw of droplets) {
+      const droplet = toDroplet(raw);
+      byId.set(droplet.id, droplet);
+    }
     if (!answer.data.links?.pages?.next || droplets.length < FLEET_PAGE_SIZE) break;
   }
   return [...byId.values()];
@@ -130,7 +135,7 @@ export async function getDroplet(ctx: ProviderContext, id: number, options: Call
       signal: options.signal,
       send: () => ctx.client.droplet.getDroplet({ droplet_id: id }),
     });
-    return toDroplet(answer.data.droplet);
+    return toDroplet(itemIn(answer, 'droplet', 'GET /v2/droplets/{id}'));
   } catch (error) {
     if (isProviderError(error, 'not_found')) return undefined;
     throw error;
@@ -147,7 +152,7 @@ export async function createDroplet(ctx: ProviderContext, spec: DropletSpec, opt
     signal: options.signal,
     send: () => ctx.client.droplet.createDroplet({ name: spec.name, ...body(spec) }),
   });
-  return toDroplet(answer.data.droplet);
+  return toDroplet(itemIn(answer, 'droplet', 'POST /v2/droplets', true));
 }
 
 /**
@@ -164,7 +169,7 @@ export async function createDroplets(ctx: ProviderContext, names: readonly strin
     signal: options.signal,
     send: () => ctx.client.droplet.createDroplets({ names: [...names], ...body(shared) }),
   });
-  return (answer.data.droplets ?? []).map(toDroplet);
+  return listIn<unknown>(answer, 'droplets', 'POST /v2/droplets', true).map(toDroplet);
 }
 
 /** Deletes a droplet; `already_gone` when DigitalOcean answers 404 (e.g. a resend). */
@@ -197,5 +202,5 @@ export async function powerAction(ctx: ProviderContext, id: number, type: PowerA
     signal: options.signal,
     send: () => sendPowerAction(ctx.client, id, type),
   });
-  return toAction(answer.data.action);
+  return toAction(itemIn(answer, 'action', 'POST /v2/droplets/{id}/actions', true));
 }

@@ -148,3 +148,38 @@ export function isProviderError(error: unknown, ...kinds: ProviderErrorKind[]): 
 export function invalidRequest(endpoint: string, message: string, hint?: string): ProviderError {
   return new ProviderError({ kind: 'validation', endpoint, facts: { message }, attempts: 0, hint });
 }
+
+/** The hint of an error after which the request may have acted. */
+export const OUTCOME_UNKNOWN_HINT =
+  'the request may have acted although no answer said so: observe (for a create, sweep the fleet and adopt by identity) before sending it again';
+
+/**
+ * A 2xx answer without what DigitalOcean documents (e.g. a proxy's page). Never read as an
+ * empty list: an empty fleet would look like droplets to recreate.
+ */
+export function unreadableAnswer(endpoint: string, status: number, what: string, acted: boolean): ProviderError {
+  return new ProviderError({
+    kind: 'unexpected',
+    endpoint,
+    facts: { status, message: `the answer has no ${what}` },
+    attempts: 1,
+    outcomeUnknown: acted,
+    hint: acted ? OUTCOME_UNKNOWN_HINT : 'check DIGITALOCEAN_API_URL: it must point at the DigitalOcean API (or the simulator)',
+  });
+}
+
+/** `data[field]` when it is an array, else an unreadableAnswer error. */
+export function listIn<T>(answer: { data: unknown; status: number }, field: string, endpoint: string, acted = false): T[] {
+  const value = (answer.data as Record<string, unknown> | null | undefined)?.[field];
+  if (!Array.isArray(value)) throw unreadableAnswer(endpoint, answer.status, `"${field}" list`, acted);
+  return value as T[];
+}
+
+/** `data[field]` when it is an object with an id, else an unreadableAnswer error. */
+export function itemIn<T>(answer: { data: unknown; status: number }, field: string, endpoint: string, acted = false): T {
+  const value = (answer.data as Record<string, unknown> | null | undefined)?.[field];
+  if (!value || typeof value !== 'object' || (value as { id?: unknown }).id === undefined) {
+    throw unreadableAnswer(endpoint, answer.status, `"${field}"`, acted);
+  }
+  return value as T;
+}

@@ -6,7 +6,7 @@
  * firewalls are listed again and a firewall of that name is adopted.
  */
 import { type ProviderContext, type CallOptions } from './droplets.ts';
-import { type ProviderError, invalidRequest, isProviderError } from './errors.ts';
+import { type ProviderError, invalidRequest, isProviderError, itemIn, listIn } from './errors.ts';
 import { tagProblem } from './identity.ts';
 
 /** Where traffic may come from or go to (DigitalOcean's JSON shape). */
@@ -135,7 +135,7 @@ export async function listFirewalls(ctx: ProviderContext, options: CallOptions =
       signal: options.signal,
       send: () => ctx.client.firewall.listFirewalls({ page, per_page: 200 }),
     });
-    firewalls.push(...(answer.data.firewalls ?? []).map(toFirewall));
+    firewalls.push(...listIn<unknown>(answer, 'firewalls', 'GET /v2/firewalls').map(toFirewall));
     if (!answer.data.links?.pages?.next) return firewalls;
   }
 }
@@ -158,7 +158,7 @@ async function createOrAdopt(ctx: ProviderContext, spec: FirewallSpec, options: 
       signal: options.signal,
       send: () => ctx.client.firewall.createFirewall(requestBody(spec)),
     });
-    return { firewall: toFirewall(answer.data.firewall), action: 'created' };
+    return { firewall: toFirewall(itemIn(answer, 'firewall', 'POST /v2/firewalls', true)), action: 'created' };
   } catch (error) {
     if (!(isProviderError(error) && error.outcomeUnknown)) throw error;
     const adopted = (await listFirewalls(ctx, options)).find((f) => f.name === spec.name);
@@ -182,7 +182,7 @@ async function ensureExisting(
     // PUT replaces the whole firewall: droplet ids not in the spec are carried over.
     send: () => ctx.client.firewall.updateFirewall({ id: existing.id, ...requestBody(spec, existing) }),
   });
-  return { firewall: toFirewall(answer.data.firewall), action: 'updated' };
+  return { firewall: toFirewall(itemIn(answer, 'firewall', 'PUT /v2/firewalls/{id}')), action: 'updated' };
 }
 
 /** Makes the firewall named `spec.name` exist with exactly the spec's rules and tags. */

@@ -13,14 +13,13 @@ import type { Clock } from '@toolbelt/schema';
 import { modules } from 'dots-wrapper';
 import { failureFacts, isHttpFailure, readRateLimitHeaders } from './answers.ts';
 import type { RateBudget } from './budget.ts';
-import { type FailureFacts, type ProviderErrorKind, ProviderError, classifyFailure, mayHaveActed } from './errors.ts';
+import { type FailureFacts, type ProviderErrorKind, OUTCOME_UNKNOWN_HINT, ProviderError, classifyFailure, mayHaveActed } from './errors.ts';
 import { type CallSafety, type RetryPolicy, backoffDelay, decideRetry } from './retry.ts';
 import type { CallCounter, CallOutcome } from './stats.ts';
 
 /** Where the provider reports retries; pino's `(fields, message)` shape. Never gets the token. */
 export interface ProviderLogger {
   warn(fields: Record<string, unknown>, message: string): void;
-  debug?(fields: Record<string, unknown>, message: string): void;
 }
 
 /** The dots-wrapper client type. */
@@ -32,9 +31,6 @@ export interface DotsAnswer<T> {
   status: number;
   headers: object;
 }
-
-const OUTCOME_UNKNOWN_HINT =
-  'the request may have acted although no answer said so: observe (for a create, sweep the fleet and adopt by identity) before sending it again';
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
 
@@ -118,8 +114,8 @@ export function createTransport(options: TransportOptions): Transport {
 
   async function call<T>(request: CallRequest<T>): Promise<DotsAnswer<T>> {
     for (let retries = 0; ; retries += 1) {
-      await budget.acquire(request.signal);
-      const result = await attempt(request);
+      const settle = await budget.acquire(request.signal);
+      const result = await attempt(request).finally(settle);
       if (result.ok) return result.answer;
       const { facts, kind } = result;
       const acted = mayHaveActed(facts);

@@ -2,16 +2,19 @@ import { createManualClock } from '@toolbelt/schema';
 import { describe, expect, it } from 'vitest';
 import { HOUR_MS, MINUTE_MS, RateBudget } from '../../src/provider/budget.ts';
 
-/** Acquires `n` slots, which must all be granted without waiting. */
+/** Sends `n` requests answered at once (each is granted without waiting). */
 async function takeNow(budget: RateBudget, n: number) {
-  for (let i = 0; i < n; i += 1) await budget.acquire();
+  for (let i = 0; i < n; i += 1) (await budget.acquire())();
 }
 
 /** Starts an acquire and reports whether it resolved after letting pending work run. */
 function pending(budget: RateBudget) {
   const state = { done: false, error: undefined as unknown };
   budget.acquire().then(
-    () => (state.done = true),
+    (settle) => {
+      settle();
+      state.done = true;
+    },
     (e) => (state.error = e),
   );
   return state;
@@ -160,6 +163,40 @@ describe('RateBudget', () => {
     await clock.advance(MINUTE_MS);
     expect(behind.done).toBe(true);
     expect(budget.snapshot().minute.used).toBe(1);
+  });
+
+  it('counts a request in flight until its answer, then for a whole window after the answer', async () => {
+    const clock = createManualClock();
+    const budget = new RateBudget({ clock, limits: { perMinute: 2 }, fraction: 1 });
+    const first = await budget.acquire();
+    const second = await budget.acquire();
+    const third = pending(budget);
+    await clock.advance(5 * MINUTE_MS);
+    // Both are still in flight: however long they take, no room comes back.
+    expect(third.done).toBe(false);
+    expect(budget.snapshot()).toMatchObject({ allowedNow: 0, nextSlotAt: Infinity });
+    const answeredAt = clock.now();
+    first();
+    await clock.advance(0);
+    expect(third.done).toBe(false);
+    second();
+    // The answer wakes the waiter, which now waits for the first answer to leave the window.
+    await clock.advance(MINUTE_MS - 1);
+    expect(third.done).toBe(false);
+    await clock.set(answeredAt + MINUTE_MS);
+    expect(third.done).toBe(true);
+  });
+
+  it('an answer that makes room wakes a waiter early', async () => {
+    const clock = createManualClock();
+    const budget = new RateBudget({ clock, limits: { perMinute: 50 } });
+    budget.observe({ limit: 5000, remaining: 500 }); // others fill our share
+    const waiter = pending(budget);
+    await clock.advance(1000);
+    expect(waiter.done).toBe(false);
+    budget.observe({ limit: 5000, remaining: 4999 });
+    await clock.advance(0);
+    expect(waiter.done).toBe(true);
   });
 
   it('rejects bad options', () => {

@@ -18,6 +18,7 @@ import {
   identityTagsFor,
   isProviderError,
 } from '../../src/index.ts';
+import { expectNoLeakedSockets, openTcpHandles } from './net-helpers.ts';
 
 const SHARED = { region: 'nyc3', size: 's-1vcpu-1gb', image: 'ubuntu-24-04-x64' };
 
@@ -27,7 +28,10 @@ describe('provider operations against the simulator', () => {
   let provider: Provider;
   const fleetTag = 'toolbelt-ops';
 
+  let baseline = 0;
+
   beforeAll(async () => {
+    baseline = openTcpHandles();
     clock = createScaledClock(50);
     sim = await startSimulator({ clock, bootDelayMs: { minMs: 1000, maxMs: 3000 }, actionDurationMs: 1000, rateLimit: false, seed: 7 });
     provider = createProvider({ token: sim.token, apiUrl: sim.url, clock, requestTimeoutMs: 5000 });
@@ -35,6 +39,7 @@ describe('provider operations against the simulator', () => {
   afterAll(async () => {
     provider.close();
     await sim.close();
+    await expectNoLeakedSockets(baseline);
   });
   afterEach(() => sim.faults.clear());
 

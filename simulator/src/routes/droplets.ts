@@ -14,9 +14,13 @@ function listDroplets(ctx: RequestContext): Answer {
   const tag = ctx.query.get('tag_name');
   const name = ctx.query.get('name');
   if (tag !== null && name !== null) throw unprocessable('tag_name cannot be combined with name.');
-  let droplets: DropletRecord[] = ctx.state.listDroplets(tag ?? undefined);
+  let droplets: DropletRecord[] = ctx.state.listDroplets(tag ?? undefined, false);
   if (name !== null) droplets = droplets.filter((d) => d.name.toLowerCase() === name.toLowerCase());
-  return { status: 200, body: paginate(ctx, 'droplets', droplets, renderDroplet) };
+  const render = (droplet: DropletRecord) => {
+    ctx.state.settle(droplet);
+    return renderDroplet(droplet);
+  };
+  return { status: 200, body: paginate(ctx, 'droplets', droplets, render) };
 }
 
 function createDroplets(ctx: RequestContext): Answer {

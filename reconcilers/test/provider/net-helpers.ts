@@ -1,4 +1,6 @@
 /**
+ * Test helpers over real sockets: a recording proxy, and a leak check for TCP handles.
+ *
  * A real HTTP proxy on 127.0.0.1 between the provider and the simulator that records each
  * request (method, path, parsed body, clock time) and forwards it byte for byte. It lets a
  * test look at exactly what went over the wire — bodies for the OpenAPI check, send times
@@ -76,4 +78,18 @@ export function maxInWindow(times: readonly number[], windowMs: number): number 
     best = Math.max(best, end - start + 1);
   }
   return best;
+}
+
+/** TCP sockets and servers open in this process (for the leak checks of afterAll). */
+export function openTcpHandles(): number {
+  return process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap' || r === 'TCPServerWrap').length;
+}
+
+/** Resolves once no TCP handle beyond `baseline` is open; rejects after ~2 s of real time. */
+export async function expectNoLeakedSockets(baseline: number): Promise<void> {
+  for (let i = 0; i < 200; i += 1) {
+    if (openTcpHandles() <= baseline) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`leaked ${openTcpHandles() - baseline} TCP handle(s): ${process.getActiveResourcesInfo().join(', ')}`);
 }
