@@ -29,7 +29,7 @@ export interface RunnerOptions {
   /** How often every key is enqueued again (default 5 min), ± `resyncJitter` (default 0.1). */
   resyncIntervalMs?: number;
   resyncJitter?: number;
-  /** How long `stop` waits for reconciles in flight (default 5 s). */
+  /** How long `stop` waits for reconciles in flight (default 2 s). */
   stopGraceMs?: number;
   /** The fence each reconcile gets, read as it starts (default: open — no election). */
   fence?: () => Fence;
@@ -50,7 +50,7 @@ export const RUNNER_DEFAULTS = {
   rateLimit: { perSecond: 5_000, burst: 500 },
   resyncIntervalMs: 300_000,
   resyncJitter: 0.1,
-  stopGraceMs: 5_000,
+  stopGraceMs: 2_000,
   reporter: 'controller',
 } as const;
 

@@ -13,7 +13,6 @@ import { setMaxListeners } from 'node:events';
 import type { Fence, Reconciler } from '@toolbelt/reconcilers';
 import { systemClock, ToolbeltError } from '@toolbelt/schema';
 import type { Component } from '../component.ts';
-import type { Logger } from '../logger.ts';
 import { backoffDelay, backoffOptions } from './backoff.ts';
 import { openFence } from './fence.ts';
 import { type LoopMetrics, loopMetrics } from './metrics.ts';
