@@ -1,21 +1,34 @@
 /**
  * Assembles a controller from its config: the database (migrated), the HTTP server with its
- * routes, and the components that later issues add. `main` runs it; tests start it in-process.
+ * routes, the leader elector with the reconcile loop under it, and the components that later
+ * issues add. `main` runs it; tests start it in-process.
  */
+import type { Reconciler } from '@toolbelt/reconcilers';
 import { type Database, migrate, openDatabase } from '@toolbelt/schema';
+import { Registry } from 'prom-client';
 import { ComponentSet } from './component.ts';
 import type { Config } from './config.ts';
 import { addHealthRoutes } from './http/health.ts';
 import { Router } from './http/router.ts';
 import { HttpServer } from './http/server.ts';
 import type { Logger } from './logger.ts';
+import { createLoop, type Loop } from './loop/assemble.ts';
 
 export interface RunningController {
   /** Base URL of the HTTP server, e.g. http://127.0.0.1:8080. */
   readonly url: string;
   readonly database: Database;
   readonly http: HttpServer;
+  /** The runner (enqueue keys here) and the elector (is this replica the leader?). */
+  readonly loop: Loop;
+  /** Every metric of this controller (the API serves it at /metrics). */
+  readonly registry: Registry;
   stop(): Promise<void>;
+}
+
+export interface ControllerParts {
+  /** The reconcilers the loop runs (none yet; later issues add them). */
+  reconcilers?: readonly Reconciler[];
 }
 
 /** Opens and migrates the database named by the config, saying which one it is. */
@@ -40,14 +53,20 @@ export async function openMigratedDatabase(config: Config, logger: Logger): Prom
   }
 }
 
-export async function startController(config: Config, logger: Logger): Promise<RunningController> {
+export async function startController(
+  config: Config,
+  logger: Logger,
+  parts: ControllerParts = {},
+): Promise<RunningController> {
   const database = await openMigratedDatabase(config, logger);
+  const registry = new Registry();
   const router = new Router();
   addHealthRoutes(router, { db: database.db });
   const http = new HttpServer({ host: config.host, port: config.port, router, logger });
+  const loop = createLoop({ database, logger, registry, settings: config, reconcilers: parts.reconcilers ?? [] });
   const components = new ComponentSet(logger);
   try {
-    await components.start([http]);
+    await components.start([http, loop.elector]);
   } catch (error) {
     await database.close();
     throw error;
@@ -58,6 +77,8 @@ export async function startController(config: Config, logger: Logger): Promise<R
     url: http.url,
     database,
     http,
+    loop,
+    registry,
     stop() {
       stopping ??= (async () => {
         await components.stop();

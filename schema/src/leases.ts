@@ -4,9 +4,9 @@
  *
  * Time is the database's: expiry is `now()` + TTL and every check compares with the
  * database's `now()`, so replicas whose clocks disagree still agree on who holds a lease.
- * `epoch` grows whenever the lease changes hands (or is taken again after it lapsed), so a
- * write guarded by `checkFence`/`withFence` from a deposed leader — which still believes in
- * its old epoch — is refused (STYLE.md lesson 7).
+ * `epoch` grows with every acquisition (a new term), so a write guarded by
+ * `checkFence`/`withFence` from a deposed leader — which still believes in its old epoch —
+ * is refused (STYLE.md lesson 7).
  */
 import { and, eq, sql } from 'drizzle-orm';
 import type { DbOrTx } from './db.ts';
@@ -31,7 +31,7 @@ export interface AcquireLeaseParams {
   ttlMs: number;
 }
 
-/** The lease is ours (newly taken or still held by us); `lease.epoch` is the fencing epoch. */
+/** The lease is ours, for a new term: `lease.epoch` is the fencing epoch of that term. */
 export type LeaseAcquired = { kind: 'acquired'; lease: Lease };
 /** Someone else holds an unexpired lease. */
 export type LeaseHeld = { kind: 'held'; lease: Lease };
@@ -41,9 +41,10 @@ export type LeaseLost = { kind: 'lost' };
 export type Fenced = { kind: 'fenced'; reason: string };
 
 /**
- * Takes the lease if it is free, expired or already ours, in one statement. The epoch is
- * kept when we still hold a live lease and incremented otherwise (a new holder, or our own
- * lease taken again after it lapsed — work started under the old epoch must not write).
+ * Takes the lease if it is free, expired or already held by `holder`, in one statement.
+ * Every acquisition starts a new term with the next epoch — also when the holder takes its
+ * own live lease again (say, after a restart): work begun under an earlier term must not
+ * pass the fence. A leader keeps its term with `renewLease`.
  */
 export async function tryAcquireLease(db: DbOrTx, params: AcquireLeaseParams): Promise<LeaseAcquired | LeaseHeld> {
   checkTtl(params.ttlMs);
@@ -58,10 +59,8 @@ export async function tryAcquireLease(db: DbOrTx, params: AcquireLeaseParams): P
       target: leases.name,
       set: {
         holder: sql`excluded.holder`,
-        epoch: sql`case when ${leases.holder} = excluded.holder and ${leases.expires_at} > now()
-          then ${leases.epoch} else ${leases.epoch} + 1 end`,
-        acquired_at: sql`case when ${leases.holder} = excluded.holder and ${leases.expires_at} > now()
-          then ${leases.acquired_at} else now() end`,
+        epoch: sql`${leases.epoch} + 1`,
+        acquired_at: sql`now()`,
         renewed_at: sql`now()`,
         expires_at: sql`excluded.expires_at`,
       },

@@ -32,13 +32,19 @@ async function acquire(db: Db, name: string, holder: string): Promise<LeaseToken
 }
 
 describeEachDatabase('leases', (t) => {
-  it('gives a free lease to the first taker, refuses a second while it lives, and keeps the epoch for its holder', async () => {
+  it('gives a free lease to the first taker and refuses a second while it lives', async () => {
     const a = await tryAcquireLease(t.db, { name: 'l1', holder: 'a', ttlMs: TTL });
     expect(a).toMatchObject({ kind: 'acquired', lease: { holder: 'a', epoch: 1 } });
     const b = await tryAcquireLease(t.db, { name: 'l1', holder: 'b', ttlMs: TTL });
     expect(b).toMatchObject({ kind: 'held', lease: { holder: 'a', epoch: 1 } });
-    const again = await tryAcquireLease(t.db, { name: 'l1', holder: 'a', ttlMs: TTL });
-    expect(again).toMatchObject({ kind: 'acquired', lease: { holder: 'a', epoch: 1 } });
+  });
+
+  it('starts a new term with a new epoch when a holder takes its own live lease again', async () => {
+    const first = await acquire(t.db, 'l1b', 'a');
+    const again = await acquire(t.db, 'l1b', 'a');
+    expect(again.epoch).toBe(first.epoch + 1);
+    expect(await renewLease(t.db, first, TTL)).toEqual({ kind: 'lost' });
+    expect(await withFence(t.db, first, async () => 'late')).toMatchObject({ kind: 'fenced' });
   });
 
   it('hands an expired lease to another holder with a new epoch; the old holder then cannot renew', async () => {
