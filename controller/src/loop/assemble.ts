@@ -5,6 +5,7 @@
 import type { Fence, Reconciler } from '@toolbelt/reconcilers';
 import type { Clock, Database } from '@toolbelt/schema';
 import type { Registry } from 'prom-client';
+import type { Component } from '../component.ts';
 import type { Logger } from '../logger.ts';
 import { LeaderElector } from './leader.ts';
 import { LoopRunner } from './runner.ts';
@@ -34,6 +35,11 @@ export interface CreateLoopOptions {
   registry: Registry;
   settings: LoopSettings;
   reconcilers: readonly Reconciler[];
+  /**
+   * Further leader-only components the reconcilers depend on (a fleet sweep, a create
+   * batcher): started before the runner on gaining the lease, stopped after it on losing it.
+   */
+  leaderComponents?: readonly Component[];
   clock?: Clock;
 }
 
