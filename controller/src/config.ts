@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import { ToolbeltError } from '@toolbelt/schema';
 import { z } from 'zod';
+import { LIFECYCLE_SETTINGS, lifecycleConfigProblems, lifecycleFields } from './lifecycle-config.ts';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -27,6 +28,7 @@ export const SETTINGS = {
   reconcileWorkers: { env: 'TOOLBELT_RECONCILE_WORKERS', flag: 'reconcile-workers', help: 'concurrent reconciles per kind' },
   reconcileRate: { env: 'TOOLBELT_RECONCILE_RATE', flag: 'reconcile-rate', help: 'reconciles per second, all kinds together' },
   replicaId: { env: 'TOOLBELT_REPLICA_ID', flag: 'replica-id', help: "this replica's name in the leader lease" },
+  ...LIFECYCLE_SETTINGS,
 } as const;
 type SettingName = keyof typeof SETTINGS;
 
@@ -57,11 +59,13 @@ const fields = z.object({
   reconcileWorkers: count(1, 256, 4),
   reconcileRate: count(1, 1_000_000, 5_000),
   replicaId: z.preprocess(blankToUndefined, z.string().max(200).optional()),
+  ...lifecycleFields,
 });
 
 export const configSchema = fields
   .transform((c) => ({ ...c, leaseRenewMs: c.leaseRenewMs ?? Math.floor(c.leaseTtlMs * 0.3) }))
   .superRefine((c, ctx) => {
+    for (const [path, message] of lifecycleConfigProblems(c)) ctx.addIssue({ code: 'custom', path: [path], message });
     if (c.leaseRenewMs * 2 > c.leaseTtlMs) {
       ctx.addIssue({
         code: 'custom',

@@ -11,6 +11,7 @@ import type { Config } from './config.ts';
 import { addHealthRoutes } from './http/health.ts';
 import { Router } from './http/router.ts';
 import { HttpServer } from './http/server.ts';
+import { createLifecycle, type Lifecycle, type LifecycleOptions } from './lifecycle.ts';
 import type { Logger } from './logger.ts';
 import { createLoop, type Loop } from './loop/assemble.ts';
 
@@ -23,12 +24,29 @@ export interface RunningController {
   readonly loop: Loop;
   /** Every metric of this controller (the API serves it at /metrics). */
   readonly registry: Registry;
+  /** The droplet lifecycle (provider or embedded simulator, fleet cache, batcher), unless turned off. */
+  readonly lifecycle: Lifecycle | undefined;
   stop(): Promise<void>;
 }
 
 export interface ControllerParts {
-  /** The reconcilers the loop runs (none yet; later issues add them). */
+  /** Further reconcilers the loop runs (besides the lifecycle's). */
   reconcilers?: readonly Reconciler[];
+  /**
+   * Seams of the droplet lifecycle: `beforeDelete` (stop tools before a droplet goes),
+   * `simulatorHooks` (e.g. `onBoot` starting a real droplet agent from user_data in the
+   * embedded simulator), `renderUserData`. `false` runs no lifecycle at all.
+   */
+  lifecycle?: Pick<LifecycleOptions, 'beforeDelete' | 'simulatorHooks' | 'renderUserData'> | false;
+}
+
+/** The agents' URL on this server (`ws://…/agent/v1`), loopback for a wildcard bind. */
+function agentUrlOf(httpUrl: string): string {
+  const url = new URL(httpUrl);
+  if (url.hostname === '0.0.0.0' || url.hostname === '[::]') url.hostname = '127.0.0.1';
+  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+  url.pathname = '/agent/v1';
+  return url.toString();
 }
 
 /** Opens and migrates the database named by the config, saying which one it is. */
@@ -63,11 +81,20 @@ export async function startController(
   const router = new Router();
   addHealthRoutes(router, { db: database.db });
   const http = new HttpServer({ host: config.host, port: config.port, router, logger });
-  const loop = createLoop({ database, logger, registry, settings: config, reconcilers: parts.reconcilers ?? [] });
+  let lifecycle: Lifecycle | undefined;
   const components = new ComponentSet(logger);
+  let loop: Loop;
   try {
+    if (parts.lifecycle !== false) {
+      const seams = parts.lifecycle ?? {};
+      lifecycle = await createLifecycle({ config, db: database.db, logger, registry, defaultAgentUrl: () => agentUrlOf(http.url), ...seams });
+    }
+    const reconcilers = [...(lifecycle?.reconcilers ?? []), ...(parts.reconcilers ?? [])];
+    loop = createLoop({ database, logger, registry, settings: config, reconcilers, leaderComponents: lifecycle?.leaderComponents });
+    lifecycle?.bindSink(loop.runner);
     await components.start([http, loop.elector]);
   } catch (error) {
+    await lifecycle?.close();
     await database.close();
     throw error;
   }
@@ -79,9 +106,11 @@ export async function startController(
     http,
     loop,
     registry,
+    lifecycle,
     stop() {
       stopping ??= (async () => {
         await components.stop();
+        await lifecycle?.close();
         await database.close();
       })();
       return stopping;

@@ -7,3 +7,5 @@ export * from './contract.ts';
 export * from './provider/index.ts';
 export * from './fleet.ts';
 export * from './environment/index.ts';
+export * from './firewall.ts';
+export * from './orphans.ts';

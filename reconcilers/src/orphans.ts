@@ -39,6 +39,8 @@ export function createOrphanReconciler(options: OrphanReconcilerOptions): Reconc
   const graceMs = options.graceMs ?? 10 * 60_000;
   const dryRun = options.dryRun ?? false;
   if (!(graceMs >= 0)) throw new RangeError(`orphan collector: graceMs must be ≥ 0, got ${graceMs}`);
+  /** Droplets this process deleted, by id → when: a sweep older than that still lists them. */
+  const deleted = new Map<number, number>();
 
   /** Records the sighting; returns when the grace of this droplet began. */
   async function sighted(ctx: ReconcileContext, droplet: Droplet): Promise<number> {
@@ -59,6 +61,8 @@ export function createOrphanReconciler(options: OrphanReconcilerOptions): Reconc
       return;
     }
     const result = await options.provider.deleteDroplet(droplet.id, { signal: ctx.signal });
+    deleted.set(droplet.id, ctx.clock.now());
+    options.fleet.requestSweep();
     await ctx.events.normal('OrphanDeleted', `deleted orphan ${describe(droplet)} (${result === 'deleted' ? 'deleted' : 'already gone'})`, object);
   }
 
@@ -70,8 +74,10 @@ export function createOrphanReconciler(options: OrphanReconcilerOptions): Reconc
       return;
     }
     const now = ctx.clock.now();
+    for (const [id, at] of deleted) if (at < snapshot.startedAt) deleted.delete(id);
     let next: number | undefined;
     for (const droplet of await findOrphans(ctx.db, snapshot)) {
+      if (deleted.has(droplet.id)) continue;
       const due = (await sighted(ctx, droplet)) + graceMs;
       if (due <= now) await collect(ctx, droplet);
       else next = Math.min(next ?? Infinity, due - now);

@@ -30,8 +30,8 @@ function droplet(over: Partial<Droplet> = {}): Droplet {
   };
 }
 
-function condition(type: string, status: Condition['status'], reason: string, at: number, generation = 1): Condition {
-  return { type, status, reason, message: '', lastTransitionTime: new Date(at).toISOString(), observedGeneration: generation };
+function condition(type: string, status: Condition['status'], reason: string, at: number): Condition {
+  return { type, status, reason, message: '', lastTransitionTime: new Date(at).toISOString(), observedGeneration: 1 };
 }
 
 type Overrides = Omit<Partial<DiffInput>, 'row' | 'observed'> & {
