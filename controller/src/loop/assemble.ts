@@ -66,7 +66,7 @@ export function createLoop(options: CreateLoopOptions): Loop {
     db: database.db,
     logger: options.logger,
     // Listen before the runner's first resync, so no change falls between the two.
-    components: [specChanges, runner],
+    components: [...(options.leaderComponents ?? []), specChanges, runner],
     ttlMs: settings.leaseTtlMs,
     renewEveryMs: settings.leaseRenewMs,
     identity: settings.replicaId,
