@@ -1,36 +1,52 @@
 /**
  * Assembles a controller from its config: the database (migrated), the HTTP server with its
- * routes, and the components that later issues add. `main` runs it; tests start it in-process.
+ * routes, the leader elector with the reconcile loop under it, and the components that later
+ * issues add. `main` runs it; tests start it in-process.
  */
+import type { Reconciler } from '@toolbelt/reconcilers';
 import { type Database, migrate, openDatabase } from '@toolbelt/schema';
-import { Api, type ApiOptions } from './api/api.ts';
-import { ensureAdminToken } from './api/bootstrap.ts';
-import { openSecretStore } from './api/secret-setup.ts';
+import { Registry } from 'prom-client';
 import { ComponentSet } from './component.ts';
 import type { Config } from './config.ts';
 import { addHealthRoutes } from './http/health.ts';
 import { Router } from './http/router.ts';
 import { HttpServer } from './http/server.ts';
+import { createLifecycle, type Lifecycle, type LifecycleOptions } from './lifecycle.ts';
 import type { Logger } from './logger.ts';
+import { createLoop, type Loop } from './loop/assemble.ts';
 
 export interface RunningController {
   /** Base URL of the HTTP server, e.g. http://127.0.0.1:8080. */
   readonly url: string;
   readonly database: Database;
   readonly http: HttpServer;
-  readonly api: Api;
+  /** The runner (enqueue keys here) and the elector (is this replica the leader?). */
+  readonly loop: Loop;
+  /** Every metric of this controller (the API serves it at /metrics). */
+  readonly registry: Registry;
+  /** The droplet lifecycle (provider or embedded simulator, fleet cache, batcher), unless turned off. */
+  readonly lifecycle: Lifecycle | undefined;
   stop(): Promise<void>;
 }
 
-/** What callers may plug into a controller besides its config (the seams of the API). */
-export interface ControllerOptions {
-  onSpecChange?: ApiOptions['onSpecChange'];
-  secrets?: ApiOptions['secrets'];
-  metrics?: ApiOptions['metrics'];
-  clock?: ApiOptions['clock'];
-  eventPollMs?: ApiOptions['eventPollMs'];
-  /** Where the one-time first admin token is printed (default: process.stderr). */
-  stderr?: NodeJS.WritableStream;
+export interface ControllerParts {
+  /** Further reconcilers the loop runs (besides the lifecycle's). */
+  reconcilers?: readonly Reconciler[];
+  /**
+   * Seams of the droplet lifecycle: `beforeDelete` (stop tools before a droplet goes),
+   * `simulatorHooks` (e.g. `onBoot` starting a real droplet agent from user_data in the
+   * embedded simulator), `renderUserData`. `false` runs no lifecycle at all.
+   */
+  lifecycle?: Pick<LifecycleOptions, 'beforeDelete' | 'simulatorHooks' | 'renderUserData'> | false;
+}
+
+/** The agents' URL on this server (`ws://…/agent/v1`), loopback for a wildcard bind. */
+function agentUrlOf(httpUrl: string): string {
+  const url = new URL(httpUrl);
+  if (url.hostname === '0.0.0.0' || url.hostname === '[::]') url.hostname = '127.0.0.1';
+  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+  url.pathname = '/agent/v1';
+  return url.toString();
 }
 
 /** Opens and migrates the database named by the config, saying which one it is. */
@@ -55,55 +71,31 @@ export async function openMigratedDatabase(config: Config, logger: Logger): Prom
   }
 }
 
-/**
- * Opens and migrates the database named by the config, opens the secret store it configures
- * (unless one is passed), then serves them (see `serveDatabase`).
- */
 export async function startController(
   config: Config,
   logger: Logger,
-  options: ControllerOptions = {},
+  parts: ControllerParts = {},
 ): Promise<RunningController> {
   const database = await openMigratedDatabase(config, logger);
-  let secrets: ControllerOptions['secrets'];
-  try {
-    secrets = options.secrets ?? (await openSecretStore(config, database.db, logger));
-  } catch (error) {
-    await database.close();
-    throw error;
-  }
-  return serveDatabase(database, { config, logger, options: { ...options, secrets }, ownsDatabase: true });
-}
-
-/**
- * Serves an open, migrated database: registers the first admin token, then starts the HTTP
- * server with the health routes and the API. With `ownsDatabase`, stopping (or failing to
- * start) closes the database too; tests pass their own database and keep it.
- */
-export async function serveDatabase(
-  database: Database,
-  setup: { config: Config; logger: Logger; options?: ControllerOptions; ownsDatabase: boolean },
-): Promise<RunningController> {
-  const { config, logger, options = {} } = setup;
-  const closeDatabase = () => (setup.ownsDatabase ? database.close() : Promise.resolve());
+  const registry = new Registry();
   const router = new Router();
   addHealthRoutes(router, { db: database.db });
-  const api = new Api({ db: database.db, logger, defaults: { region: config.defaultRegion, size: config.defaultSize }, ...options });
-  api.mount(router);
   const http = new HttpServer({ host: config.host, port: config.port, router, logger });
+  let lifecycle: Lifecycle | undefined;
   const components = new ComponentSet(logger);
+  let loop: Loop;
   try {
-    await ensureAdminToken({
-      db: database.db,
-      logger,
-      adminToken: config.adminToken,
-      dataDir: config.databaseUrl ? undefined : config.dataDir,
-      ...(options.stderr ? { stderr: options.stderr } : {}),
-    });
-    // The API stops before the server, so that its open event streams end first.
-    await components.start([http, api]);
+    if (parts.lifecycle !== false) {
+      const seams = parts.lifecycle ?? {};
+      lifecycle = await createLifecycle({ config, db: database.db, logger, registry, defaultAgentUrl: () => agentUrlOf(http.url), ...seams });
+    }
+    const reconcilers = [...(lifecycle?.reconcilers ?? []), ...(parts.reconcilers ?? [])];
+    loop = createLoop({ database, logger, registry, settings: config, reconcilers, leaderComponents: lifecycle?.leaderComponents });
+    lifecycle?.bindSink(loop.runner);
+    await components.start([http, loop.elector]);
   } catch (error) {
-    await closeDatabase();
+    await lifecycle?.close();
+    await database.close();
     throw error;
   }
   logger.info({ url: http.url }, `toolbelt controller serving on ${http.url}`);
@@ -112,11 +104,14 @@ export async function serveDatabase(
     url: http.url,
     database,
     http,
-    api,
+    loop,
+    registry,
+    lifecycle,
     stop() {
       stopping ??= (async () => {
         await components.stop();
-        await closeDatabase();
+        await lifecycle?.close();
+        await database.close();
       })();
       return stopping;
     },

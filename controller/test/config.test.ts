@@ -3,7 +3,8 @@ import { ConfigError, parseConfig } from '../src/config.ts';
 
 describe('parseConfig', () => {
   it('has defaults that need no setup', () => {
-    expect(parseConfig([], {})).toEqual({
+    // The lifecycle's own defaults are checked in test/lifecycle/config.test.ts.
+    expect(parseConfig([], {})).toMatchObject({
       host: '127.0.0.1',
       port: 8080,
       databaseUrl: undefined,
@@ -16,7 +17,33 @@ describe('parseConfig', () => {
       secretsBackend: 'local',
       masterKey: undefined,
       masterKeyFile: undefined,
+      leaseTtlMs: 10_000,
+      leaseRenewMs: 3_000,
+      resyncIntervalMs: 300_000,
+      reconcileTimeoutMs: 60_000,
+      reconcileWorkers: 4,
+      reconcileRate: 5_000,
+      replicaId: undefined,
     });
+  });
+
+  it('reads the loop settings, deriving the renewal from the TTL unless given', () => {
+    expect(parseConfig([], { TOOLBELT_LEASE_TTL_MS: '20000', TOOLBELT_LEASE_RENEW_MS: '' })).toMatchObject({
+      leaseTtlMs: 20_000,
+      leaseRenewMs: 6_000,
+    });
+    const config = parseConfig(['--lease-renew-ms', '2000', '--reconcile-workers', '8', '--replica-id', 'r1'], {
+      TOOLBELT_RESYNC_INTERVAL_MS: '60000',
+      TOOLBELT_RECONCILE_RATE: '100',
+    });
+    expect(config).toMatchObject({ leaseRenewMs: 2_000, reconcileWorkers: 8, replicaId: 'r1', resyncIntervalMs: 60_000, reconcileRate: 100 });
+  });
+
+  it('refuses a renewal too slow for the TTL, naming both settings', () => {
+    expect(() => parseConfig([], { TOOLBELT_LEASE_TTL_MS: '4000', TOOLBELT_LEASE_RENEW_MS: '3000' })).toThrow(
+      /TOOLBELT_LEASE_RENEW_MS \(--lease-renew-ms\) = "3000": must be at most half of TOOLBELT_LEASE_TTL_MS \(4000\)/,
+    );
+    expect(() => parseConfig([], { TOOLBELT_RECONCILE_WORKERS: '0' })).toThrow(/TOOLBELT_RECONCILE_WORKERS/);
   });
 
   it('reads the environment and lets flags win', () => {

@@ -2,12 +2,17 @@
  * toolbelt's state store: tables, migrations, the db factory and typed queries.
  * Imports nothing of ours (see docs/architecture.md).
  */
+export * from './agent-sessions.ts';
 export * from './agents.ts';
 export * from './catalog.ts';
+export * from './commands.ts';
+export * from './credentials.ts';
 export * from './db.ts';
 export * from './environments.ts';
 export * from './errors.ts';
 export * from './events.ts';
+export * from './leases.ts';
+export * from './lifecycle.ts';
 export * from './migrate.ts';
 export * from './outcomes.ts';
 export * from './raw.ts';

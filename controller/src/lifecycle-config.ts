@@ -1,0 +1,120 @@
+/**
+ * The droplet lifecycle's settings (DigitalOcean, fleet, sweeps, batching, graces, orphans,
+ * firewall), merged into the controller's one config schema (config.ts). Every duration is
+ * in milliseconds; every default is what an operator would expect.
+ */
+import { DEFAULT_FLEET_TAG, DIGITALOCEAN_API_URL, normalizeApiUrl, tagProblem } from '@toolbelt/reconcilers';
+import { z } from 'zod';
+
+/** Environment variable, flag and help of each lifecycle setting. */
+export const LIFECYCLE_SETTINGS = {
+  digitaloceanToken: {
+    env: 'DIGITALOCEAN_TOKEN',
+    flag: 'digitalocean-token',
+    help: 'DigitalOcean personal access token (read/write); unset runs an embedded simulator',
+  },
+  digitaloceanApiUrl: { env: 'DIGITALOCEAN_API_URL', flag: 'digitalocean-api-url', help: 'DigitalOcean API base ending in /v2' },
+  fleetTag: { env: 'TOOLBELT_FLEET_TAG', flag: 'fleet-tag', help: 'tag on every droplet toolbelt owns' },
+  simulatorBootMs: { env: 'TOOLBELT_SIMULATOR_BOOT_MS', flag: 'simulator-boot-ms', help: 'embedded simulator: droplet boot time ("3000" or "2000-4000")' },
+  simulatorPort: { env: 'TOOLBELT_SIMULATOR_PORT', flag: 'simulator-port', help: 'embedded simulator: port (0 picks a free one)' },
+  sweepFastMs: { env: 'TOOLBELT_SWEEP_FAST_MS', flag: 'sweep-fast-ms', help: 'fleet sweep interval while droplets change' },
+  sweepSteadyMs: { env: 'TOOLBELT_SWEEP_STEADY_MS', flag: 'sweep-steady-ms', help: 'fleet sweep interval while the fleet is still' },
+  createBatchWindowMs: { env: 'TOOLBELT_CREATE_BATCH_WINDOW_MS', flag: 'create-batch-window-ms', help: 'how long a create waits for company (up to 10 per request)' },
+  agentRequired: { env: 'TOOLBELT_AGENT_REQUIRED', flag: 'agent-required', help: 'Ready waits for the droplet agent (true/false)' },
+  agentHelloGraceMs: { env: 'TOOLBELT_AGENT_HELLO_GRACE_MS', flag: 'agent-hello-grace-ms', help: "from a droplet's boot to its agent's first hello" },
+  agentSilenceGraceMs: { env: 'TOOLBELT_AGENT_SILENCE_GRACE_MS', flag: 'agent-silence-grace-ms', help: 'heartbeat silence before Unreachable' },
+  replaceAfterMs: { env: 'TOOLBELT_REPLACE_AFTER_MS', flag: 'replace-after-ms', help: 'after a power cycle that did not help, replace the droplet' },
+  bootTimeoutMs: { env: 'TOOLBELT_BOOT_TIMEOUT_MS', flag: 'boot-timeout-ms', help: 'a droplet still booting this long is replaced' },
+  quotaRetryMs: { env: 'TOOLBELT_QUOTA_RETRY_MS', flag: 'quota-retry-ms', help: 'after the droplet limit refused a create, try again after' },
+  orphanGraceMs: { env: 'TOOLBELT_ORPHAN_GRACE_MS', flag: 'orphan-grace-ms', help: 'an unowned droplet with the fleet tag is deleted after' },
+  orphanDryRun: { env: 'TOOLBELT_ORPHAN_DRY_RUN', flag: 'orphan-dry-run', help: 'report orphans instead of deleting them (true/false)' },
+  firewall: { env: 'TOOLBELT_FIREWALL', flag: 'firewall', help: 'manage the fleet firewall (true/false)' },
+  adminCidrs: { env: 'TOOLBELT_ADMIN_CIDRS', flag: 'admin-cidrs', help: 'comma-separated CIDRs allowed to SSH into droplets' },
+  toolSourceCidrs: { env: 'TOOLBELT_TOOL_SOURCE_CIDRS', flag: 'tool-source-cidrs', help: "comma-separated CIDRs allowed to reach the tools' ports" },
+  agentUrl: { env: 'TOOLBELT_AGENT_URL', flag: 'agent-url', help: 'the URL droplet agents dial (wss://…/agent/v1)' },
+  agentVersion: { env: 'TOOLBELT_AGENT_VERSION', flag: 'agent-version', help: 'droplet agent version droplets install' },
+} as const;
+
+const blank = (value: unknown) => (value === '' ? undefined : value);
+const ms = (fallback: number, min = 1) => z.preprocess(blank, z.coerce.number().int().min(min).default(fallback));
+const bool = (fallback: boolean) =>
+  z.preprocess(blank, z.enum(['true', 'false', '1', '0', 'yes', 'no']).default(fallback ? 'true' : 'false')).transform((v) => ['true', '1', 'yes'].includes(v));
+const cidrs = z.preprocess(
+  blank,
+  z
+    .string()
+    .default('')
+    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean)),
+);
+
+const bootDelay = z.preprocess(
+  blank,
+  z
+    .string()
+    .regex(/^\d+(-\d+)?$/, 'expected ms such as 3000 or a range such as 2000-4000')
+    .default('3000')
+    .transform((v) => {
+      const [min, max = min] = v.split('-').map(Number) as [number, number?];
+      return { minMs: Math.min(min, max), maxMs: Math.max(min, max) };
+    }),
+);
+
+/** Zod fields of the lifecycle settings (spread into the controller's schema). */
+export const lifecycleFields = {
+  digitaloceanToken: z.preprocess(blank, z.string().trim().min(1).optional()),
+  digitaloceanApiUrl: z.preprocess(
+    blank,
+    z
+      .string()
+      .default(DIGITALOCEAN_API_URL)
+      .transform((value, ctx) => {
+        try {
+          return normalizeApiUrl(value);
+        } catch (error) {
+          ctx.addIssue({ code: 'custom', message: (error as Error).message });
+          return z.NEVER;
+        }
+      }),
+  ),
+  fleetTag: z.preprocess(
+    blank,
+    z
+      .string()
+      .default(DEFAULT_FLEET_TAG)
+      .refine((tag) => tagProblem(tag) === undefined, { message: 'must be a DigitalOcean tag: letters, digits, "_", "-", ":"' }),
+  ),
+  simulatorBootMs: bootDelay,
+  simulatorPort: z.preprocess(blank, z.coerce.number().int().min(0).max(65535).default(0)),
+  sweepFastMs: ms(5_000, 100),
+  sweepSteadyMs: ms(60_000, 100),
+  createBatchWindowMs: ms(150, 0),
+  agentRequired: bool(false),
+  agentHelloGraceMs: ms(10 * 60_000),
+  agentSilenceGraceMs: ms(90_000),
+  replaceAfterMs: ms(10 * 60_000),
+  bootTimeoutMs: ms(15 * 60_000),
+  quotaRetryMs: ms(15 * 60_000),
+  orphanGraceMs: ms(10 * 60_000, 0),
+  orphanDryRun: bool(false),
+  firewall: bool(true),
+  adminCidrs: cidrs,
+  toolSourceCidrs: cidrs,
+  agentUrl: z.preprocess(blank, z.string().url().optional()),
+  agentVersion: z.preprocess(blank, z.string().default('0.1.0')),
+};
+
+/** The lifecycle's part of the parsed config. */
+export type LifecycleConfig = z.infer<z.ZodObject<typeof lifecycleFields>>;
+
+/** Cross-field checks: returns problems as [setting, message]. */
+export function lifecycleConfigProblems(c: LifecycleConfig): [keyof typeof LIFECYCLE_SETTINGS, string][] {
+  const problems: [keyof typeof LIFECYCLE_SETTINGS, string][] = [];
+  if (c.sweepSteadyMs < c.sweepFastMs) problems.push(['sweepSteadyMs', `must be at least TOOLBELT_SWEEP_FAST_MS (${c.sweepFastMs})`]);
+  if (c.digitaloceanToken && !c.agentUrl) {
+    problems.push(['agentUrl', 'is required with DIGITALOCEAN_TOKEN: the wss:// URL droplets reach the controller at, e.g. wss://toolbelt.example.com/agent/v1']);
+  }
+  if (c.agentUrl && !/^wss:\/\/|^ws:\/\/(127\.|localhost|\[::1\])/.test(c.agentUrl)) {
+    problems.push(['agentUrl', 'must be wss:// (ws:// only on loopback)']);
+  }
+  return problems;
+}

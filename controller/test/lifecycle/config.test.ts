@@ -1,0 +1,65 @@
+/** The lifecycle's settings: defaults that need no setup, parsing, and refusals that say why. */
+import { describe, expect, it } from 'vitest';
+import { ConfigError, parseConfig } from '../../src/config.ts';
+
+describe('lifecycle settings', () => {
+  it('defaults to the embedded simulator and an operator-friendly pace', () => {
+    expect(parseConfig([], {})).toMatchObject({
+      digitaloceanToken: undefined,
+      digitaloceanApiUrl: 'https://api.digitalocean.com/v2',
+      fleetTag: 'toolbelt',
+      simulatorBootMs: { minMs: 3000, maxMs: 3000 },
+      simulatorPort: 0,
+      sweepFastMs: 5_000,
+      sweepSteadyMs: 60_000,
+      createBatchWindowMs: 150,
+      agentRequired: false,
+      agentHelloGraceMs: 600_000,
+      agentSilenceGraceMs: 90_000,
+      replaceAfterMs: 600_000,
+      bootTimeoutMs: 900_000,
+      quotaRetryMs: 900_000,
+      orphanGraceMs: 600_000,
+      orphanDryRun: false,
+      firewall: true,
+      adminCidrs: [],
+      toolSourceCidrs: [],
+      agentUrl: undefined,
+      agentVersion: '0.1.0',
+    });
+  });
+
+  it('reads lists, switches and ranges from the environment and flags', () => {
+    const config = parseConfig(['--orphan-dry-run', 'yes', '--simulator-boot-ms', '2000-4000'], {
+      TOOLBELT_ADMIN_CIDRS: '198.51.100.0/24, 203.0.113.5',
+      TOOLBELT_AGENT_REQUIRED: 'true',
+      DIGITALOCEAN_API_URL: 'http://127.0.0.1:9090/v2/',
+    });
+    expect(config).toMatchObject({
+      orphanDryRun: true,
+      simulatorBootMs: { minMs: 2000, maxMs: 4000 },
+      adminCidrs: ['198.51.100.0/24', '203.0.113.5'],
+      agentRequired: true,
+      digitaloceanApiUrl: 'http://127.0.0.1:9090/v2',
+    });
+  });
+
+  it('refuses what cannot work, naming the setting, and never echoes the token', () => {
+    const attempt = (env: Record<string, string>) => {
+      try {
+        parseConfig([], env);
+        return '';
+      } catch (error) {
+        expect(error).toBeInstanceOf(ConfigError);
+        return (error as Error).message;
+      }
+    };
+    expect(attempt({ TOOLBELT_FLEET_TAG: 'has space' })).toMatch(/TOOLBELT_FLEET_TAG/);
+    expect(attempt({ TOOLBELT_SWEEP_FAST_MS: '9000', TOOLBELT_SWEEP_STEADY_MS: '1000' })).toMatch(/TOOLBELT_SWEEP_STEADY_MS/);
+    expect(attempt({ DIGITALOCEAN_API_URL: 'http://127.0.0.1:9090' })).toMatch(/DIGITALOCEAN_API_URL.*\/v2/);
+    expect(attempt({ TOOLBELT_AGENT_URL: 'ws://toolbelt.example.com/agent/v1' })).toMatch(/TOOLBELT_AGENT_URL.*wss/);
+    const message = attempt({ DIGITALOCEAN_TOKEN: 'dop_v1_secret_value_1234' });
+    expect(message).toMatch(/TOOLBELT_AGENT_URL.*required with DIGITALOCEAN_TOKEN/);
+    expect(message).not.toContain('dop_v1_secret_value_1234');
+  });
+});

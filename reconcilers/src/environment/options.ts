@@ -1,0 +1,51 @@
+/**
+ * The lifecycle's timings and switches, with the defaults an operator would expect. Every
+ * duration is in clock milliseconds (simulated time under a scaled clock).
+ */
+import { ToolbeltError } from '@toolbelt/schema';
+
+export interface LifecycleTimings {
+  /**
+   * Whether Ready waits for the droplet agent's hello and heartbeats (and a silent agent
+   * leads to power cycle and replacement). Off until droplets run the agent (default false).
+   */
+  agentRequired: boolean;
+  /** From the droplet turning active to the agent's first hello (default 10 min). */
+  helloGraceMs: number;
+  /** Heartbeat silence after which the agent is Unreachable (default 90 s). */
+  silenceGraceMs: number;
+  /** After a power cycle that did not bring the agent back, replace the droplet (default 10 min). */
+  replaceAfterMs: number;
+  /** A droplet still `new` this long after its creation is replaced (default 15 min). */
+  bootTimeoutMs: number;
+  /** After the account's droplet limit refused a create, try again after (default 15 min). */
+  quotaRetryMs: number;
+  /** Fallback look-again while waiting on DigitalOcean; sweeps normally wake it first (default 30 s). */
+  pollMs: number;
+}
+
+export const DEFAULT_LIFECYCLE_TIMINGS: LifecycleTimings = {
+  agentRequired: false,
+  helloGraceMs: 10 * 60_000,
+  silenceGraceMs: 90_000,
+  replaceAfterMs: 10 * 60_000,
+  bootTimeoutMs: 15 * 60_000,
+  quotaRetryMs: 15 * 60_000,
+  pollMs: 30_000,
+};
+
+/** Fills in defaults; a duration that is not a positive number is refused with its name. */
+export function resolveTimings(partial: Partial<LifecycleTimings> = {}): LifecycleTimings {
+  const timings: LifecycleTimings = { ...DEFAULT_LIFECYCLE_TIMINGS, ...definedOnly(partial) };
+  for (const [name, value] of Object.entries(timings)) {
+    if (name === 'agentRequired') continue;
+    if (!(typeof value === 'number' && Number.isFinite(value) && value > 0)) {
+      throw new ToolbeltError('LIFECYCLE_OPTIONS_INVALID', `lifecycle timing ${name} must be a positive number of ms, got ${String(value)}`);
+    }
+  }
+  return timings;
+}
+
+function definedOnly<T extends object>(options: T): Partial<T> {
+  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
