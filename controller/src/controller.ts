@@ -8,6 +8,7 @@ import type { Config } from './config.ts';
 import { addHealthRoutes } from './http/health.ts';
 import { Router } from './http/router.ts';
 import { HttpServer } from './http/server.ts';
+import { AgentHub, type AgentHubOptions } from './hub/index.ts';
 import type { Logger } from './logger.ts';
 
 export interface RunningController {
@@ -15,7 +16,15 @@ export interface RunningController {
   readonly url: string;
   readonly database: Database;
   readonly http: HttpServer;
+  /** The agent hub on `/agent/v1`: `sendCommand`, `isConnected`, `stats`. */
+  readonly hub: AgentHub;
   stop(): Promise<void>;
+}
+
+/** What a caller (tests, benchmarks, later the loop and the secret store) adds to the config. */
+export interface ControllerOptions {
+  /** Hub options beyond the config: clock, secret resolver, event sink, tunables. */
+  hub?: Omit<AgentHubOptions, 'database' | 'http' | 'logger'>;
 }
 
 /** Opens and migrates the database named by the config, saying which one it is. */
@@ -40,14 +49,17 @@ export async function openMigratedDatabase(config: Config, logger: Logger): Prom
   }
 }
 
-export async function startController(config: Config, logger: Logger): Promise<RunningController> {
+export async function startController(config: Config, logger: Logger, options: ControllerOptions = {}): Promise<RunningController> {
   const database = await openMigratedDatabase(config, logger);
   const router = new Router();
   addHealthRoutes(router, { db: database.db });
   const http = new HttpServer({ host: config.host, port: config.port, router, logger });
   const components = new ComponentSet(logger);
+  let hub: AgentHub;
   try {
-    await components.start([http]);
+    // The hub attaches to the HTTP server's upgrades; it refuses agents (503) until started.
+    hub = new AgentHub({ ...options.hub, database, http, logger: logger.child({ component: 'hub' }) });
+    await components.start([http, hub]);
   } catch (error) {
     await database.close();
     throw error;
@@ -58,6 +70,7 @@ export async function startController(config: Config, logger: Logger): Promise<R
     url: http.url,
     database,
     http,
+    hub,
     stop() {
       stopping ??= (async () => {
         await components.stop();

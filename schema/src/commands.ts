@@ -21,6 +21,7 @@ import { UUID } from './credentials.ts';
 import type { DbOrTx } from './db.ts';
 import { isStillReferenced } from './errors.ts';
 import { type Found, type NotFound, notFound, ok } from './outcomes.ts';
+import { commandMessageSchema } from './protocol/controller-messages.ts';
 import { rowsOf } from './raw.ts';
 import type { CommandStatus, commands } from './tables.ts';
 
@@ -132,16 +133,38 @@ async function openCommandByKey(db: DbOrTx, environmentId: string, key: string):
   return rows[0] ? toCommand(rows[0]) : undefined;
 }
 
+/** A command the protocol would refuse: `reason` names the fields. */
+export type InvalidCommand = { kind: 'invalid'; reason: string };
+
+/** Checks a command against the protocol's command schema (as the agent will). */
+export function validateCommand(request: CommandRequest): InvalidCommand | undefined {
+  const parsed = commandMessageSchema.safeParse({
+    type: 'command',
+    v: 1,
+    commandId: '00000000-0000-4000-8000-000000000000',
+    commandType: request.commandType,
+    ...(request.toolInstanceId === undefined ? {} : { toolInstanceId: request.toolInstanceId }),
+    ...(request.generation === undefined ? {} : { generation: request.generation }),
+    payload: request.payload ?? {},
+  });
+  if (parsed.success) return undefined;
+  const reason = parsed.error.issues.map((i) => `${i.path.join('.') || '(command)'}: ${i.message}`).join('; ');
+  return { kind: 'invalid', reason };
+}
+
 /**
  * Writes a command for an environment's agent (see the file comment). When an open command
  * with the same dedupe key exists, returns it with `created: false` and writes nothing.
- * Not found when the environment does not exist.
+ * A command the protocol refuses is `invalid` (nothing written); an environment that does
+ * not exist is not found.
  */
 export async function enqueueCommand(
   db: DbOrTx,
   request: CommandRequest,
   options: EnqueueOptions = {},
-): Promise<Found<{ command: Command; created: boolean }> | NotFound> {
+): Promise<Found<{ command: Command; created: boolean }> | NotFound | InvalidCommand> {
+  const invalid = validateCommand(request);
+  if (invalid) return invalid;
   if (!UUID.test(request.environmentId)) return notFound;
   const key = dedupeKeyOf(request);
   // Two tries: the open duplicate may finish between the refused insert and the lookup.
