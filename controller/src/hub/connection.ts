@@ -95,6 +95,14 @@ export class AgentConnection {
     this.socket.close(code, reason.slice(0, 120));
   }
 
+  /** Handles no message before `task` settles (the session row must exist before a hello). */
+  after(task: Promise<unknown>): void {
+    this.#chain = this.#chain.then(() => task).then(
+      () => undefined,
+      () => undefined,
+    );
+  }
+
   /** Resolves once every message received so far has been handled. */
   idle(): Promise<void> {
     return this.#chain;

@@ -227,10 +227,10 @@ export class AgentHub implements Component {
       if (decision.enrolled) this.#o.logger.warn({ environmentId: decision.identity.environmentId }, 'agent left during enrollment; its token is spent');
       return void socket.destroy();
     }
-    this.#wss.handleUpgrade(req, socket, head, (ws) => void this.#accept(ws, decision.identity));
+    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, decision.identity));
   }
 
-  async #accept(ws: WebSocket, identity: AgentIdentity): Promise<void> {
+  #accept(ws: WebSocket, identity: AgentIdentity): void {
     const connection = new AgentConnection(ws, identity, {
       clock: this.#o.clock,
       logger: this.#o.logger,
@@ -250,13 +250,14 @@ export class AgentHub implements Component {
       identity.enrolledCredential = undefined;
     }
     this.#emit({ kind: 'connected', environmentId });
-    await recordAgentConnected(this.#o.database.db, {
+    const recorded = recordAgentConnected(this.#o.database.db, {
       environmentId,
       replicaId: this.#o.replicaId,
       connectionId: connection.id,
       credentialId: identity.credentialId,
       at: this.#now(),
     }).catch((error: unknown) => this.#o.logger.warn({ err: error, environmentId }, 'recording the agent session failed'));
+    connection.after(recorded);
   }
 
   #onClose(connection: AgentConnection): void {
