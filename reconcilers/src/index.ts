@@ -1,2 +1,5 @@
-/** Placeholder until this room is built; see docs/architecture.md. */
-export {};
+/**
+ * toolbelt's reconcilers and the DigitalOcean provider they act through.
+ * Imports only `@toolbelt/schema` (see DESIGN.md, Rooms).
+ */
+export * from './provider/index.ts';

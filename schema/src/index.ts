@@ -18,3 +18,4 @@ export * from './tables.ts';
 export * from './tools.ts';
 export * from './types.ts';
 export * from './clock.ts';
+export * from './secrets.ts';

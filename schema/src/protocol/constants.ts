@@ -83,6 +83,8 @@ export const AGENT_ERROR_CODES = {
   unknownTool: 'AGENT_ERR_UNKNOWN_TOOL',
   /** The command's generation is older than the one the agent already applied. */
   staleGeneration: 'AGENT_ERR_STALE_GENERATION',
+  /** The command is for a newer generation than the agent has: send `configure` first. */
+  generationAhead: 'AGENT_ERR_GENERATION_AHEAD',
   /** The command needs a runtime this droplet does not have (e.g. no container engine). */
   runtimeUnavailable: 'AGENT_ERR_RUNTIME_UNAVAILABLE',
   /** Pulling the image or installing the package failed. */

@@ -8,3 +8,4 @@ export * from './agent-messages.ts';
 export * from './controller-messages.ts';
 export * from './parse.ts';
 export * from './limits.ts';
+export * from './bootstrap.ts';

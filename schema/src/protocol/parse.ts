@@ -94,11 +94,16 @@ export function parseControllerMessage(raw: RawFrame): ParseResult<ControllerMes
 /** Distributes Omit over a union, so each member keeps its own fields. */
 export type WithoutVersion<M> = M extends unknown ? Omit<M, 'v'> : never;
 
+/** A message an agent sends, before `v` is added (defaulted fields may be left out). */
+export type OutgoingAgentMessage = WithoutVersion<z.input<typeof agentMessageSchema>>;
+/** A message a controller sends, before `v` is added (defaulted fields may be left out). */
+export type OutgoingControllerMessage = WithoutVersion<z.input<typeof controllerMessageSchema>>;
+
 /**
  * Serialises a message with the current protocol version. Throws a RangeError if the
  * result would exceed MAX_FRAME_BYTES — a sender bug (split logs, cap inventories).
  */
-export function encodeMessage<M extends AgentMessage | ControllerMessage>(message: WithoutVersion<M> | M): string {
+export function encodeMessage(message: OutgoingAgentMessage | OutgoingControllerMessage): string {
   const text = JSON.stringify({ ...message, v: PROTOCOL_VERSION });
   const bytes = Buffer.byteLength(text);
   if (bytes > MAX_FRAME_BYTES) {

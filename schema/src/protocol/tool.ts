@@ -16,8 +16,13 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** An environment variable name (POSIX portable). */
 export const envNameSchema = z.string().regex(ENV_NAME, 'must be an environment variable name');
 
-/** Ids are ours (uuids in the store); kept as bounded opaque strings on the wire. */
-export const wireIdSchema = z.string().min(1).max(128);
+/**
+ * Ids on the wire (uuids in the store). Restricted to characters that are safe as a file
+ * name and a container name, because the agent uses tool instance ids as both.
+ */
+export const wireIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'must be 1–128 letters, digits, ".", "_" or "-", not starting with a symbol');
 
 /** A port a tool listens on and, optionally, the host port it is published on. */
 export const portMappingSchema = z.object({

@@ -1,0 +1,57 @@
+/**
+ * Runs the embedder's hooks (onBoot, onDelete, onStatusChange). A hook never breaks the
+ * simulator: what it throws or rejects with is recorded in `errors`, and `drain()` waits
+ * for hooks still running (close() calls it, so no hook outlives the simulator).
+ */
+import type { Clock } from '@toolbelt/schema/clock';
+import { coerceError } from '@toolbelt/schema/errors';
+import type { DropletInfo, DropletStatus, HookError } from './model.ts';
+
+export interface SimulatorHooks {
+  /** Called once per droplet, when it first becomes active (after its boot delay). */
+  onBoot?: (droplet: DropletInfo) => unknown;
+  /** Called when a droplet is deleted: by the API, by tag, or vanished by a fault. */
+  onDelete?: (droplet: DropletInfo) => unknown;
+  /** Called on every status change (new → active, active → off, ...). */
+  onStatusChange?: (droplet: DropletInfo, from: DropletStatus) => unknown;
+}
+
+/** At most this many hook errors are kept (the oldest are dropped). */
+const MAX_ERRORS = 1000;
+
+export class HookRunner {
+  readonly errors: HookError[] = [];
+  readonly #clock: Clock;
+  readonly #pending = new Set<Promise<unknown>>();
+
+  constructor(clock: Clock) {
+    this.#clock = clock;
+  }
+
+  /** Calls `fn` now; records a throw or a rejection instead of letting it escape. */
+  run(hook: HookError['hook'], dropletId: number, fn: () => unknown): void {
+    try {
+      const result = fn();
+      if (result && typeof (result as Promise<unknown>).then === 'function') {
+        const tracked = Promise.resolve(result).then(
+          () => undefined,
+          (error: unknown) => this.#record(hook, dropletId, error),
+        );
+        this.#pending.add(tracked);
+        void tracked.finally(() => this.#pending.delete(tracked));
+      }
+    } catch (error) {
+      this.#record(hook, dropletId, error);
+    }
+  }
+
+  /** Resolves when every hook started so far has settled. */
+  async drain(): Promise<void> {
+    while (this.#pending.size > 0) await Promise.all([...this.#pending]);
+  }
+
+  #record(hook: HookError['hook'], dropletId: number, error: unknown): void {
+    this.errors.push({ hook, dropletId, error: coerceError(error), at: this.#clock.now() });
+    if (this.errors.length > MAX_ERRORS) this.errors.splice(0, this.errors.length - MAX_ERRORS);
+  }
+}

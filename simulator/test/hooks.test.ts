@@ -1,0 +1,97 @@
+import { createManualClock, createScaledClock } from '@toolbelt/schema/clock';
+import { describe, expect, it } from 'vitest';
+import type { DropletInfo } from '../src/index.ts';
+import { client, dropletBody, simulatorFixture } from './helpers.ts';
+
+const start = simulatorFixture();
+
+describe('hooks and the state API', () => {
+  it('calls onBoot once, when the droplet becomes active, with its user_data and public IP', async () => {
+    const clock = createManualClock();
+    const booted: DropletInfo[] = [];
+    const sim = await start({ clock, bootDelayMs: 2000, actionDurationMs: 10, onBoot: (d) => void booted.push(d) });
+    const api = client(sim);
+    const userData = '#cloud-config\nruncmd:\n  - echo hello\n';
+    const id = (await api.post('/droplets', dropletBody('hooked', { user_data: userData, tags: ['t1'] }))).body.droplet.id;
+    await clock.advance(1999);
+    expect(booted).toEqual([]);
+    await clock.advance(1);
+    expect(booted).toHaveLength(1);
+    expect(booted[0]).toMatchObject({ id, name: 'hooked', tags: ['t1'], region: 'nyc3', size: 's-1vcpu-1gb', image: 'ubuntu-24-04-x64', userData, status: 'active' });
+    const publicIp = (await api.get(`/droplets/${id}`)).body.droplet.networks.v4.find((n: { type: string }) => n.type === 'public').ip_address;
+    expect(booted[0]!.publicIp).toBe(publicIp);
+
+    await api.post(`/droplets/${id}/actions`, { type: 'power_cycle' });
+    await clock.advance(10);
+    expect(sim.state.getDroplet(id)!.status).toBe('active');
+    expect(booted).toHaveLength(1);
+  });
+
+  it('runs onBoot from timers on a scaled clock, without anyone polling', async () => {
+    let resolveBoot!: (d: DropletInfo) => void;
+    const firstBoot = new Promise<DropletInfo>((resolve) => (resolveBoot = resolve));
+    const sim = await start({ clock: createScaledClock(1000), bootDelayMs: { minMs: 30_000, maxMs: 60_000 }, onBoot: (d) => resolveBoot(d) });
+    const id = (await client(sim).post('/droplets', dropletBody('scaled'))).body.droplet.id;
+    const booted = await firstBoot;
+    expect(booted.id).toBe(id);
+    expect(sim.clock.now()).toBeGreaterThanOrEqual(booted.bootAt);
+  });
+
+  it('records hook errors (thrown or rejected) and keeps serving', async () => {
+    const clock = createManualClock();
+    const sim = await start({
+      clock,
+      bootDelayMs: 100,
+      onBoot: (d) => {
+        if (d.name === 'throws') throw new Error('boot plug-in failed');
+        return Promise.reject(new Error('async failure'));
+      },
+      onDelete: () => {
+        throw new Error('stop failed');
+      },
+    });
+    const api = client(sim);
+    const a = (await api.post('/droplets', dropletBody('throws'))).body.droplet.id;
+    const b = (await api.post('/droplets', dropletBody('rejects'))).body.droplet.id;
+    await clock.advance(100);
+    expect((await api.del(`/droplets/${a}`)).status).toBe(204);
+    expect((await api.get(`/droplets/${b}`)).body.droplet.status).toBe('active');
+    const errors = sim.state.hookErrors().map((e) => `${e.hook}:${e.dropletId}:${e.error.message}`);
+    expect(errors).toEqual([`onBoot:${a}:boot plug-in failed`, `onBoot:${b}:async failure`, `onDelete:${a}:stop failed`]);
+  });
+
+  it('waits for running hooks on close', async () => {
+    let finished = false;
+    const sim = await start({
+      onDelete: async () => {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        finished = true;
+      },
+    });
+    const id = (await client(sim).post('/droplets', dropletBody('slow-stop'))).body.droplet.id;
+    sim.state.vanish(id);
+    await sim.close();
+    expect(finished).toBe(true);
+  });
+
+  it('forces statuses (e.g. a crash to off) and reports them through onStatusChange', async () => {
+    const clock = createManualClock();
+    const changes: string[] = [];
+    const booted: number[] = [];
+    const sim = await start({
+      clock,
+      bootDelayMs: 1000,
+      onStatusChange: (d, from) => void changes.push(`${from}->${d.status}`),
+      onBoot: (d) => void booted.push(d.id),
+    });
+    const api = client(sim);
+    const id = (await api.post('/droplets', dropletBody('crashy'))).body.droplet.id;
+    expect(sim.state.setStatus(id, 'active')).toBe(true);
+    expect(booted).toEqual([id]);
+    expect(sim.state.setStatus(id, 'off')).toBe(true);
+    expect((await api.get(`/droplets/${id}`)).body.droplet.status).toBe('off');
+    expect(changes).toEqual(['new->active', 'active->off']);
+    expect(sim.state.setStatus(999, 'off')).toBe(false);
+    expect(sim.state.listDroplets().map((d) => d.id)).toEqual([id]);
+  });
+});
