@@ -1,6 +1,6 @@
 /**
  * The agent endpoint's gate: every upgrade request is authenticated *before* the WebSocket
- * handshake completes. Bad requests get a plain HTTP answer (401, 426, 503) with the
+ * handshake completes. Bad requests get a plain HTTP answer (401, 403, 426, 503) with the
  * project's JSON error body, and no socket is ever opened for them.
  *
  * `Authorization: Bearer TOKEN` carries either the agent credential or, on the first
@@ -15,7 +15,7 @@ import type { AgentIdentity } from './connection.ts';
 /** Why an upgrade was refused: the HTTP status and the error body's code and message. */
 export interface Refusal {
   ok: false;
-  status: 401 | 426 | 503;
+  status: 401 | 403 | 426 | 503;
   code: string;
   message: string;
   /** Why, for the log (never the token). */
@@ -86,10 +86,11 @@ export async function authorizeUpgrade(db: Db, req: IncomingMessage, now: Date):
 }
 
 function refusalFor(reason: string, what: string): Refusal {
+  // 403, not 401: the agent stops reconnecting for good on 403 (and on close 4004).
   if (reason === 'revoked') {
     return {
       ok: false,
-      status: 401,
+      status: 403,
       code: AGENT_ERROR_CODES.revoked,
       message: `the ${what} was revoked (the droplet was de-provisioned); stop reconnecting`,
       reason: `${what} revoked`,
@@ -103,7 +104,7 @@ function refusalFor(reason: string, what: string): Refusal {
 export function writeRefusal(socket: Duplex, refusal: Pick<Refusal, 'status' | 'code' | 'message'>): void {
   if (socket.destroyed) return;
   const body = JSON.stringify({ error: { code: refusal.code, message: refusal.message } });
-  const statusText = { 401: 'Unauthorized', 426: 'Upgrade Required', 503: 'Service Unavailable' }[refusal.status];
+  const statusText = { 401: 'Unauthorized', 403: 'Forbidden', 426: 'Upgrade Required', 503: 'Service Unavailable' }[refusal.status];
   const headers = [
     `HTTP/1.1 ${refusal.status} ${statusText}`,
     'Content-Type: application/json; charset=utf-8',

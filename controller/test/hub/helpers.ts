@@ -2,6 +2,7 @@
  * Test helpers for the hub: a real HTTP server with the real hub on 127.0.0.1 (port 0 or a
  * given port), environments with credentials, and a small protocol client over real `ws`.
  */
+import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import {
   type Database,
@@ -11,8 +12,12 @@ import {
   createCatalogTool,
   createEnvironment,
   issueEnrollmentToken,
+  TOKEN_PREFIXES,
+  hashToken,
   redeemEnrollmentToken,
+  rowsOf,
 } from '@toolbelt/schema';
+import { sql } from 'drizzle-orm';
 import { type ControllerMessage, type ControllerMessageOf, encodeMessage, type AgentMessage, type WithoutVersion } from '@toolbelt/schema/protocol';
 import { WebSocket } from 'ws';
 import { Router } from '../../src/http/router.ts';
@@ -88,6 +93,25 @@ export async function enrolledEnvironment(db: Db) {
   const redeemed = await redeemEnrollmentToken(db, enrollment.token);
   if (redeemed.kind !== 'ok') throw new Error('enrollment failed');
   return { env, credential: redeemed.value.token, credentialId: redeemed.value.credentialId };
+}
+
+/**
+ * `n` environments whose agents hold credentials, written in three statements (load tests
+ * and benchmarks need thousands). Returns each environment's id and credential.
+ */
+export async function bulkEnrolledEnvironments(db: Db, n: number): Promise<{ environmentId: string; token: string }[]> {
+  const prefix = `bulk-${process.pid}-${Date.now().toString(36)}`;
+  const ids = rowsOf<{ id: string }>(
+    await db.execute(sql`
+      with a as (insert into agents (name) select ${prefix} || '-' || g from generate_series(1, ${n}) g returning id)
+      insert into agent_droplets (agent_id, region, size) select id, 'nyc3', 's-1vcpu-1gb' from a returning id`),
+  );
+  const rows = ids.map(({ id }) => ({ environmentId: id, token: TOKEN_PREFIXES.agent + randomBytes(32).toString('base64url') }));
+  const json = JSON.stringify(rows.map((r) => ({ env: r.environmentId, hash: hashToken(r.token) })));
+  await db.execute(sql`
+    insert into droplet_credentials (agent_droplet_id, kind, token_hash, used_at)
+    select env, 'agent', hash, now() from jsonb_to_recordset(${json}::jsonb) as v(env uuid, hash text)`);
+  return rows;
 }
 
 /** A tool instance on an environment. */

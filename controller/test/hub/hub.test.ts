@@ -75,7 +75,7 @@ describeEachDatabase('agent hub', (t) => {
       ['tba1_' + 'x'.repeat(43), 401, AGENT_ERROR_CODES.unauthorized],
       ['not-a-toolbelt-token-at-all', 401, AGENT_ERROR_CODES.unauthorized],
       [expired.token, 401, AGENT_ERROR_CODES.unauthorized],
-      [revoked, 401, AGENT_ERROR_CODES.revoked],
+      [revoked, 403, AGENT_ERROR_CODES.revoked],
     ];
     for (const [token, status, code] of cases) {
       expect(await refusal(TestAgent.connect(server.url, token)), `token ${token?.slice(0, 8)}`).toMatchObject({ status, body: { error: { code } } });
@@ -99,7 +99,7 @@ describeEachDatabase('agent hub', (t) => {
     await expect.poll(() => server.hub.isConnected(env.id)).toBe(true);
     await revokeDropletCredentials(t.db, env.id);
     expect((await agent.closed).code).toBe(CLOSE_CODES.revoked);
-    expect(await refusal(TestAgent.connect(server.url, credential))).toMatchObject({ status: 401, body: { error: { code: AGENT_ERROR_CODES.revoked } } });
+    expect(await refusal(TestAgent.connect(server.url, credential))).toMatchObject({ status: 403, body: { error: { code: AGENT_ERROR_CODES.revoked } } });
     await server.stop();
   });
 
