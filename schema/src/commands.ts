@@ -227,7 +227,8 @@ export type AnswerOutcome =
   | { kind: 'already_final'; command: Command };
 
 /**
- * Records an agent's answer on a command of *its own* environment: `accepted` moves an
+ * Records an agent's answer on a command of *its own* environment (merged into `result`,
+ * so log lines appended earlier stay): `accepted` moves an
  * unanswered command on; `done`/`failed` finish it (and NOTIFY the result). An answer for
  * another environment's command changes nothing and comes back `foreign`; a repeated final
  * answer comes back `already_final` (duplicates are harmless).
@@ -239,7 +240,7 @@ export async function recordCommandResult(db: DbOrTx, answer: CommandAnswer): Pr
   const from = final ? sql.raw(`('queued', 'sent', 'accepted')`) : sql.raw(`('queued', 'sent')`);
   const update = sql`
     update commands set status = ${answer.status}, updated_at = ${now},
-      result = ${answer.result === undefined ? null : JSON.stringify(answer.result)}::jsonb,
+      result = coalesce(result, '{}'::jsonb) || ${JSON.stringify(answer.result ?? {})}::jsonb,
       error_code = ${answer.errorCode ?? null}, finished_at = ${final ? now : null}
     where id = ${answer.commandId} and agent_droplet_id = ${answer.environmentId} and status in ${from}
     returning ${COLUMNS}`;
