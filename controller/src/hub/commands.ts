@@ -4,6 +4,7 @@
  * at once; elsewhere it is written `queued` and the NOTIFY wakes the holder. Waiters are
  * settled in-process when the answer arrives here, or by the results NOTIFY otherwise.
  */
+import { randomUUID } from 'node:crypto';
 import {
   type Clock,
   type Command,
@@ -17,6 +18,8 @@ import {
   getCommand,
   pruneFinishedCommands,
   recordCommandResult,
+  commandDedupeKey,
+  validateCommand,
 } from '@toolbelt/schema';
 import { AGENT_ERROR_CODES, type CommandMessage, type CommandType, commandMessageSchema } from '@toolbelt/schema/protocol';
 import type { Logger } from '../logger.ts';
@@ -61,6 +64,8 @@ export function toWireCommand(command: Command): { ok: true; message: CommandMes
 
 export class CommandRouter {
   readonly #waiters = new Map<string, Set<Waiter>>();
+  /** Open commands sent from here, by dedupe key: the same command again shares the result. */
+  readonly #sentEarly = new Map<string, Promise<Command>>();
   readonly #stopped = new AbortController();
   readonly stats = { sent: 0, settled: 0, timedOut: 0 };
 
@@ -74,26 +79,49 @@ export class CommandRouter {
    * HUB_UNKNOWN_ENVIRONMENT for an environment that does not exist.
    */
   async send(environmentId: string, input: CommandInput, options: { timeoutMs?: number } = {}): Promise<Command> {
-    const timeoutMs = options.timeoutMs ?? this.deps.defaultTimeoutMs;
-    const request: CommandRequest = { environmentId, ...input, timeoutMs };
-    const connection = this.deps.connectionOf(environmentId);
+    const request: CommandRequest = { id: randomUUID(), environmentId, ...input, timeoutMs: options.timeoutMs ?? this.deps.defaultTimeoutMs };
+    assertValid(request);
+    const key = `${environmentId}|${commandDedupeKey(request) ?? request.id}`;
+    // The same command, sent from here and still open: wait for that one.
+    const same = this.#sentEarly.get(key);
+    if (same) return same;
     const now = new Date(this.deps.clock.now());
-    const enqueued = await enqueueCommand(this.deps.db, request, connection ? { now, sentBy: this.deps.replicaId } : { now });
-    if (enqueued.kind === 'invalid') {
-      throw new ToolbeltError('HUB_COMMAND_INVALID', `the ${request.commandType} command is not valid: ${enqueued.reason}`, {
-        hint: 'see the command table in docs/agent.md',
-      });
-    }
-    if (enqueued.kind !== 'ok') {
-      throw new ToolbeltError('HUB_UNKNOWN_ENVIRONMENT', `environment ${environmentId} does not exist`, {
-        hint: 'commands go to existing tool environments; check the id',
-      });
-    }
-    const { command, created } = enqueued.value;
+    const connection = this.deps.connectionOf(environmentId);
+    if (!connection) return this.#wrote(enqueueCommand(this.deps.db, request, { now }), environmentId);
+    // The socket is here: the row is written as `sent` while the command goes out.
+    const write = enqueueCommand(this.deps.db, request, { now, sentBy: this.deps.replicaId });
+    this.#sendEarly(connection, request, write);
+    const result = this.#wrote(write, environmentId);
+    this.#sentEarly.set(key, result);
+    void result.catch(() => {}).finally(() => this.#sentEarly.delete(key));
+    return result;
+  }
+
+  /** Waits for the written command to become final. */
+  async #wrote(write: ReturnType<typeof enqueueCommand>, environmentId: string): Promise<Command> {
+    const { command } = await written(write, environmentId);
     const settled = this.#wait(command.id, command.deadline.getTime());
-    if (created && connection) this.#transmit(connection, command);
-    if (!created && FINAL_COMMAND_STATUSES.includes(command.status)) this.#settle(command);
+    if (FINAL_COMMAND_STATUSES.includes(command.status)) this.#settle(command);
     return settled;
+  }
+
+  /**
+   * The socket is here: send while the row is being written, and hold the connection's
+   * answers until the write is done, so an answer never arrives before its row. (If the row
+   * turns out to duplicate an open command written elsewhere — a race with another replica
+   * or a reconciler — the agent got one extra copy, which it treats as done by generation;
+   * its answer to the copy finds no row and changes nothing.)
+   */
+  #sendEarly(connection: AgentConnection, request: CommandRequest, write: Promise<unknown>): void {
+    connection.after(write);
+    const wire = toWireCommand({
+      id: request.id!,
+      command_type: request.commandType,
+      tool_instance_id: request.toolInstanceId ?? null,
+      generation: request.generation ?? null,
+      payload: request.payload ?? {},
+    } as Command);
+    if (wire.ok && connection.send(wire.message)) this.stats.sent += 1;
   }
 
   /** Sends an environment's queued commands (and, on a new connection, the in-flight ones). */
@@ -233,6 +261,23 @@ export class CommandRouter {
     this.stats.settled += 1;
     for (const waiter of [...set]) waiter(command);
   }
+}
+
+function assertValid(request: CommandRequest): void {
+  const invalid = validateCommand(request);
+  if (!invalid) return;
+  throw new ToolbeltError('HUB_COMMAND_INVALID', `the ${request.commandType} command is not valid: ${invalid.reason}`, {
+    hint: 'see the command table in docs/agent.md',
+  });
+}
+
+/** The written row, or HUB_UNKNOWN_ENVIRONMENT. */
+async function written(write: ReturnType<typeof enqueueCommand>, environmentId: string): Promise<{ command: Command; created: boolean }> {
+  const enqueued = await write;
+  if (enqueued.kind === 'ok') return enqueued.value;
+  throw new ToolbeltError('HUB_UNKNOWN_ENVIRONMENT', `environment ${environmentId} does not exist`, {
+    hint: 'commands go to existing tool environments; check the id',
+  });
 }
 
 function stoppedError(): ToolbeltError {

@@ -113,19 +113,33 @@ async function handleAgentError(ctx: HubContext, connection: AgentConnection, er
   }
 }
 
+/** What of a command result goes into the command's `result`. */
+function resultOf(result: AgentMessageOf<'command_result'>): Record<string, unknown> {
+  const { message, error, duplicate, tool } = result;
+  return Object.fromEntries(Object.entries({ message, error, duplicate, tool }).filter(([, v]) => v !== undefined));
+}
+
+/**
+ * `accepted` is recorded without holding up the connection: the final answer need not wait
+ * for it and cannot be overtaken by it (`accepted` only moves a command still queued or sent).
+ */
+function recordAccepted(ctx: HubContext, connection: AgentConnection, commandId: string): void {
+  void recordCommandResult(ctx.db, { environmentId: connection.environmentId, commandId, status: 'accepted', now: now(ctx) })
+    .then(async (outcome) => {
+      if (outcome.kind === 'foreign') await refuseForeign(ctx, connection, `a result for command ${commandId}`, commandId);
+    })
+    .catch((error: unknown) => ctx.logger.warn({ err: error, commandId }, 'recording an accepted command failed'));
+}
+
 async function handleCommandResult(ctx: HubContext, connection: AgentConnection, result: AgentMessageOf<'command_result'>): Promise<void> {
   if (result.status === 'progress') return;
+  if (result.status === 'accepted' && result.tool === undefined) return recordAccepted(ctx, connection, result.commandId);
   const outcome = await recordCommandResult(ctx.db, {
     environmentId: connection.environmentId,
     commandId: result.commandId,
     status: result.status,
     errorCode: result.error?.code,
-    result: {
-      ...(result.message === undefined ? {} : { message: result.message }),
-      ...(result.error === undefined ? {} : { error: result.error }),
-      ...(result.duplicate === undefined ? {} : { duplicate: result.duplicate }),
-      ...(result.tool === undefined ? {} : { tool: result.tool }),
-    },
+    result: resultOf(result),
     now: now(ctx),
   });
   if (outcome.kind === 'foreign') return refuseForeign(ctx, connection, `a result for command ${result.commandId}`, result.commandId);

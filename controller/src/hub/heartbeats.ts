@@ -14,12 +14,15 @@ export interface HeartbeatStats {
   written: number;
   flushes: number;
   lastFlushRows: number;
+  /** Time spent in flushes (ms), in total and the longest one. */
+  flushMsTotal: number;
+  flushMsMax: number;
 }
 
 export class HeartbeatBuffer {
   #pending = new Map<string, HeartbeatRow>();
   #flushing: Promise<void> | undefined;
-  readonly stats: HeartbeatStats = { received: 0, written: 0, flushes: 0, lastFlushRows: 0 };
+  readonly stats: HeartbeatStats = { received: 0, written: 0, flushes: 0, lastFlushRows: 0, flushMsTotal: 0, flushMsMax: 0 };
 
   constructor(private readonly deps: { db: Db; clock: Clock; logger: Logger; flushMs: number }) {}
 
@@ -62,12 +65,16 @@ export class HeartbeatBuffer {
     if (this.#pending.size === 0) return;
     const rows = [...this.#pending.values()];
     this.#pending = new Map();
+    const started = performance.now();
     try {
       for (let i = 0; i < rows.length; i += CHUNK) {
         this.stats.written += await writeHeartbeats(this.deps.db, rows.slice(i, i + CHUNK));
       }
+      const ms = performance.now() - started;
       this.stats.flushes += 1;
       this.stats.lastFlushRows = rows.length;
+      this.stats.flushMsTotal += ms;
+      this.stats.flushMsMax = Math.max(this.stats.flushMsMax, ms);
     } catch (error) {
       this.deps.logger.warn({ err: error, rows: rows.length }, 'writing heartbeats failed; retrying with the next flush');
       for (const row of rows) if (!this.#pending.has(row.environmentId)) this.#pending.set(row.environmentId, row);

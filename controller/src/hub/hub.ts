@@ -41,6 +41,9 @@ export interface HubStats {
   heartbeatsReceived: number;
   heartbeatRowsWritten: number;
   heartbeatFlushes: number;
+  /** Time spent writing heartbeats (ms), in total and the longest flush. */
+  heartbeatFlushMsTotal: number;
+  heartbeatFlushMsMax: number;
   commandsSent: number;
   commandsTimedOut: number;
   violations: number;
@@ -173,6 +176,8 @@ export class AgentHub implements Component {
       heartbeatsReceived: hb.received,
       heartbeatRowsWritten: hb.written,
       heartbeatFlushes: hb.flushes,
+      heartbeatFlushMsTotal: hb.flushMsTotal,
+      heartbeatFlushMsMax: hb.flushMsMax,
       commandsSent: this.#commands.stats.sent,
       commandsTimedOut: this.#commands.stats.timedOut,
       violations: this.#ctx.stats.violations,
