@@ -1,52 +1,30 @@
 /**
  * Assembles a controller from its config: the database (migrated), the HTTP server with its
- * routes, the leader elector with the reconcile loop under it, and the components that later
- * issues add. `main` runs it; tests start it in-process.
+ * routes, and the components that later issues add. `main` runs it; tests start it in-process.
  */
-import type { Reconciler } from '@toolbelt/reconcilers';
 import { type Database, migrate, openDatabase } from '@toolbelt/schema';
-import { Registry } from 'prom-client';
 import { ComponentSet } from './component.ts';
 import type { Config } from './config.ts';
 import { addHealthRoutes } from './http/health.ts';
 import { Router } from './http/router.ts';
 import { HttpServer } from './http/server.ts';
-import { createLifecycle, type Lifecycle, type LifecycleOptions } from './lifecycle.ts';
+import { AgentHub, type AgentHubOptions } from './hub/index.ts';
 import type { Logger } from './logger.ts';
-import { createLoop, type Loop } from './loop/assemble.ts';
 
 export interface RunningController {
   /** Base URL of the HTTP server, e.g. http://127.0.0.1:8080. */
   readonly url: string;
   readonly database: Database;
   readonly http: HttpServer;
-  /** The runner (enqueue keys here) and the elector (is this replica the leader?). */
-  readonly loop: Loop;
-  /** Every metric of this controller (the API serves it at /metrics). */
-  readonly registry: Registry;
-  /** The droplet lifecycle (provider or embedded simulator, fleet cache, batcher), unless turned off. */
-  readonly lifecycle: Lifecycle | undefined;
+  /** The agent hub on `/agent/v1`: `sendCommand`, `isConnected`, `stats`. */
+  readonly hub: AgentHub;
   stop(): Promise<void>;
 }
 
-export interface ControllerParts {
-  /** Further reconcilers the loop runs (besides the lifecycle's). */
-  reconcilers?: readonly Reconciler[];
-  /**
-   * Seams of the droplet lifecycle: `beforeDelete` (stop tools before a droplet goes),
-   * `simulatorHooks` (e.g. `onBoot` starting a real droplet agent from user_data in the
-   * embedded simulator), `renderUserData`. `false` runs no lifecycle at all.
-   */
-  lifecycle?: Pick<LifecycleOptions, 'beforeDelete' | 'simulatorHooks' | 'renderUserData'> | false;
-}
-
-/** The agents' URL on this server (`ws://…/agent/v1`), loopback for a wildcard bind. */
-function agentUrlOf(httpUrl: string): string {
-  const url = new URL(httpUrl);
-  if (url.hostname === '0.0.0.0' || url.hostname === '[::]') url.hostname = '127.0.0.1';
-  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
-  url.pathname = '/agent/v1';
-  return url.toString();
+/** What a caller (tests, benchmarks, later the loop and the secret store) adds to the config. */
+export interface ControllerOptions {
+  /** Hub options beyond the config: clock, secret resolver, event sink, tunables. */
+  hub?: Omit<AgentHubOptions, 'database' | 'http' | 'logger'>;
 }
 
 /** Opens and migrates the database named by the config, saying which one it is. */
@@ -71,30 +49,18 @@ export async function openMigratedDatabase(config: Config, logger: Logger): Prom
   }
 }
 
-export async function startController(
-  config: Config,
-  logger: Logger,
-  parts: ControllerParts = {},
-): Promise<RunningController> {
+export async function startController(config: Config, logger: Logger, options: ControllerOptions = {}): Promise<RunningController> {
   const database = await openMigratedDatabase(config, logger);
-  const registry = new Registry();
   const router = new Router();
   addHealthRoutes(router, { db: database.db });
   const http = new HttpServer({ host: config.host, port: config.port, router, logger });
-  let lifecycle: Lifecycle | undefined;
   const components = new ComponentSet(logger);
-  let loop: Loop;
+  let hub: AgentHub;
   try {
-    if (parts.lifecycle !== false) {
-      const seams = parts.lifecycle ?? {};
-      lifecycle = await createLifecycle({ config, db: database.db, logger, registry, defaultAgentUrl: () => agentUrlOf(http.url), ...seams });
-    }
-    const reconcilers = [...(lifecycle?.reconcilers ?? []), ...(parts.reconcilers ?? [])];
-    loop = createLoop({ database, logger, registry, settings: config, reconcilers, leaderComponents: lifecycle?.leaderComponents });
-    lifecycle?.bindSink(loop.runner);
-    await components.start([http, loop.elector]);
+    // The hub attaches to the HTTP server's upgrades; it refuses agents (503) until started.
+    hub = new AgentHub({ ...options.hub, database, http, logger: logger.child({ component: 'hub' }) });
+    await components.start([http, hub]);
   } catch (error) {
-    await lifecycle?.close();
     await database.close();
     throw error;
   }
@@ -104,13 +70,10 @@ export async function startController(
     url: http.url,
     database,
     http,
-    loop,
-    registry,
-    lifecycle,
+    hub,
     stop() {
       stopping ??= (async () => {
         await components.stop();
-        await lifecycle?.close();
         await database.close();
       })();
       return stopping;
