@@ -196,6 +196,10 @@ export class LoopRunner implements Component, KeySink {
         queue.done(key);
         this.#settings.logger.error({ err: error, kind, key }, 'the loop failed around a reconcile (a bug)');
       }
+      // Yield to timers and I/O between reconciles. With embedded PGlite a query resolves
+      // without ever leaving the microtask queue, so busy workers would otherwise starve
+      // the lease renewal (and the HTTP server) until the queue runs dry.
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }
 

@@ -375,6 +375,37 @@ describeEachDatabase('loop runner', (t) => {
   });
 });
 
+describe('loop runner under a hot loop', () => {
+  it('leaves room for timers and I/O while reconciles resolve without ever waiting on I/O', async () => {
+    const cap = 5_000;
+    let runs = 0;
+    const drained = deferred();
+    const runner = new LoopRunner({
+      db: undefined as never,
+      logger: captureLogger().logger,
+      registry: new Registry(),
+      rateLimit: { perSecond: 1e9, burst: 1e9 },
+      // Resolves in microtasks only (as embedded PGlite queries do) and asks to run again at
+      // once, up to `cap` runs.
+      reconcilers: [
+        scripted('hot', async () => {
+          runs += 1;
+          if (runs < cap) return { requeueAfterMs: 0 };
+          drained.resolve();
+        }),
+      ],
+    });
+    runners.push(runner);
+    await runner.start(new AbortController().signal);
+    runner.enqueue('hot', 'k');
+    const runsWhenTimerFired = await new Promise<number>((resolve) => setTimeout(() => resolve(runs), 1));
+    await drained.promise;
+    // Starved, the timer would have waited for the hot loop to run dry.
+    expect(runsWhenTimerFired).toBeLessThan(cap);
+    await runner.stop();
+  });
+});
+
 describe('loop runner options', () => {
   const base = { db: undefined as never, logger: captureLogger().logger };
 
