@@ -1,7 +1,8 @@
 /**
  * Reconcile loop benchmark (figures in docs/performance.md, "Reconcile loop"). Run:
  * `npm run bench -w @toolbelt/controller` (the Postgres half and the failover measurement
- * need TEST_DATABASE_URL; BENCH_ENVIRONMENTS changes the fleet size, default 10,000).
+ * need TEST_DATABASE_URL; BENCH_ENVIRONMENTS changes the fleet size, default 10,000;
+ * BENCH_PARTS=loop,pglite,postgres,failover picks parts; BENCH_LOG=warn shows the logs).
  *
  * For each engine: N environments; a leader elector takes the lease and starts the runner,
  * whose first act is a resync of every key. Measured:
@@ -170,6 +171,7 @@ async function loopOnly(): Promise<void> {
 /** Time from SIGKILL of the leader to a new leader, with the default 10 s lease. */
 async function failover(url: string): Promise<void> {
   const database = await openDatabase({ url, maxConnections: 2 });
+  await database.db.execute(sql`delete from leases where name = 'failover'`);
   const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./elector-child.ts', import.meta.url)), url], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -191,24 +193,29 @@ async function failover(url: string): Promise<void> {
   child.kill('SIGKILL');
   await took;
   const lease = await getLease(database.db, 'failover');
-  console.log(`failover (10 s lease, renew 3 s): new leader ${((performance.now() - killedAt) / 1000).toFixed(1)} s after SIGKILL, epoch ${lease?.epoch}`);
+  console.log(`failover (default lease: 10 s, renew 3 s, followers try every 1 s): new leader ${((performance.now() - killedAt) / 1000).toFixed(1)} s after SIGKILL (epoch ${lease?.epoch})`);
   await survivor.stop();
   await database.close();
 }
 
+/** Which parts to run: BENCH_PARTS=loop,pglite,postgres,failover (default all). */
+const parts = new Set((process.env.BENCH_PARTS ?? 'loop,pglite,postgres,failover').split(','));
+
 console.log(`load average before: ${loadavg().map((l) => l.toFixed(2)).join(' ')} on ${availableParallelism()} cores`);
-await loopOnly();
-const pglite = await openDatabase({ dataDir: 'memory://' });
-try {
-  await benchEngine('pglite', pglite);
-} finally {
-  await pglite.close();
+if (parts.has('loop')) await loopOnly();
+if (parts.has('pglite')) {
+  const pglite = await openDatabase({ dataDir: 'memory://' });
+  try {
+    await benchEngine('pglite', pglite);
+  } finally {
+    await pglite.close();
+  }
 }
 
 const baseUrl = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL;
 if (!baseUrl) {
-  console.log('postgres: skipped (set TEST_DATABASE_URL)');
-} else {
+  console.log('postgres and failover: skipped (set TEST_DATABASE_URL)');
+} else if (parts.has('postgres') || parts.has('failover')) {
   const admin = await openDatabase({ url: baseUrl, maxConnections: 1 });
   const name = `toolbelt_bench_${process.pid}`;
   await admin.db.execute(sql.raw(`create database ${name}`));
@@ -216,8 +223,9 @@ if (!baseUrl) {
   url.pathname = `/${name}`;
   const postgres = await openDatabase({ url: url.toString(), maxConnections: 10 });
   try {
-    await benchEngine('postgres', postgres);
-    await failover(url.toString());
+    if (parts.has('postgres')) await benchEngine('postgres', postgres);
+    else await migrate(postgres.db);
+    if (parts.has('failover')) for (let i = 0; i < Number(process.env.BENCH_FAILOVERS ?? 3); i += 1) await failover(url.toString());
   } finally {
     await postgres.close();
     await admin.db.execute(sql.raw(`drop database if exists ${name} with (force)`));
