@@ -352,6 +352,29 @@ describeEachDatabase('loop runner', (t) => {
       expect(log.errors()).toEqual([]);
     });
 
+    it('schedules nothing for a reconcile that ends while the loop stops', async () => {
+      const outcomes = new Outcomes();
+      const gate = deferred();
+      const runner = makeRunner({
+        onOutcome: outcomes.push,
+        reconcilers: [
+          scripted('env', async () => {
+            await gate.promise; // ignores ctx.signal
+            return { requeueAfterMs: 1_000 };
+          }),
+        ],
+      });
+      await runner.start(new AbortController().signal);
+      runner.enqueue('env', 'k');
+      await flush();
+      const stopping = runner.stop();
+      gate.resolve();
+      await stopping;
+      expect(outcomes.reports.map((r) => r.outcome)).toEqual(['requeue']);
+      expect(runner.queue('env').dueAt('k')).toBeUndefined();
+      expect(runner.queue('env').depth).toEqual({ ready: 0, delayed: 0, inFlight: 0 });
+    });
+
     it('reports queue depth as a metric', async () => {
       const registry = new Registry();
       const gate = deferred();
