@@ -103,6 +103,7 @@ export class LeaderElector implements Component {
   readonly #onChange: ((state: LeadershipState) => void) | undefined;
   #term: Term | undefined;
   #lastEpoch: number | undefined;
+  #campaignFailures = 0;
   #loop: { abort: AbortController; done: Promise<void> } | undefined;
 
   constructor(options: LeaderElectorOptions) {
@@ -180,10 +181,14 @@ export class LeaderElector implements Component {
     const sentAt = this.#clock.now();
     try {
       const result = await tryAcquireLease(this.#db, { name: this.lease, holder: this.identity, ttlMs: this.#ttlMs });
+      this.#campaignFailures = 0;
       if (result.kind === 'acquired') return await this.#promote(result.lease, sentAt);
       this.#logger.trace({ holder: result.lease.holder, epoch: result.lease.epoch }, 'the lease is held elsewhere');
     } catch (error) {
-      this.#logger.warn({ err: error }, 'could not try for the lease; trying again');
+      // Once, then every 60th attempt: a follower tries every second through an outage.
+      if (this.#campaignFailures++ % 60 === 0) {
+        this.#logger.warn({ err: error, attempts: this.#campaignFailures }, 'could not try for the lease; trying again');
+      }
     }
     return this.#jittered(this.#retryEveryMs);
   }
@@ -193,6 +198,7 @@ export class LeaderElector implements Component {
     const renewal =
       sentAt < term.deadline ? renewLease(this.#db, term.token, this.#ttlMs) : Promise.resolve({ kind: 'late' as const });
     const outcome = await this.#beforeDeadline(term, signal, renewal);
+    if (signal.aborted) return 0; // stopping: `stop` demotes and releases
     switch (outcome.kind) {
       case 'ok':
         term.deadline = sentAt + this.#ttlMs - this.#renewEveryMs;
