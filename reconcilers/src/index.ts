@@ -9,3 +9,4 @@ export * from './fleet.ts';
 export * from './environment/index.ts';
 export * from './firewall.ts';
 export * from './orphans.ts';
+export * from './tools/index.ts';

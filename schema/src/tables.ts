@@ -159,6 +159,13 @@ export const toolCatalog = pgTable(
   ],
 );
 
+/** See `agentDropletTools.delivery`. */
+export interface ToolDelivery {
+  wireGeneration: number;
+  specGeneration: number;
+  fingerprint: string;
+}
+
 /** One catalog tool installed for one agent: a tool instance of its toolbelt. */
 export const agentDropletTools = pgTable(
   'agent_droplet_tools',
@@ -186,6 +193,12 @@ export const agentDropletTools = pgTable(
     endpoints: jsonb('endpoints').$type<Endpoint[]>().notNull().default([]),
     capabilities: jsonb('capabilities').$type<ToolCapabilities>(),
     last_error: text('last_error'),
+    /**
+     * What the tools reconciler last asked the agent for (status, written by it only): the
+     * wire generation it sent, the spec generation and the fingerprint (spec + secret
+     * versions) it came from. A new fingerprint gets the next wire generation.
+     */
+    delivery: jsonb('delivery').$type<ToolDelivery>(),
     created_at: createdAt(),
     updated_at: updatedAt(),
   },

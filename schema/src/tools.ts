@@ -1,10 +1,11 @@
 /**
  * Queries on tool instances (`agent_droplet_tools`): an agent's toolbelt.
  */
-import { and, asc, eq } from 'drizzle-orm';
+import { and, asc, eq, sql } from 'drizzle-orm';
 import type { DbOrTx } from './db.ts';
 import { type Conflict, conflict, type Found, type NotFound, notFound, ok, uniqueOrConflict } from './outcomes.ts';
-import { agentDropletTools } from './tables.ts';
+import { rowsOf } from './raw.ts';
+import { agentDropletTools, agentToolObservations, type ToolDelivery } from './tables.ts';
 
 export type ToolInstance = typeof agentDropletTools.$inferSelect;
 export interface ToolInstanceSpec {
@@ -101,4 +102,27 @@ export async function deleteToolRow(db: DbOrTx, id: string): Promise<boolean> {
     .where(eq(agentDropletTools.id, id))
     .returning({ id: agentDropletTools.id });
   return rows.length > 0;
+}
+
+/** Records what the tools reconciler asked the agent for (status; never moves generation). */
+export async function setToolDelivery(db: DbOrTx, id: string, delivery: ToolDelivery): Promise<boolean> {
+  const rows = await db.update(agentDropletTools).set({ delivery }).where(eq(agentDropletTools.id, id)).returning({ id: agentDropletTools.id });
+  return rows.length > 0;
+}
+
+/** Deletes a tool instance's row and what its agent last reported of it. */
+export async function removeToolInstance(db: DbOrTx, environmentId: string, id: string): Promise<boolean> {
+  await db
+    .delete(agentToolObservations)
+    .where(and(eq(agentToolObservations.agent_droplet_id, environmentId), eq(agentToolObservations.tool_instance_id, id)));
+  return deleteToolRow(db, id);
+}
+
+/** Environments that have tool instances or reported tools: the tools reconciler's keys. */
+export async function listToolEnvironmentIds(db: DbOrTx): Promise<string[]> {
+  const rows = rowsOf<{ id: string }>(
+    await db.execute(sql`select agent_droplet_id as id from agent_droplet_tools
+      union select agent_droplet_id as id from agent_tool_observations order by id`),
+  );
+  return rows.map((r) => String(r.id));
 }

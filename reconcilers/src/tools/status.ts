@@ -1,0 +1,95 @@
+/**
+ * A tool instance's status from what its agent observes (pure). Condition types:
+ * - `Installed` — the agent has the tool (any generation);
+ * - `Running` — its process or container runs;
+ * - `Healthy` — its last health check passed (an MCP session for MCP tools);
+ * - `Ready` — the current generation is installed and in its desired state (running and
+ *   healthy, or stopped).
+ * `status` is the store's word for the same (`installing`, `running`, `stopped`, `error`…);
+ * a crash-looping tool is `error` with the last exit and log lines in `last_error`.
+ */
+import type { Condition, ToolStatus } from '@toolbelt/schema';
+import type { ToolRuntimeState, ToolStatusReport } from '@toolbelt/schema/protocol';
+
+export type ToolConditionType = 'Installed' | 'Running' | 'Healthy' | 'Ready';
+const ORDER: readonly ToolConditionType[] = ['Ready', 'Installed', 'Running', 'Healthy'];
+
+interface ConditionInput {
+  type: ToolConditionType;
+  status: Condition['status'];
+  reason: string;
+  message: string;
+}
+
+/** Sets conditions, keeping each one's transition time while its status stays. */
+export function withConditions(previous: readonly Condition[], inputs: readonly ConditionInput[], now: number, generation: number): Condition[] {
+  const next = inputs.map((input): Condition => {
+    const current = previous.find((c) => c.type === input.type);
+    const lastTransitionTime = current && current.status === input.status ? current.lastTransitionTime : new Date(now).toISOString();
+    return { ...input, lastTransitionTime, observedGeneration: generation };
+  });
+  return next.sort((a, b) => ORDER.indexOf(a.type as ToolConditionType) - ORDER.indexOf(b.type as ToolConditionType));
+}
+
+const STATE_TO_STATUS: Record<ToolRuntimeState, ToolStatus> = {
+  installing: 'installing',
+  installed: 'installed',
+  starting: 'starting',
+  running: 'running',
+  stopping: 'stopping',
+  stopped: 'stopped',
+  crash_loop: 'error',
+  error: 'error',
+  uninstalled: 'pending',
+};
+
+/** The store status of an observed runtime state. */
+export const statusOfState = (state: ToolRuntimeState): ToolStatus => STATE_TO_STATUS[state];
+
+/** Why a tool is in error, for `last_error`: the agent's reason, the last exit, the last lines. */
+export function explainFailure(report: ToolStatusReport): string {
+  const parts = [report.reason ?? `the tool is in ${report.state}`];
+  if (report.lastExit) {
+    const how = report.lastExit.signal ? `signal ${report.lastExit.signal}` : `code ${report.lastExit.code}`;
+    parts.push(`last exit: ${how} at ${report.lastExit.at}${report.restarts ? ` after ${report.restarts} restart(s)` : ''}`);
+  }
+  const lines = (report.lastLogLines ?? []).slice(-10).map((l) => `  ${l.stream}: ${l.text}`);
+  if (lines.length > 0) parts.push(`last output:\n${lines.join('\n')}`);
+  return parts.join('; ');
+}
+
+/** What the conditions say about a report, given the wanted generation and state. */
+export function conditionsOf(
+  report: ToolStatusReport | undefined,
+  wanted: { wireGeneration: number; desiredState: 'running' | 'stopped' },
+): ConditionInput[] {
+  if (!report || report.state === 'uninstalled') {
+    return [
+      { type: 'Ready', status: 'False', reason: 'NotInstalled', message: 'the agent does not have this tool yet' },
+      { type: 'Installed', status: 'False', reason: 'NotInstalled', message: 'the agent does not report this tool' },
+    ];
+  }
+  const installed = report.state !== 'installing';
+  const running = report.state === 'running';
+  const healthy = report.health.status === 'healthy';
+  const current = report.generation === wanted.wireGeneration;
+  const inState = wanted.desiredState === 'running' ? running && healthy : report.state === 'stopped';
+  const ready = current && inState;
+  const readyReason = ready ? 'Ready' : !current ? 'Updating' : report.state === 'crash_loop' ? 'CrashLoop' : report.state === 'error' ? 'Failed' : 'NotInDesiredState';
+  const readyMessage = ready
+    ? `generation ${report.generation} is ${report.state}`
+    : !current
+      ? `the agent has generation ${report.generation}; generation ${wanted.wireGeneration} is on its way`
+      : `wanted ${wanted.desiredState}, observed ${report.state} (health ${report.health.status})`;
+  return [
+    { type: 'Ready', status: ready ? 'True' : 'False', reason: readyReason, message: readyMessage },
+    { type: 'Installed', status: installed ? 'True' : 'False', reason: installed ? 'Installed' : 'Installing', message: `observed ${report.state}` },
+    { type: 'Running', status: running ? 'True' : 'False', reason: running ? 'Running' : 'NotRunning', message: `observed ${report.state}` },
+    {
+      type: 'Healthy',
+      status: healthy ? 'True' : report.health.status === 'unhealthy' ? 'False' : 'Unknown',
+      reason: healthy ? 'HealthCheckPassed' : report.health.status === 'unhealthy' ? 'HealthCheckFailed' : 'NotChecked',
+      message: report.health.message ?? `health ${report.health.status}`,
+    },
+  ];
+}

@@ -1,0 +1,1 @@
+ALTER TABLE "agent_droplet_tools" ADD COLUMN "delivery" jsonb;
