@@ -44,6 +44,17 @@ export const SETTINGS = {
   reconcileWorkers: { env: 'TOOLBELT_RECONCILE_WORKERS', flag: 'reconcile-workers', help: 'concurrent reconciles per kind' },
   reconcileRate: { env: 'TOOLBELT_RECONCILE_RATE', flag: 'reconcile-rate', help: 'reconciles per second, all kinds together' },
   replicaId: { env: 'TOOLBELT_REPLICA_ID', flag: 'replica-id', help: "this replica's name in the leader lease" },
+  localDroplets: {
+    env: 'TOOLBELT_LOCAL_DROPLETS',
+    flag: 'local-droplets',
+    help: 'embedded simulator: boot each droplet as a real droplet agent on this machine (true/false)',
+  },
+  localDockerSocket: {
+    env: 'TOOLBELT_LOCAL_DOCKER_SOCKET',
+    flag: 'local-docker-socket',
+    help: 'local droplets: a Docker Engine API socket, enabling the docker runtime',
+  },
+  seedCatalog: { env: 'TOOLBELT_SEED_CATALOG', flag: 'seed-catalog', help: 'add the built-in tools (echo, everything) to the catalog at start (true/false)' },
   ...LIFECYCLE_SETTINGS,
 } as const;
 type SettingName = keyof typeof SETTINGS;
@@ -53,6 +64,11 @@ const milliseconds = (min: number, fallback: number) =>
   z.preprocess(blankToUndefined, z.coerce.number().int().min(min).default(fallback));
 const count = (min: number, max: number, fallback: number) =>
   z.preprocess(blankToUndefined, z.coerce.number().int().min(min).max(max).default(fallback));
+
+const flag = (fallback: boolean) =>
+  z
+    .preprocess(blankToUndefined, z.enum(['true', 'false', '1', '0', 'yes', 'no']).default(fallback ? 'true' : 'false'))
+    .transform((v) => ['true', '1', 'yes'].includes(v));
 
 function blankToUndefined(value: unknown): unknown {
   return value === '' ? undefined : value;
@@ -91,6 +107,9 @@ const fields = z.object({
   reconcileWorkers: count(1, 256, 4),
   reconcileRate: count(1, 1_000_000, 5_000),
   replicaId: z.preprocess(blankToUndefined, z.string().max(200).optional()),
+  localDroplets: flag(true),
+  localDockerSocket: z.preprocess(blankToUndefined, z.string().min(1).optional()),
+  seedCatalog: flag(true),
   ...lifecycleFields,
 });
 

@@ -24,6 +24,9 @@ describe('parseConfig', () => {
       reconcileWorkers: 4,
       reconcileRate: 5_000,
       replicaId: undefined,
+      localDroplets: true,
+      localDockerSocket: undefined,
+      seedCatalog: true,
     });
   });
 

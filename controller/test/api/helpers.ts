@@ -59,13 +59,13 @@ export async function startTestApi(t: TestDatabase, options: ControllerOptions =
   const stderr: string[] = [];
   const changes: { kind: string; key: string }[] = [];
   const adminToken = `tb_${randomBytes(32).toString('base64url')}`;
-  const config = parseConfig(['--port', '0', '--data-dir', 'memory://'], { TOOLBELT_ADMIN_TOKEN: adminToken, LOG_LEVEL: 'trace' });
+  const config = parseConfig(['--port', '0', '--data-dir', 'memory://'], { TOOLBELT_ADMIN_TOKEN: adminToken, LOG_LEVEL: 'trace', TOOLBELT_SEED_CATALOG: 'false' });
   const logger = createLogger({ logLevel: 'trace', logFormat: 'json' }, sink(logs));
   const controller = await serveDatabase(t.database, {
     config,
     logger,
     ownsDatabase: false,
-    options: { onSpecChange: (kind, key) => void changes.push({ kind, key }), stderr: sink(stderr), eventPollMs: 50, ...options },
+    options: { onSpecChange: (kind, key) => void changes.push({ kind, key }), stderr: sink(stderr), eventPollMs: 50, loop: false, ...options },
   });
   const url = controller.url;
   const call = async (method: string, path: string, o: CallOptions = {}): Promise<Answer> => {

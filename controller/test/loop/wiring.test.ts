@@ -34,8 +34,8 @@ describeEachDatabase('controller with the loop', (t) => {
       async () => ['a', 'b'],
     );
     running = await startController(config, captureLogger().logger, { reconcilers: [reconciler] });
-    expect(running.loop.elector.isLeader).toBe(true);
-    expect(running.loop.elector.identity).toBe(`wiring-${t.kind}`);
+    expect(running.loop!.elector.isLeader).toBe(true);
+    expect(running.loop!.elector.identity).toBe(`wiring-${t.kind}`);
     await listed.promise;
 
     await notifySpecChange(running.database.db, { kind: 'thing', key: 'c' });
