@@ -28,6 +28,8 @@ export interface LocalDropletsOptions {
   root: string;
   /** The agent's argv before `--config FILE`; default: this repository's agent under tsx. */
   agentCommand?: readonly string[];
+  /** The npm the local agents install npm tools with (default: `npm` on this machine's PATH). */
+  npmCommand?: string;
   /** Runtimes the local agents may use (default: process only). */
   runtimes?: readonly ('docker' | 'process')[];
   /** The Docker Engine API socket the local agents share (docker runtime). */
@@ -145,6 +147,8 @@ function localConfig(
     hostnameFile: join(dir, 'etc', 'hostname'),
     instanceIdFile: join(dir, 'etc', 'instance-id'),
     runtimes: options.runtimes ?? ['process'],
+    // The droplet's npm lives under /opt/toolbelt/node there; here it is this machine's.
+    npm: { ...(config.npm as Record<string, unknown> | undefined), command: options.npmCommand ?? 'npm' },
     dockerScope: scopeOf(dropletId),
     ...(options.dockerSocket ? { dockerSocket: options.dockerSocket } : {}),
     ...(options.heartbeatIntervalMs ? { heartbeatIntervalMs: options.heartbeatIntervalMs } : {}),

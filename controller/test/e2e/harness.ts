@@ -1,0 +1,118 @@
+/**
+ * The whole controller in this process on a test database — API, hub, loop with the
+ * lifecycle and tools reconcilers, the embedded simulator (fast boots) whose droplets are
+ * real droplet agent processes (local droplets) — and helpers to drive it over HTTP.
+ * Every log line of the controller is kept (`logs`) for the leak checks.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import type { TestDatabase } from '@toolbelt/schema/testing';
+import { openSecretStore } from '../../src/api/secret-setup.ts';
+import { parseConfig } from '../../src/config.ts';
+import { type RunningController, serveDatabase } from '../../src/controller.ts';
+import { createLogger } from '../../src/logger.ts';
+
+export interface Answer {
+  status: number;
+  // Tests read answers loosely; the assertions check their shapes.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  body: any;
+  text: string;
+}
+
+export interface E2E {
+  controller: RunningController;
+  dataDir: string;
+  logs: string[];
+  call(method: string, path: string, body?: unknown): Promise<Answer>;
+  stop(): Promise<void>;
+}
+
+function sink(lines: string[]): Writable {
+  return new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+      done();
+    },
+  });
+}
+
+/** A port nothing listens on right now (for a tool's port on a local droplet). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+export const FAST: Record<string, string> = {
+  TOOLBELT_SIMULATOR_BOOT_MS: '200',
+  TOOLBELT_SWEEP_FAST_MS: '200',
+  TOOLBELT_SWEEP_STEADY_MS: '1000',
+  TOOLBELT_CREATE_BATCH_WINDOW_MS: '50',
+  TOOLBELT_ORPHAN_GRACE_MS: '0',
+  TOOLBELT_RESYNC_INTERVAL_MS: '5000',
+};
+
+export async function startE2E(t: TestDatabase, env: Record<string, string> = {}): Promise<E2E> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'toolbelt-e2e-'));
+  const adminToken = `tb_${randomBytes(32).toString('base64url')}`;
+  const config = parseConfig(['--port', '0', '--data-dir', dataDir], {
+    ...FAST,
+    TOOLBELT_ADMIN_TOKEN: adminToken,
+    TOOLBELT_MASTER_KEY: randomBytes(32).toString('base64'),
+    LOG_LEVEL: 'debug',
+    ...env,
+  });
+  const logs: string[] = [];
+  const logger = createLogger({ logLevel: 'debug', logFormat: 'json' }, sink(logs));
+  const secrets = await openSecretStore(config, t.db, logger);
+  const controller = await serveDatabase(t.database, {
+    config,
+    logger,
+    ownsDatabase: false,
+    options: { secrets, stderr: sink(logs), toolRetry: { baseMs: 300, maxMs: 3_000 } },
+  });
+  const call = async (method: string, path: string, body?: unknown): Promise<Answer> => {
+    const headers: Record<string, string> = { authorization: `Bearer ${adminToken}` };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const res = await fetch(`${controller.url}${path}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      // not JSON
+    }
+    return { status: res.status, body: parsed, text };
+  };
+  return {
+    controller,
+    dataDir,
+    logs,
+    call,
+    async stop() {
+      await controller.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Polls `check` until it returns a value that is not undefined/false; fails with `describe()`
+ * after `timeoutMs` (a liveness deadline, generous on purpose — not a measurement).
+ */
+export async function until<T>(check: () => Promise<T | undefined | false> | T | undefined | false, describe: () => Promise<string> | string, timeoutMs = 90_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`not reached within ${timeoutMs} ms: ${await describe()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -1,0 +1,151 @@
+/**
+ * Tools on droplets, end to end with real everything: the API switches an agent's environment
+ * on → the embedded simulator creates a droplet → a real droplet agent boots from its
+ * user_data (local droplets) and enrolls over the hub → the tools reconciler installs the
+ * echo MCP server (npm package from the controller's package shelf) with a secret → an MCP
+ * client calls it at its reported endpoint → config change, secret rotation, stop, start,
+ * removal → the environment switched off → droplet gone, credentials revoked. Then the leak
+ * check: the secret's value appears nowhere it must not.
+ */
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { sql } from 'drizzle-orm';
+import { rowsOf } from '@toolbelt/schema';
+import { describeEachDatabase } from '@toolbelt/schema/testing';
+import { afterEach, expect, it } from 'vitest';
+import { type E2E, freePort, startE2E, until } from './harness.ts';
+import { tryMcpTool } from './mcp.ts';
+
+const SECRET = `e2e-secret-${Math.random().toString(36).slice(2)}-value`;
+const ROTATED = `${SECRET}-rotated`;
+const fingerprintOf = (value: string) => createHash('sha256').update(value).digest('hex').slice(0, 16);
+
+let e2e: E2E | undefined;
+afterEach(async () => {
+  await e2e?.stop();
+  e2e = undefined;
+});
+
+/** Every file under `dir` (droplet disks: agent state, tool logs). */
+function filesUnder(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    const stat = statSync(path, { throwIfNoEntry: false });
+    if (!stat) continue;
+    if (stat.isDirectory()) {
+      if (name !== 'node_modules') out.push(...filesUnder(path));
+    } else if (stat.isFile() && stat.size < 5_000_000) out.push(path);
+  }
+  return out;
+}
+
+/** Every text column of every table except the encrypted store's ciphertext. */
+async function databaseDump(e: E2E): Promise<string> {
+  const db = e.controller.database.db;
+  const tables = rowsOf<{ name: string }>(await db.execute(sql`select tablename as name from pg_tables where schemaname = 'public'`));
+  const parts: string[] = [];
+  for (const { name } of tables) {
+    const rows = rowsOf<Record<string, unknown>>(await db.execute(sql.raw(`select * from ${name}`)));
+    parts.push(JSON.stringify(rows, (_k, v) => (Buffer.isBuffer(v) || v instanceof Uint8Array ? '[bytes]' : v)));
+  }
+  return parts.join('\n');
+}
+
+describeEachDatabase('tools end to end (process runtime)', (t) => {
+  it(
+    'runs the echo MCP server with a secret through its whole life, and leaks the secret nowhere',
+    async () => {
+      const e = (e2e = await startE2E(t));
+      const port = await freePort();
+      // The seeded echo, on a port free on this machine (every local droplet shares its network).
+      const catalog = await e.call('PATCH', '/v1/catalog/echo', { ports: [port] });
+      expect(catalog.status, catalog.text).toBe(200);
+      expect((await e.call('POST', '/v1/agents', { name: 'alpha', environment: { active: true } })).status).toBe(201);
+      expect((await e.call('PUT', '/v1/agents/alpha/secrets/echo-secret', { value: SECRET })).status).toBeLessThan(300);
+      const added = await e.call('POST', '/v1/agents/alpha/tools', {
+        tool_name: 'echo',
+        config_details: { prefix: 'one: ' },
+        secret_refs: { ECHO_SECRET: 'echo-secret' },
+      });
+      expect(added.status, added.text).toBe(201);
+      const toolPath = `/v1/agents/alpha/tools/${added.body.id}`;
+      const get = async () => (await e.call('GET', toolPath)).body;
+      const ready = (tool: { status: string; conditions: { type: string; status: string }[] }) =>
+        tool.conditions.find((c) => c.type === 'Ready')?.status === 'True';
+
+      // Installed from the package shelf, started, healthy: its endpoint and MCP tools are known.
+      const running = await until(async () => {
+        const tool = await get();
+        return tool.status === 'running' && ready(tool) && tool.endpoints.length > 0 ? tool : undefined;
+      }, async () => JSON.stringify(await get()), 180_000);
+      expect(running.endpoints).toEqual([{ host: '127.0.0.1', port, path: '/mcp', transport: 'mcp-http' }]);
+      expect(running.capabilities.serverInfo.name).toBe('toolbelt-echo');
+      expect(running.capabilities.tools.map((x: { name: string }) => x.name).sort()).toEqual(['echo', 'secret_fingerprint']);
+      expect(running.observed_generation).toBe(running.generation);
+      const endpoint = running.endpoints[0];
+      expect(await tryMcpTool(endpoint, 'echo', { text: 'hi' })).toBe('one: hi');
+      expect(await tryMcpTool(endpoint, 'secret_fingerprint')).toBe(fingerprintOf(SECRET));
+
+      // A config change restarts it with the new setting.
+      expect((await e.call('PATCH', toolPath, { config_details: { prefix: 'two: ' } })).status).toBe(200);
+      await until(async () => (await tryMcpTool(endpoint, 'echo', { text: 'hi' })) === 'two: hi', () => 'the new prefix never answered');
+      await until(async () => {
+        const tool = await get();
+        return tool.observed_generation === tool.generation && ready(tool);
+      }, async () => JSON.stringify(await get()));
+
+      // A rotated secret is delivered again (the tool restarts with it).
+      expect((await e.call('PUT', '/v1/agents/alpha/secrets/echo-secret', { value: ROTATED })).status).toBeLessThan(300);
+      await until(async () => (await tryMcpTool(endpoint, 'secret_fingerprint')) === fingerprintOf(ROTATED), () => 'the rotated secret never arrived');
+
+      // Stop, then start again.
+      expect((await e.call('PATCH', toolPath, { desired_state: 'stopped' })).status).toBe(200);
+      await until(async () => (await get()).status === 'stopped', async () => JSON.stringify(await get()));
+      expect(await tryMcpTool(endpoint, 'echo', { text: 'hi' })).toMatch(/^unreachable/);
+      expect((await e.call('PATCH', toolPath, { desired_state: 'running' })).status).toBe(200);
+      await until(async () => (await tryMcpTool(endpoint, 'echo', { text: 'back' })) === 'two: back', () => 'the tool did not start again');
+
+      // Removed: uninstalled by the agent, then the row goes.
+      expect((await e.call('DELETE', toolPath)).status).toBeLessThan(300);
+      await until(async () => (await e.call('GET', toolPath)).status === 404, async () => JSON.stringify(await get()));
+      expect(await tryMcpTool(endpoint, 'echo', { text: 'hi' })).toMatch(/^unreachable/);
+      const events = (await e.call('GET', `/v1/events?object=tool/${added.body.id}&limit=200`)).body.items.map((x: { reason: string }) => x.reason);
+      expect(events).toEqual(expect.arrayContaining(['ToolInstalling', 'ToolConfiguring', 'ToolStopping', 'ToolStarting', 'ToolUninstalling', 'ToolRemoved', 'CapabilitiesDiscovered']));
+
+      // The environment switched off: the droplet goes, its credentials are revoked, nothing is left.
+      const environmentId = running.environment_id as string;
+      expect((await e.call('PUT', '/v1/agents/alpha/environment', { active: false })).status).toBe(200);
+      const simulator = e.controller.lifecycle!.simulator!;
+      await until(async () => {
+        const droplets = (await (await fetch(`${simulator.url}/v2/droplets`, { headers: { authorization: `Bearer ${simulator.token}` } })).json()) as { droplets: unknown[] };
+        return droplets.droplets.length === 0 && e.controller.localDroplets!.running().length === 0;
+      }, () => 'the droplet is still there');
+      const credentials = rowsOf<{ revoked_at: unknown }>(
+        await e.controller.database.db.execute(sql`select revoked_at from droplet_credentials where agent_droplet_id = ${environmentId}`),
+      );
+      expect(credentials.length).toBeGreaterThan(0);
+      expect(credentials.every((c) => c.revoked_at !== null)).toBe(true);
+
+      // The leak check: neither value in any log line, event, command, API answer, database
+      // column outside the encrypted store, or file on the droplet's disk.
+      const dump = await databaseDump(e);
+      const answers = [
+        (await e.call('GET', '/v1/agents/alpha/secrets')).text,
+        (await e.call('GET', '/v1/agents/alpha/tools')).text,
+        (await e.call('GET', '/v1/events?limit=500')).text,
+        (await e.call('GET', '/v1/agents/alpha/toolbelt')).text,
+      ];
+      const files = filesUnder(e.dataDir).map((f) => readFileSync(f, 'utf8'));
+      for (const value of [SECRET, ROTATED]) {
+        expect(e.logs.filter((line) => line.includes(value))).toEqual([]);
+        expect(dump.includes(value)).toBe(false);
+        expect(answers.filter((a) => a.includes(value))).toEqual([]);
+        expect(files.filter((f) => f.includes(value)).length).toBe(0);
+      }
+      expect(e.logs.length).toBeGreaterThan(50);
+    },
+    360_000,
+  );
+});
