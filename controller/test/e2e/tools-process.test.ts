@@ -53,6 +53,14 @@ async function databaseDump(e: E2E): Promise<string> {
   return parts.join('\n');
 }
 
+/** Commands and observations, for a failure message. */
+async function debugDump(e: E2E): Promise<string> {
+  const db = e.controller.database.db;
+  const commands = rowsOf(await db.execute(sql`select command_type, generation, status, result, created_at, finished_at from commands order by created_at`));
+  const observations = rowsOf(await db.execute(sql`select report, observed_at from agent_tool_observations`));
+  return JSON.stringify({ commands, observations }, null, 1).slice(0, 20_000);
+}
+
 describeEachDatabase('tools end to end (process runtime)', (t) => {
   it(
     'runs the echo MCP server with a secret through its whole life, and leaks the secret nowhere',
@@ -79,7 +87,7 @@ describeEachDatabase('tools end to end (process runtime)', (t) => {
       const running = await until(async () => {
         const tool = await get();
         return tool.status === 'running' && ready(tool) && tool.endpoints.length > 0 ? tool : undefined;
-      }, async () => JSON.stringify(await get()), 180_000);
+      }, async () => `${JSON.stringify(await get())}\n${await debugDump(e)}`, 180_000);
       expect(running.endpoints).toEqual([{ host: '127.0.0.1', port, path: '/mcp', transport: 'mcp-http' }]);
       expect(running.capabilities.serverInfo.name).toBe('toolbelt-echo');
       expect(running.capabilities.tools.map((x: { name: string }) => x.name).sort()).toEqual(['echo', 'secret_fingerprint']);

@@ -115,7 +115,8 @@ export class ProcessRuntime implements Runtime {
     await installPackage(this.#o.npm, paths.pkg, record.spec.packageIdentifier, record.spec.version);
     // Installed means runnable: the package is there and has the bin the spec asks for.
     await resolveBin(paths.pkg, record.spec.packageIdentifier, record.spec.bin);
-    next.installed = true;
+    // Without this the tool would stay `installing` until started.
+    supervisor.markInstalled();
     await supervisor.persist();
     if (wasRunning) await supervisor.start();
     else this.#o.onChange(record.toolInstanceId);

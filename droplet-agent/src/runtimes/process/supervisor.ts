@@ -106,6 +106,12 @@ export class ProcessSupervisor {
   }
 
   /** Starts the tool unless it runs; `desired` becomes running. */
+  /** The package is in place: an `installing` tool is now `stopped` (runnable). */
+  markInstalled(): void {
+    this.record.installed = true;
+    if (this.#state === 'installing') this.#setState('stopped');
+  }
+
   async start(): Promise<void> {
     this.record.desired = 'running';
     await this.persist();
