@@ -84,8 +84,13 @@ export interface ToolsPlan {
 
 const OPEN = new Set(['queued', 'sent', 'accepted']);
 const FAILED = new Set(['failed', 'timed_out']);
-/** While a done command's effect has not shown in a report yet, look again after this. */
+/** While a done command's effect has not shown in a report yet, look again after this… */
 export const SETTLE_MS = 2_000;
+/**
+ * …for at most this long: a done command whose effect no report shows after that is not
+ * in effect (e.g. the droplet was replaced and its new agent has nothing), so it is sent again.
+ */
+export const SETTLE_WINDOW_MS = 15_000;
 
 /** The delivery to use: the recorded one, or the next when the fingerprint changed. */
 export function nextDelivery(input: ToolInput, reported: number | undefined): { delivery: ToolDelivery; changed: boolean } {
@@ -126,7 +131,8 @@ export function gate(wanted: PlannedCommand, toolCommands: readonly Command[], o
   if (toolCommands.some((c) => OPEN.has(c.status))) return { send: false };
   const same = toolCommands.filter((c) => c.command_type === wanted.type && c.generation === wanted.generation);
   const done = same.find((c) => c.status === 'done');
-  if (done && done.finished_at && (!observation || observation.observedAt <= done.finished_at.getTime())) {
+  const doneAt = done?.finished_at?.getTime();
+  if (doneAt !== undefined && input.now - doneAt < SETTLE_WINDOW_MS && (!observation || observation.observedAt <= doneAt)) {
     // Done, but no report since: the report is on its way (the answer carries it).
     return { send: false, waitMs: SETTLE_MS };
   }
