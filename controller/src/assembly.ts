@@ -123,25 +123,29 @@ function buildServing(database: Database, setup: Setup): Built {
   return { router, http, api, hub, wiring, shelf };
 }
 
+async function buildLifecycle(database: Database, setup: Setup, built: Built, registry: Registry) {
+  const { config, logger, options } = setup;
+  if (options.lifecycle === false) return { lifecycle: undefined, localDroplets: undefined };
+  const seams = options.lifecycle ?? {};
+  const localDroplets = seams.simulatorHooks ? undefined : localDropletsOf(setup);
+  const simulatorHooks = seams.simulatorHooks ?? hooksOf(localDroplets);
+  const lifecycle = await createLifecycle({
+    config,
+    db: database.db,
+    logger,
+    registry,
+    defaultAgentUrl: () => agentUrlOf(built.http.url),
+    beforeDelete: seams.beforeDelete ?? built.wiring.beforeDelete,
+    ...(seams.renderUserData ? { renderUserData: seams.renderUserData } : {}),
+    ...(simulatorHooks ? { simulatorHooks } : {}),
+  });
+  return { lifecycle, localDroplets };
+}
+
 async function buildLoop(database: Database, setup: Setup, built: Built, registry: Registry) {
   const { config, logger, options } = setup;
   if (options.loop === false) return { loop: undefined, lifecycle: undefined, localDroplets: undefined };
-  let lifecycle: Lifecycle | undefined;
-  let localDroplets: LocalDroplets | undefined;
-  if (options.lifecycle !== false) {
-    const seams = options.lifecycle ?? {};
-    localDroplets = seams.simulatorHooks ? undefined : localDropletsOf(setup);
-    lifecycle = await createLifecycle({
-      config,
-      db: database.db,
-      logger,
-      registry,
-      defaultAgentUrl: () => agentUrlOf(built.http.url),
-      beforeDelete: seams.beforeDelete ?? built.wiring.beforeDelete,
-      ...(seams.renderUserData ? { renderUserData: seams.renderUserData } : {}),
-      ...((seams.simulatorHooks ?? hooksOf(localDroplets)) ? { simulatorHooks: seams.simulatorHooks ?? hooksOf(localDroplets) } : {}),
-    });
-  }
+  const { lifecycle, localDroplets } = await buildLifecycle(database, setup, built, registry);
   const tools = createToolsReconciler({ resolvePackage: await built.shelf.resolver(), ...(options.toolRetry ? { retry: options.toolRetry } : {}) });
   const reconcilers = [...(lifecycle?.reconcilers ?? []), tools, ...(options.reconcilers ?? [])];
   const loop = createLoop({ database, logger, registry, settings: config, reconcilers, leaderComponents: lifecycle?.leaderComponents, clock: options.clock });

@@ -77,7 +77,9 @@ function report(patch: Partial<ToolStatusReport> = {}): ToolStatusReport {
 }
 
 let commandSeq = 0;
-function command(type: string, generation: number, status: Command['status'], finishedAgoMs = 1_000, result: Record<string, unknown> | null = null): Command {
+function command(type: string, generation: number, status: Command['status'], more: { agoMs?: number; result?: Record<string, unknown> } = {}): Command {
+  const finishedAgoMs = more.agoMs ?? 1_000;
+  const result = more.result ?? null;
   commandSeq += 1;
   const at = new Date(NOW - finishedAgoMs);
   return {
@@ -149,11 +151,11 @@ describe('planTools', () => {
 
   it('installs again when a replaced droplet reports an empty inventory', () => {
     const tool = delivered(row({ status: 'running' }));
-    const plan = diff([input(tool)], [], [command('install', 1, 'done', 60_000), command('start', 1, 'done', 50_000)], {});
+    const plan = diff([input(tool)], [], [command('install', 1, 'done', { agoMs: 60_000 }), command('start', 1, 'done', { agoMs: 50_000 })], {});
     // The old commands are done long before; nothing is reported any more: install again.
     expect(plan.tools[0]!.command).toMatchObject({ type: 'install', generation: 1 });
     // Just done, report not in yet: wait for it instead.
-    const fresh = diff([input(tool)], [], [command('install', 1, 'done', 100)]);
+    const fresh = diff([input(tool)], [], [command('install', 1, 'done', { agoMs: 100 })]);
     expect(fresh.tools[0]!.command).toBeUndefined();
     expect(fresh.requeueAfterMs).toBeGreaterThan(0);
   });
@@ -202,7 +204,7 @@ describe('planTools', () => {
 
   it('retries a failed install after a growing backoff, and shows why it failed meanwhile', () => {
     const tool = delivered(row());
-    const failed = (ago: number) => command('install', 1, 'failed', ago, { error: { code: 'AGENT_ERR_INSTALL_FAILED', reason: 'npm: 404 Not Found' } });
+    const failed = (agoMs: number) => command('install', 1, 'failed', { agoMs, result: { error: { code: 'AGENT_ERR_INSTALL_FAILED', reason: 'npm: 404 Not Found' } } });
     const soon = diff([input(tool)], [], [failed(500)]);
     expect(soon.tools[0]!.command).toBeUndefined();
     expect(soon.requeueAfterMs).toBe(500);

@@ -127,7 +127,7 @@ describeEachDatabase('tools end to end (process runtime)', (t) => {
       expect((await e.call('PUT', '/v1/agents/alpha/environment', { active: false })).status).toBe(200);
       const simulator = e.controller.lifecycle!.simulator!;
       await until(async () => {
-        const droplets = (await (await fetch(`${simulator.url}/v2/droplets`, { headers: { authorization: `Bearer ${simulator.token}` } })).json()) as { droplets: unknown[] };
+        const droplets = (await (await fetch(`${simulator.url}/droplets`, { headers: { authorization: `Bearer ${simulator.token}` } })).json()) as { droplets: unknown[] };
         return droplets.droplets.length === 0 && e.controller.localDroplets!.running().length === 0;
       }, () => 'the droplet is still there');
       const credentials = rowsOf<{ revoked_at: unknown }>(

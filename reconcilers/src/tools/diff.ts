@@ -100,14 +100,17 @@ export function nextDelivery(input: ToolInput, reported: number | undefined): { 
   return { delivery: { wireGeneration, specGeneration: input.tool.generation, fingerprint: input.fingerprint }, changed: true };
 }
 
+/** Uninstall of a tool the agent still has (stop and uninstall accept newer generations). */
+function uninstallOf(id: string, delivery: ToolDelivery, report: ToolStatusReport | undefined): PlannedCommand | undefined {
+  if (report === undefined || report.state === 'uninstalled') return undefined;
+  return { toolInstanceId: id, type: 'uninstall', generation: Math.max(delivery.wireGeneration, report.generation), payload: {} };
+}
+
 /** The command that moves the tool towards its spec, ignoring what is already in flight. */
 export function wantedCommand(input: ToolInput, delivery: ToolDelivery, report: ToolStatusReport | undefined): PlannedCommand | undefined {
   const id = input.tool.id;
+  if (input.tool.deletion_requested_at) return uninstallOf(id, delivery, report);
   const present = report !== undefined && report.state !== 'uninstalled';
-  if (input.tool.deletion_requested_at) {
-    if (!present) return undefined;
-    return { toolInstanceId: id, type: 'uninstall', generation: Math.max(delivery.wireGeneration, report.generation), payload: {} };
-  }
   if (!input.spec.ok || input.missingSecrets.length > 0) return undefined;
   const generation = delivery.wireGeneration;
   if (!present) return { toolInstanceId: id, type: 'install', generation, payload: { tool: input.spec.spec } };

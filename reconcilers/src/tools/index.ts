@@ -77,7 +77,14 @@ async function send(ctx: ReconcileContext, environmentId: string, command: Plann
   }
 }
 
-async function actOnTool(ctx: ReconcileContext, environmentId: string, row: ToolInstance, plan: ToolPlan, timeoutMs: number | undefined): Promise<void> {
+interface ToolAct {
+  environmentId: string;
+  row: ToolInstance;
+  plan: ToolPlan;
+  timeoutMs: number | undefined;
+}
+
+async function actOnTool(ctx: ReconcileContext, { environmentId, row, plan, timeoutMs }: ToolAct): Promise<void> {
   if (plan.deleteRow) {
     await ctx.fence.write((tx) => removeToolInstance(tx, environmentId, row.id));
     await ctx.events.normal('ToolRemoved', `${row.instance_name} is uninstalled and removed`, { kind: TOOL_OBJECT_KIND, id: row.id });
@@ -99,7 +106,9 @@ export function createToolsReconciler(options: ToolsReconcilerOptions = {}): Rec
     if (!state) return;
     const plan = planTools({ ...state.diff, now: ctx.clock.now(), retry });
     const rows = new Map(state.rows.map((r) => [r.id, r]));
-    for (const toolPlan of plan.tools) await actOnTool(ctx, key, rows.get(toolPlan.toolId)!, toolPlan, options.commandTimeoutMs);
+    for (const toolPlan of plan.tools) {
+      await actOnTool(ctx, { environmentId: key, row: rows.get(toolPlan.toolId)!, plan: toolPlan, timeoutMs: options.commandTimeoutMs });
+    }
     for (const orphan of plan.orphans) await send(ctx, key, orphan, options.commandTimeoutMs);
     for (const event of plan.events) {
       const object = { kind: TOOL_OBJECT_KIND, id: event.toolInstanceId };

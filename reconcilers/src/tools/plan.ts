@@ -31,30 +31,42 @@ interface StatusFacts {
   now: number;
 }
 
+type StatusWord = Pick<ToolStatusPatch, 'status' | 'last_error'>;
+
+/** Why the tool cannot run at all (deletion, a bad spec, a missing secret), if so. */
+function blockedStatus(facts: StatusFacts): StatusWord | undefined {
+  const { input, failure } = facts;
+  if (input.tool.deletion_requested_at) return { status: 'uninstalling', last_error: failure ? describeFailure(failure) : null };
+  if (!input.spec.ok) return { status: 'error', last_error: input.spec.reason };
+  if (input.missingSecrets.length === 0) return undefined;
+  const names = input.missingSecrets.join(', ');
+  return { status: 'pending_config', last_error: `the agent has no secret named ${names}; set it (PUT /v1/agents/{agent}/secrets/{name}) or change secret_refs` };
+}
+
+/** The status word and error from the report, the last failure and what is in flight. */
+function observedStatus(facts: StatusFacts): StatusWord {
+  const report = facts.observation?.report;
+  if (report && (report.state === 'crash_loop' || report.state === 'error')) return { status: 'error', last_error: explainFailure(report) };
+  if (facts.failure && report?.state !== 'running') return { status: 'error', last_error: describeFailure(facts.failure) };
+  if (report && report.state !== 'uninstalled') return { status: statusOfState(report.state), last_error: null };
+  if (facts.installing) return { status: 'installing', last_error: null };
+  return { status: 'pending', last_error: facts.agentConnected ? null : 'waiting for the droplet agent to connect' };
+}
+
 /** The tool's status, conditions and error from what is observed. */
 export function statusOf(facts: StatusFacts): ToolStatusPatch {
-  const { input, delivery, observation, failure } = facts;
+  const { input, delivery } = facts;
   const tool = input.tool;
-  const report = observation?.report;
+  const report = facts.observation?.report;
   const wanted = { wireGeneration: delivery.wireGeneration, desiredState: tool.desired_state };
-  const conditions = withConditions(tool.conditions, conditionsOf(report, wanted), facts.now, tool.generation);
-  const base = {
-    conditions,
+  const current = report !== undefined && report.generation === delivery.wireGeneration;
+  return {
+    conditions: withConditions(tool.conditions, conditionsOf(report, wanted), facts.now, tool.generation),
     endpoints: report?.state === 'running' ? report.endpoints : [],
     capabilities: report?.capabilities ?? tool.capabilities,
-    observed_generation: report && report.generation === delivery.wireGeneration ? delivery.specGeneration : tool.observed_generation,
+    observed_generation: current ? delivery.specGeneration : tool.observed_generation,
+    ...(blockedStatus(facts) ?? observedStatus(facts)),
   };
-  if (tool.deletion_requested_at) return { ...base, status: 'uninstalling', last_error: failure ? describeFailure(failure) : null };
-  if (!input.spec.ok) return { ...base, status: 'error', last_error: input.spec.reason };
-  if (input.missingSecrets.length > 0) {
-    const names = input.missingSecrets.join(', ');
-    return { ...base, status: 'pending_config', last_error: `the agent has no secret named ${names}; set it (PUT /v1/agents/{agent}/secrets/{name}) or change secret_refs` };
-  }
-  if (report && (report.state === 'crash_loop' || report.state === 'error')) return { ...base, status: 'error', last_error: explainFailure(report) };
-  if (failure && report?.state !== 'running') return { ...base, status: 'error', last_error: describeFailure(failure) };
-  if (report && report.state !== 'uninstalled') return { ...base, status: statusOfState(report.state), last_error: null };
-  if (facts.installing) return { ...base, status: 'installing', last_error: null };
-  return { ...base, status: 'pending', last_error: facts.agentConnected ? null : 'waiting for the droplet agent to connect' };
 }
 
 const toolNames = (c: ToolCapabilities | null | undefined) => (c ? c.tools.map((t) => t.name).sort() : undefined);
@@ -96,25 +108,34 @@ interface OneTool {
   waitMs?: number;
 }
 
+const NO_DELIVERY: ToolDelivery = { wireGeneration: 0, specGeneration: 0, fingerprint: '' };
+
+/** The command to send now (if any) and how long to wait otherwise. */
+function decide(wanted: PlannedCommand | undefined, toolCommands: readonly Command[], observation: Observation | undefined, diff: ToolsDiffInput) {
+  if (!wanted || !diff.agentConnected) return { command: undefined, waitMs: undefined };
+  const verdict = gate(wanted, toolCommands, observation, diff);
+  return verdict.send ? { command: wanted, waitMs: undefined } : { command: undefined, waitMs: verdict.waitMs };
+}
+
+/** A removed tool's row goes once the agent no longer has it (or confirmed the uninstall) and nothing is in flight. */
+function rowCanGo(input: ToolInput, report: Observation['report'] | undefined, toolCommands: readonly Command[]): boolean {
+  if (input.tool.deletion_requested_at === null || toolCommands.some((c) => OPEN.has(c.status))) return false;
+  const present = report !== undefined && report.state !== 'uninstalled';
+  return !present || toolCommands.some((c) => c.command_type === 'uninstall' && c.status === 'done');
+}
+
 function planOne(input: ToolInput, diff: ToolsDiffInput, byTool: ReadonlyMap<string, Command[]>): OneTool {
   const tool = input.tool;
   const observation = diff.observed.get(tool.id);
   const report = observation?.report;
   const toolCommands = byTool.get(tool.id) ?? [];
-  const next = input.spec.ok ? nextDelivery(input, report?.generation) : { delivery: tool.delivery ?? { wireGeneration: 0, specGeneration: 0, fingerprint: '' }, changed: false };
+  const next = input.spec.ok ? nextDelivery(input, report?.generation) : { delivery: tool.delivery ?? NO_DELIVERY, changed: false };
   const wanted = wantedCommand(input, next.delivery, report);
-  let command: PlannedCommand | undefined;
-  let waitMs: number | undefined;
-  if (wanted && diff.agentConnected) {
-    const verdict = gate(wanted, toolCommands, observation, diff);
-    if (verdict.send) command = wanted;
-    else waitMs = verdict.waitMs;
-  }
-  const present = report !== undefined && report.state !== 'uninstalled';
-  const uninstalled = toolCommands.some((c) => c.command_type === 'uninstall' && c.status === 'done') && !toolCommands.some((c) => OPEN.has(c.status));
-  const deleteRow = tool.deletion_requested_at !== null && (!present || (uninstalled && command === undefined)) && !toolCommands.some((c) => OPEN.has(c.status));
+  const { command, waitMs } = decide(wanted, toolCommands, observation, diff);
+  const deleteRow = command === undefined && rowCanGo(input, report, toolCommands);
   const installing = toolCommands.some((c) => (c.command_type === 'install' || c.command_type === 'configure') && OPEN.has(c.status));
-  const status = statusOf({ input, delivery: next.delivery, observation, failure: lastFailure(toolCommands, wanted), installing, agentConnected: diff.agentConnected, now: diff.now });
+  const failure = lastFailure(toolCommands, wanted);
+  const status = statusOf({ input, delivery: next.delivery, observation, failure, installing, agentConnected: diff.agentConnected, now: diff.now });
   const plan: ToolPlan = { toolId: tool.id, status, deleteRow, ...(next.changed ? { delivery: next.delivery } : {}), ...(command ? { command } : {}) };
   return { plan, events: deleteRow ? [] : statusEvents(input, status), ...(waitMs === undefined ? {} : { waitMs }) };
 }

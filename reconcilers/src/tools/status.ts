@@ -58,6 +58,23 @@ export function explainFailure(report: ToolStatusReport): string {
   return parts.join('; ');
 }
 
+function readyCondition(report: ToolStatusReport, wanted: { wireGeneration: number; desiredState: 'running' | 'stopped' }): ConditionInput {
+  const current = report.generation === wanted.wireGeneration;
+  const inState = wanted.desiredState === 'running' ? report.state === 'running' && report.health.status === 'healthy' : report.state === 'stopped';
+  if (current && inState) return { type: 'Ready', status: 'True', reason: 'Ready', message: `generation ${report.generation} is ${report.state}` };
+  if (!current) {
+    return { type: 'Ready', status: 'False', reason: 'Updating', message: `the agent has generation ${report.generation}; generation ${wanted.wireGeneration} is on its way` };
+  }
+  const reason = report.state === 'crash_loop' ? 'CrashLoop' : report.state === 'error' ? 'Failed' : 'NotInDesiredState';
+  return { type: 'Ready', status: 'False', reason, message: `wanted ${wanted.desiredState}, observed ${report.state} (health ${report.health.status})` };
+}
+
+const HEALTH: Record<ToolStatusReport['health']['status'], Pick<ConditionInput, 'status' | 'reason'>> = {
+  healthy: { status: 'True', reason: 'HealthCheckPassed' },
+  unhealthy: { status: 'False', reason: 'HealthCheckFailed' },
+  unknown: { status: 'Unknown', reason: 'NotChecked' },
+};
+
 /** What the conditions say about a report, given the wanted generation and state. */
 export function conditionsOf(
   report: ToolStatusReport | undefined,
@@ -71,25 +88,10 @@ export function conditionsOf(
   }
   const installed = report.state !== 'installing';
   const running = report.state === 'running';
-  const healthy = report.health.status === 'healthy';
-  const current = report.generation === wanted.wireGeneration;
-  const inState = wanted.desiredState === 'running' ? running && healthy : report.state === 'stopped';
-  const ready = current && inState;
-  const readyReason = ready ? 'Ready' : !current ? 'Updating' : report.state === 'crash_loop' ? 'CrashLoop' : report.state === 'error' ? 'Failed' : 'NotInDesiredState';
-  const readyMessage = ready
-    ? `generation ${report.generation} is ${report.state}`
-    : !current
-      ? `the agent has generation ${report.generation}; generation ${wanted.wireGeneration} is on its way`
-      : `wanted ${wanted.desiredState}, observed ${report.state} (health ${report.health.status})`;
   return [
-    { type: 'Ready', status: ready ? 'True' : 'False', reason: readyReason, message: readyMessage },
+    readyCondition(report, wanted),
     { type: 'Installed', status: installed ? 'True' : 'False', reason: installed ? 'Installed' : 'Installing', message: `observed ${report.state}` },
     { type: 'Running', status: running ? 'True' : 'False', reason: running ? 'Running' : 'NotRunning', message: `observed ${report.state}` },
-    {
-      type: 'Healthy',
-      status: healthy ? 'True' : report.health.status === 'unhealthy' ? 'False' : 'Unknown',
-      reason: healthy ? 'HealthCheckPassed' : report.health.status === 'unhealthy' ? 'HealthCheckFailed' : 'NotChecked',
-      message: report.health.message ?? `health ${report.health.status}`,
-    },
+    { type: 'Healthy', ...HEALTH[report.health.status], message: report.health.message ?? `health ${report.health.status}` },
   ];
 }

@@ -23,11 +23,8 @@ const sleep = (ms: number, signal?: AbortSignal) =>
     signal?.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
   });
 
-/** Sends `stop` for each live tool and waits for the answers; returns how many stopped. */
-export async function stopEnvironmentTools(db: DbOrTx, environmentId: string, options: StopToolsOptions = {}): Promise<{ asked: number; stopped: number }> {
-  const session = await getAgentSession(db, environmentId);
-  if (!session || session.disconnected_at !== null) return { asked: 0, stopped: 0 };
-  const stopTimeoutMs = options.stopTimeoutMs ?? 10_000;
+/** Sends `stop` for each tool the agent reports alive; returns the command ids. */
+async function sendStops(db: DbOrTx, environmentId: string, stopTimeoutMs: number): Promise<string[]> {
   const ids: string[] = [];
   for (const row of await listToolObservations(db, environmentId)) {
     const report = toolStatusReportSchema.safeParse(row.report);
@@ -42,18 +39,27 @@ export async function stopEnvironmentTools(db: DbOrTx, environmentId: string, op
     });
     if (sent.kind === 'ok') ids.push(sent.value.command.id);
   }
+  return ids;
+}
+
+/** Waits for one command's final status until the deadline; true when it is `done`. */
+async function settled(db: DbOrTx, id: string, deadline: number, options: StopToolsOptions): Promise<boolean> {
+  for (;;) {
+    const command = await getCommand(db, id);
+    if (!command || FINAL_COMMAND_STATUSES.includes(command.status)) return command?.status === 'done';
+    if (Date.now() >= deadline || options.signal?.aborted) return false;
+    await sleep(options.pollMs ?? 100, options.signal);
+  }
+}
+
+/** Sends `stop` for each live tool and waits for the answers; returns how many stopped. */
+export async function stopEnvironmentTools(db: DbOrTx, environmentId: string, options: StopToolsOptions = {}): Promise<{ asked: number; stopped: number }> {
+  const session = await getAgentSession(db, environmentId);
+  if (!session || session.disconnected_at !== null) return { asked: 0, stopped: 0 };
+  const stopTimeoutMs = options.stopTimeoutMs ?? 10_000;
+  const ids = await sendStops(db, environmentId, stopTimeoutMs);
   const deadline = Date.now() + (options.waitMs ?? stopTimeoutMs + 5_000);
   let stopped = 0;
-  for (const id of ids) {
-    for (;;) {
-      const command = await getCommand(db, id);
-      if (!command || FINAL_COMMAND_STATUSES.includes(command.status)) {
-        if (command?.status === 'done') stopped += 1;
-        break;
-      }
-      if (Date.now() >= deadline || options.signal?.aborted) break;
-      await sleep(options.pollMs ?? 100, options.signal);
-    }
-  }
+  for (const id of ids) if (await settled(db, id, deadline, options)) stopped += 1;
   return { asked: ids.length, stopped };
 }
