@@ -130,11 +130,19 @@ describeEachDatabase('tools end to end (process runtime)', (t) => {
         const droplets = (await (await fetch(`${simulator.url}/droplets`, { headers: { authorization: `Bearer ${simulator.token}` } })).json()) as { droplets: unknown[] };
         return droplets.droplets.length === 0 && e.controller.localDroplets!.running().length === 0;
       }, () => 'the droplet is still there');
-      const credentials = rowsOf<{ revoked_at: unknown }>(
-        await e.controller.database.db.execute(sql`select revoked_at from droplet_credentials where agent_droplet_id = ${environmentId}`),
-      );
-      expect(credentials.length).toBeGreaterThan(0);
-      expect(credentials.every((c) => c.revoked_at !== null)).toBe(true);
+      const revoked = async () =>
+        rowsOf<{ kind: string; used_at: unknown; revoked_at: unknown }>(
+          await e.controller.database.db.execute(sql`select kind, used_at, revoked_at from droplet_credentials where agent_droplet_id = ${environmentId}`),
+        );
+      // Agent credentials are revoked; a used enrollment token is spent already.
+      await until(async () => {
+        const credentials = await revoked();
+        const agentCredentials = credentials.filter((c) => c.kind !== 'enrollment');
+        return agentCredentials.length > 0 && credentials.every((c) => c.revoked_at !== null || (c.kind === 'enrollment' && c.used_at !== null));
+      }, async () => `credentials: ${JSON.stringify(await revoked())}`);
+      const leftovers = rowsOf(await e.controller.database.db.execute(sql`select tool_instance_id from agent_tool_observations`));
+      expect(leftovers).toEqual([]);
+      expect(rowsOf(await e.controller.database.db.execute(sql`select id from agent_droplet_tools`))).toEqual([]);
 
       // The leak check: neither value in any log line, event, command, API answer, database
       // column outside the encrypted store, or file on the droplet's disk.
