@@ -14,7 +14,7 @@
  *   the loop records a Warning event with its reason and message. Write a condition saying
  *   why before throwing it.
  */
-import type { Clock, Db, DbOrTx } from '@toolbelt/schema';
+import type { Clock, Db, DbOrTx, FenceCondition } from '@toolbelt/schema';
 import { ToolbeltError } from '@toolbelt/schema';
 
 /** One log method: pino's shape (`logger.info({ droplet }, 'created')` or `logger.info('msg')`). */
@@ -64,6 +64,14 @@ export interface Fence {
    * as `fenced` and does not retry it here.
    */
   write<T>(write: (tx: DbOrTx) => Promise<T>): Promise<T>;
+  /**
+   * The cheap form for a single statement: add `condition` to its WHERE clause (see
+   * `fenceCondition` in schema) and it writes only while the lease holds — one round trip
+   * instead of a transaction's four. When it wrote no row, call `check()`: it throws
+   * `FencedError` if the fence was the reason, and returns if the row is simply gone.
+   */
+  readonly condition: FenceCondition;
+  check(): Promise<void>;
 }
 
 /** What a reconcile is given. */

@@ -8,7 +8,7 @@
  * `checkFence`/`withFence` from a deposed leader — which still believes in its old epoch —
  * is refused (STYLE.md lesson 7).
  */
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq, type SQL, sql } from 'drizzle-orm';
 import type { DbOrTx } from './db.ts';
 import { ToolbeltError } from './errors.ts';
 import { type Found, ok } from './outcomes.ts';
@@ -141,6 +141,23 @@ export async function checkFence(tx: DbOrTx, token: LeaseToken): Promise<{ kind:
   }
   if (!row.live) return { kind: 'fenced', reason: `lease "${token.name}" (epoch ${token.epoch}) has expired` };
   return { kind: 'ok' };
+}
+
+/** A condition for the WHERE clause of one write statement; see `fenceCondition`. */
+export type FenceCondition = SQL;
+
+/**
+ * A WHERE condition that holds only while `token` is the live lease, and share-locks the
+ * lease row until the statement's transaction ends. Added to a single UPDATE (or INSERT …
+ * SELECT … WHERE), it makes that statement a fenced write in one round trip — a quarter of
+ * `withFence`'s — that changes nothing once the lease has moved on. A new leader's
+ * acquisition waits for the lock, or, if it committed first, the condition sees its epoch.
+ * Zero rows written can then mean "fenced" or "no such row": `checkFence` tells which.
+ */
+export function fenceCondition(token: LeaseToken): FenceCondition {
+  return sql`exists (select 1 from ${leases} where ${leases.name} = ${token.name}
+    and ${leases.holder} = ${token.holder} and ${leases.epoch} = ${token.epoch}
+    and ${leases.expires_at} > now() for share)`;
 }
 
 /**

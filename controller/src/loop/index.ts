@@ -3,6 +3,7 @@
  * metrics (see docs/architecture.md, "The loop").
  */
 export * from './reconciler.ts';
+export { createLoop, type CreateLoopOptions, type Loop, type LoopSettings } from './assemble.ts';
 export { type BackoffOptions, DEFAULT_BACKOFF, backoffDelay } from './backoff.ts';
 export { createEventRecorder, type EventRecorderOptions } from './events.ts';
 export { leaseFence, openFence, refusingFence } from './fence.ts';

@@ -29,7 +29,9 @@ export async function logOutcome(running: RunningReconcile, context: ReportConte
       const retryInMs = report.retryInMs;
       logger.error(
         { err: report.error, outcome: 'error', durationMs, timedOut: report.timedOut, failures: context.failures, retryInMs },
-        `reconcile failed; retrying in ${seconds(retryInMs ?? 0)}`,
+        retryInMs === undefined
+          ? 'reconcile failed; not retried here, the loop is stopping (the next leader resyncs)'
+          : `reconcile failed; retrying in ${seconds(retryInMs)}`,
       );
       if (report.timedOut) noteLateFinish(running);
       return;

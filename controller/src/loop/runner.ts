@@ -196,6 +196,10 @@ export class LoopRunner implements Component, KeySink {
         queue.done(key);
         this.#settings.logger.error({ err: error, kind, key }, 'the loop failed around a reconcile (a bug)');
       }
+      // Yield to timers and I/O between reconciles. With embedded PGlite a query resolves
+      // without ever leaving the microtask queue, so busy workers would otherwise starve
+      // the lease renewal (and the HTTP server) until the queue runs dry.
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }
 
@@ -207,7 +211,9 @@ export class LoopRunner implements Component, KeySink {
     const running = await runReconcile({ reconciler: reconciler!, key, db, clock, logger, fence, shutdown, timeoutMs, reporter });
     const { report } = running;
     const failures = queue.failures(key);
-    this.#applyToQueue(queue, report);
+    // A stopping loop schedules nothing: its queues are dropped, and a timer would keep the
+    // process alive after shutdown.
+    if (!shutdown.aborted) this.#applyToQueue(queue, report);
     this.#metrics.reconciles.inc({ kind, outcome: report.outcome });
     this.#metrics.duration.observe({ kind, outcome: report.outcome }, report.durationMs / 1000);
     await logOutcome(running, { failures: failures + 1, db, clock, reporter });

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import {
+  agents,
   createAgent,
   createManualClock,
   type Database,
@@ -12,7 +13,7 @@ import {
   tryAcquireLease,
 } from '@toolbelt/schema';
 import { describeEachDatabase } from '@toolbelt/schema/testing';
-import { sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import { Registry } from 'prom-client';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import type { Component } from '../../src/component.ts';
@@ -87,6 +88,13 @@ describeEachDatabase('leader election', (t) => {
 
     const written = await elector.fence().write((tx) => createAgent(tx, { name: 'fenced-ok' }));
     expect(written.kind).toBe('ok');
+    await elector.fence().check();
+    const renamed = await t.db
+      .update(agents)
+      .set({ description: 'by the leader' })
+      .where(and(eq(agents.name, 'fenced-ok'), elector.fence().condition))
+      .returning({ id: agents.id });
+    expect(renamed).toHaveLength(1);
 
     await elector.stop();
     expect(probe.calls).toEqual(['start', 'stop']);
@@ -148,6 +156,16 @@ describeEachDatabase('leader election', (t) => {
     const names = (await listAgents(t.db, { limit: 100 })).map((a) => a.name);
     expect(names).toContain('while-leading');
     expect(names).not.toContain('after-deposed');
+
+    // The one-statement form refuses too: nothing written, and check() says why.
+    const fence = elector.fence();
+    const written = await t.db
+      .update(agents)
+      .set({ description: 'late' })
+      .where(and(eq(agents.name, 'while-leading'), fence.condition))
+      .returning({ id: agents.id });
+    expect(written).toEqual([]);
+    await expect(fence.check()).rejects.toBeInstanceOf(FencedError);
     await runner.stop();
   });
 

@@ -352,6 +352,29 @@ describeEachDatabase('loop runner', (t) => {
       expect(log.errors()).toEqual([]);
     });
 
+    it('schedules nothing for a reconcile that ends while the loop stops', async () => {
+      const outcomes = new Outcomes();
+      const gate = deferred();
+      const runner = makeRunner({
+        onOutcome: outcomes.push,
+        reconcilers: [
+          scripted('env', async () => {
+            await gate.promise; // ignores ctx.signal
+            return { requeueAfterMs: 1_000 };
+          }),
+        ],
+      });
+      await runner.start(new AbortController().signal);
+      runner.enqueue('env', 'k');
+      await flush();
+      const stopping = runner.stop();
+      gate.resolve();
+      await stopping;
+      expect(outcomes.reports.map((r) => r.outcome)).toEqual(['requeue']);
+      expect(runner.queue('env').dueAt('k')).toBeUndefined();
+      expect(runner.queue('env').depth).toEqual({ ready: 0, delayed: 0, inFlight: 0 });
+    });
+
     it('reports queue depth as a metric', async () => {
       const registry = new Registry();
       const gate = deferred();
@@ -372,6 +395,37 @@ describeEachDatabase('loop runner', (t) => {
       expect(text).toContain('toolbelt_workqueue_adds_total{kind="env",source="spec"} 2');
       gate.resolve();
     });
+  });
+});
+
+describe('loop runner under a hot loop', () => {
+  it('leaves room for timers and I/O while reconciles resolve without ever waiting on I/O', async () => {
+    const cap = 5_000;
+    let runs = 0;
+    const drained = deferred();
+    const runner = new LoopRunner({
+      db: undefined as never,
+      logger: captureLogger().logger,
+      registry: new Registry(),
+      rateLimit: { perSecond: 1e9, burst: 1e9 },
+      // Resolves in microtasks only (as embedded PGlite queries do) and asks to run again at
+      // once, up to `cap` runs.
+      reconcilers: [
+        scripted('hot', async () => {
+          runs += 1;
+          if (runs < cap) return { requeueAfterMs: 0 };
+          drained.resolve();
+        }),
+      ],
+    });
+    runners.push(runner);
+    await runner.start(new AbortController().signal);
+    runner.enqueue('hot', 'k');
+    const runsWhenTimerFired = await new Promise<number>((resolve) => setTimeout(() => resolve(runs), 1));
+    await drained.promise;
+    // Starved, the timer would have waited for the hot loop to run dry.
+    expect(runsWhenTimerFired).toBeLessThan(cap);
+    await runner.stop();
   });
 });
 
