@@ -1,11 +1,14 @@
 /**
  * Assembles a controller from its config: the database (migrated), the HTTP server with its
- * routes, the leader elector with the reconcile loop under it, and the components that later
- * issues add. `main` runs it; tests start it in-process.
+ * routes and the API, the leader elector with the reconcile loop under it, and the
+ * components that later issues add. `main` runs it; tests start it in-process.
  */
 import type { Reconciler } from '@toolbelt/reconcilers';
-import { type Database, migrate, openDatabase } from '@toolbelt/schema';
+import { type Database, migrate, notifySpecChange, openDatabase } from '@toolbelt/schema';
 import { Registry } from 'prom-client';
+import { Api, type ApiOptions } from './api/api.ts';
+import { ensureAdminToken } from './api/bootstrap.ts';
+import { openSecretStore } from './api/secret-setup.ts';
 import { ComponentSet } from './component.ts';
 import type { Config } from './config.ts';
 import { addHealthRoutes } from './http/health.ts';
@@ -19,14 +22,23 @@ export interface RunningController {
   readonly url: string;
   readonly database: Database;
   readonly http: HttpServer;
+  readonly api: Api;
   /** The runner (enqueue keys here) and the elector (is this replica the leader?). */
   readonly loop: Loop;
-  /** Every metric of this controller (the API serves it at /metrics). */
+  /** The loop's metrics (and, unless `metrics` was given, what /metrics serves). */
   readonly registry: Registry;
   stop(): Promise<void>;
 }
 
-export interface ControllerParts {
+/** What callers may plug into a controller besides its config (the seams of the API). */
+export interface ControllerOptions {
+  onSpecChange?: ApiOptions['onSpecChange'];
+  secrets?: ApiOptions['secrets'];
+  metrics?: ApiOptions['metrics'];
+  clock?: ApiOptions['clock'];
+  eventPollMs?: ApiOptions['eventPollMs'];
+  /** Where the one-time first admin token is printed (default: process.stderr). */
+  stderr?: NodeJS.WritableStream;
   /** The reconcilers the loop runs (none yet; later issues add them). */
   reconcilers?: readonly Reconciler[];
 }
@@ -53,22 +65,65 @@ export async function openMigratedDatabase(config: Config, logger: Logger): Prom
   }
 }
 
+/**
+ * Opens and migrates the database named by the config, opens the secret store it configures
+ * (unless one is passed), then serves them (see `serveDatabase`).
+ */
 export async function startController(
   config: Config,
   logger: Logger,
-  parts: ControllerParts = {},
+  options: ControllerOptions = {},
 ): Promise<RunningController> {
   const database = await openMigratedDatabase(config, logger);
-  const registry = new Registry();
-  const router = new Router();
-  addHealthRoutes(router, { db: database.db });
-  const http = new HttpServer({ host: config.host, port: config.port, router, logger });
-  const loop = createLoop({ database, logger, registry, settings: config, reconcilers: parts.reconcilers ?? [] });
-  const components = new ComponentSet(logger);
+  let secrets: ControllerOptions['secrets'];
   try {
-    await components.start([http, loop.elector]);
+    secrets = options.secrets ?? (await openSecretStore(config, database.db, logger));
   } catch (error) {
     await database.close();
+    throw error;
+  }
+  return serveDatabase(database, { config, logger, options: { ...options, secrets }, ownsDatabase: true });
+}
+
+/**
+ * Serves an open, migrated database: registers the first admin token, then starts the HTTP
+ * server with the health routes and the API. With `ownsDatabase`, stopping (or failing to
+ * start) closes the database too; tests pass their own database and keep it.
+ */
+export async function serveDatabase(
+  database: Database,
+  setup: { config: Config; logger: Logger; options?: ControllerOptions; ownsDatabase: boolean },
+): Promise<RunningController> {
+  const { config, logger, options = {} } = setup;
+  const closeDatabase = () => (setup.ownsDatabase ? database.close() : Promise.resolve());
+  const router = new Router();
+  addHealthRoutes(router, { db: database.db });
+  const registry = new Registry();
+  const loop = createLoop({ database, logger, registry, settings: config, reconcilers: options.reconcilers ?? [] });
+  const api = new Api({
+    db: database.db,
+    logger,
+    defaults: { region: config.defaultRegion, size: config.defaultSize },
+    // Committed spec changes reach the leader's loop, on this replica or another, by NOTIFY.
+    onSpecChange: (kind, key) => notifySpecChange(database.db, { kind, key }),
+    metrics: registry,
+    ...options,
+  });
+  api.mount(router);
+  const http = new HttpServer({ host: config.host, port: config.port, router, logger });
+  const components = new ComponentSet(logger);
+  try {
+    await ensureAdminToken({
+      db: database.db,
+      logger,
+      adminToken: config.adminToken,
+      dataDir: config.databaseUrl ? undefined : config.dataDir,
+      ...(options.stderr ? { stderr: options.stderr } : {}),
+    });
+    // The API stops before the server, so that its open event streams end first.
+    await components.start([http, api, loop.elector]);
+  } catch (error) {
+    await closeDatabase();
     throw error;
   }
   logger.info({ url: http.url }, `toolbelt controller serving on ${http.url}`);
@@ -77,12 +132,13 @@ export async function startController(
     url: http.url,
     database,
     http,
+    api,
     loop,
     registry,
     stop() {
       stopping ??= (async () => {
         await components.stop();
-        await database.close();
+        await closeDatabase();
       })();
       return stopping;
     },

@@ -1,0 +1,205 @@
+/**
+ * The droplet agent as one component: `start()` rediscovers the tools, dials the controller
+ * and keeps heartbeating; `stop()` closes the socket and stops supervising — the tools keep
+ * running, and the next agent adopts them.
+ */
+import { mkdir } from 'node:fs/promises';
+import { type Clock, systemClock } from '@toolbelt/schema/clock';
+import {
+  type ControllerMessage,
+  type ControllerMessageOf,
+  type OutgoingAgentMessage,
+  PROTOCOL_VERSION,
+  type ToolStatusReport,
+} from '@toolbelt/schema/protocol';
+import { CommandHandler } from './commands.ts';
+import type { AgentConfig } from './config.ts';
+import { Connection } from './connection.ts';
+import { readCredential, writeCredential } from './credentials.ts';
+import { HealthMonitor } from './health/monitor.ts';
+import { readDropletIdentity } from './identity.ts';
+import { createLogger, type Logger } from './log.ts';
+import { HostMetricsSampler } from './metrics.ts';
+import { createRuntimes } from './runtimes/create.ts';
+import type { RestartPolicy } from './runtimes/process/supervisor.ts';
+import type { Runtime } from './runtimes/types.ts';
+import { SecretBroker } from './secrets.ts';
+import { ToolManager } from './tools.ts';
+import { Updater } from './updater.ts';
+
+export interface AgentOptions {
+  config: AgentConfig;
+  agentVersion: string;
+  clock?: Clock;
+  log?: Logger;
+  restart?: Partial<RestartPolicy>;
+  /** Called when the agent should exit so its supervisor (systemd) restarts it (self-update). */
+  onRestartRequested?: () => void;
+  random?: () => number;
+}
+
+export class Agent {
+  readonly #o: AgentOptions & { clock: Clock; log: Logger };
+  readonly #abort = new AbortController();
+  readonly #metrics = new HostMetricsSampler();
+  readonly #startedAt = new Date().toISOString();
+  #runtimes: Runtime[] = [];
+  #manager!: ToolManager;
+  #commands!: CommandHandler;
+  #secrets!: SecretBroker;
+  #connection!: Connection;
+  #heartbeatMs: number;
+  #seq = 0;
+  #environmentId: string | undefined;
+  #tasks: Promise<void>[] = [];
+
+  constructor(options: AgentOptions) {
+    this.#o = { clock: systemClock, log: createLogger(), ...options };
+    this.#heartbeatMs = options.config.heartbeatIntervalMs;
+  }
+
+  /** Rediscovers tools, then connects. Resolves once the tools are known. */
+  async start(): Promise<void> {
+    const { config, clock, log } = this.#o;
+    await mkdir(config.stateDir, { recursive: true, mode: 0o700 });
+    this.#environmentId = (await readCredential(config.stateDir))?.environmentId;
+    const send = (message: OutgoingAgentMessage) => this.#connection.send(message);
+    this.#secrets = new SecretBroker({ send, clock });
+    const fetchSecrets = (id: string, names: string[]) => this.#secrets.request(id, names);
+    this.#runtimes = await createRuntimes({
+      config,
+      clock,
+      log,
+      fetchSecrets,
+      onChange: (id) => this.#manager.onRuntimeChange(id),
+      ...(this.#o.restart ? { restart: this.#o.restart } : {}),
+    });
+    this.#manager = new ToolManager({ runtimes: this.#runtimes, fetchSecrets, clock, log, emit: (tool) => this.#emit(tool) });
+    await this.#manager.discover();
+    log.info('tools rediscovered', { count: this.#manager.size, runtimes: this.#runtimes.map((r) => r.kind) });
+    const updater = new Updater({ config, log, currentVersion: this.#o.agentVersion, onRestart: () => this.#restartSoon() });
+    this.#commands = new CommandHandler({ manager: this.#manager, send, log, update: (c, p) => updater.apply(c, p) });
+    this.#connection = this.#createConnection();
+    const monitor = new HealthMonitor({ manager: this.#manager, clock, agentVersion: this.#o.agentVersion });
+    this.#tasks.push(monitor.run(this.#abort.signal), this.#heartbeats());
+    this.#connection.start();
+  }
+
+  /** The connection's state (for tests and the status line). */
+  get connectionState(): string {
+    return this.#connection?.state ?? 'idle';
+  }
+
+  /** Closes the socket and stops supervising; the tools keep running. */
+  async stop(): Promise<void> {
+    this.#abort.abort();
+    this.#commands?.close();
+    this.#secrets?.close();
+    await this.#connection?.stop();
+    await Promise.all(this.#tasks);
+    for (const runtime of this.#runtimes) await runtime.close();
+  }
+
+  #createConnection(): Connection {
+    const { config } = this.#o;
+    return new Connection({
+      url: config.controllerUrl,
+      clock: this.#o.clock,
+      reconnect: config.reconnect,
+      agentVersion: this.#o.agentVersion,
+      log: this.#o.log,
+      ...(this.#o.random ? { random: this.#o.random } : {}),
+      bearer: async () => (await readCredential(config.stateDir))?.credential ?? config.enrollmentToken,
+      onOpen: () => this.#hello(),
+      onMessage: (message) => this.#onMessage(message),
+    });
+  }
+
+  async #hello(): Promise<void> {
+    await this.#manager.discover();
+    const inventory = await this.#manager.inventory();
+    const droplet = await readDropletIdentity({
+      instanceIdFile: this.#o.config.instanceIdFile,
+      hostnameFile: this.#o.config.hostnameFile,
+      environmentId: this.#environmentId,
+    });
+    this.#seq = 0;
+    this.#connection.send({
+      type: 'hello',
+      agentVersion: this.#o.agentVersion,
+      protocolVersion: PROTOCOL_VERSION,
+      droplet,
+      runtimes: this.#runtimes.map((r) => r.kind),
+      inventory,
+      startedAt: this.#startedAt,
+    });
+    this.#secrets.onConnected();
+  }
+
+  #onMessage(message: ControllerMessage): void {
+    switch (message.type) {
+      case 'command':
+        return this.#commands.handle(message);
+      case 'secret_response':
+        return this.#secrets.onResponse(message);
+      case 'enrolled':
+      case 'rotate_credential':
+        return void this.#storeCredential(message);
+      case 'welcome':
+        this.#heartbeatMs = message.heartbeatIntervalMs;
+        this.#environmentId = message.environmentId;
+        return;
+      case 'request_inventory':
+        return void this.#manager.inventory().then((inventory) =>
+          this.#connection.send({ type: 'inventory', inventory, ...(message.requestId ? { requestId: message.requestId } : {}) }),
+        );
+      case 'error':
+        this.#o.log.warn('the controller reported an error', { code: message.code, detail: message.detail });
+    }
+  }
+
+  async #storeCredential(message: ControllerMessageOf<'enrolled'> | ControllerMessageOf<'rotate_credential'>): Promise<void> {
+    const environmentId = message.type === 'enrolled' ? message.environmentId : this.#environmentId;
+    if (environmentId) this.#environmentId = environmentId;
+    await writeCredential(this.#o.config.stateDir, {
+      credentialId: message.credentialId,
+      credential: message.credential,
+      ...(environmentId ? { environmentId } : {}),
+      storedAt: new Date(this.#o.clock.now()).toISOString(),
+    });
+    this.#o.log.info(message.type === 'enrolled' ? 'enrolled; credential stored' : 'credential rotated', {
+      credentialId: message.credentialId,
+    });
+    this.#connection.send({ type: 'credential_ack', credentialId: message.credentialId });
+  }
+
+  #emit(tool: ToolStatusReport): void {
+    this.#connection?.send({ type: 'tool_status', tool });
+  }
+
+  async #heartbeats(): Promise<void> {
+    const signal = this.#abort.signal;
+    while (!signal.aborted) {
+      await this.#o.clock.sleep(this.#heartbeatMs, signal).catch(() => {});
+      if (signal.aborted || this.#connection.state !== 'open') continue;
+      try {
+        const metrics = await this.#metrics.sample();
+        this.#seq += 1;
+        this.#connection.send({
+          type: 'heartbeat',
+          agentVersion: this.#o.agentVersion,
+          seq: this.#seq,
+          metrics,
+          toolCount: this.#manager.size,
+        });
+      } catch (error) {
+        this.#o.log.warn('could not sample host metrics', { error: (error as Error).message });
+      }
+    }
+  }
+
+  #restartSoon(): void {
+    // After the result of update_agent went out: let the socket flush, then ask to exit.
+    void this.#o.clock.sleep(200).then(() => this.#o.onRestartRequested?.());
+  }
+}

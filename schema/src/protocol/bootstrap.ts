@@ -1,0 +1,185 @@
+/**
+ * The droplet's bootstrap: the cloud-init user_data that installs Node and the droplet
+ * agent, writes the agent's config (0600, with the single-use enrollment token — the only
+ * secret user_data ever carries) and a systemd unit (Restart=always, KillMode=process so
+ * that tools survive agent restarts), then starts it.
+ *
+ * The document is `#cloud-config` followed by JSON (YAML is a superset of JSON), so the same
+ * text that cloud-init reads is machine-readable: `extractAgentBootstrap` gives back the
+ * config and the agent's command line (the simulator boots local agents from it).
+ */
+import { z } from 'zod';
+
+/** Where things live on a droplet. */
+export const DROPLET_PATHS = {
+  config: '/etc/toolbelt/agent.json',
+  unit: '/etc/systemd/system/toolbelt-agent.service',
+  installScript: '/usr/local/lib/toolbelt/install-agent.sh',
+  installDir: '/opt/toolbelt/agent',
+  node: '/opt/toolbelt/node',
+  stateDir: '/var/lib/toolbelt-agent',
+} as const;
+
+/** cloud-init refuses user_data over 64 KiB on DigitalOcean. */
+export const MAX_USER_DATA_BYTES = 64 * 1024;
+
+const loopback = (host: string) => host === 'localhost' || host === '[::1]' || /^127\./.test(host);
+
+export const agentBootstrapOptionsSchema = z.object({
+  controllerUrl: z
+    .string()
+    .url()
+    .refine((u) => u.startsWith('wss://') || (u.startsWith('ws://') && loopback(new URL(u).hostname)), {
+      message: 'must be wss:// (ws:// only on loopback)',
+    }),
+  enrollmentToken: z.string().regex(/^[A-Za-z0-9._~+/=-]{16,512}$/, 'must be 16–512 token characters'),
+  agentVersion: z.string().regex(/^[0-9A-Za-z][0-9A-Za-z.+-]{0,63}$/, 'must be a version'),
+  /** npm spec of the agent; defaults to `@toolbelt/droplet-agent@VERSION` (e.g. a tarball URL). */
+  agentPackageSpec: z.string().min(1).max(2048).optional(),
+  /** npm registry for the agent and npm tools. */
+  npmRegistry: z.string().url().optional(),
+  nodeVersion: z.string().regex(/^\d+\.\d+\.\d+$/).default('22.12.0'),
+  /** Where Node tarballs and SHASUMS256.txt are fetched from. */
+  nodeDistUrl: z.string().url().default('https://nodejs.org/dist'),
+  dockerSocket: z.string().default('/var/run/docker.sock'),
+  /** Install Debian/Ubuntu's docker.io so the docker runtime has an engine. */
+  installDocker: z.boolean().default(true),
+  heartbeatIntervalMs: z.number().int().min(1000).max(300_000).optional(),
+});
+export type AgentBootstrapOptions = z.input<typeof agentBootstrapOptionsSchema>;
+
+/** The agent's argv as systemd runs it. */
+export function agentCommand(configPath: string = DROPLET_PATHS.config): string[] {
+  const current = `${DROPLET_PATHS.installDir}/current/node_modules`;
+  return [
+    `${DROPLET_PATHS.node}/bin/node`,
+    '--import',
+    `file://${current}/tsx/dist/loader.mjs`,
+    `${current}/@toolbelt/droplet-agent/src/main.ts`,
+    '--config',
+    configPath,
+  ];
+}
+
+/** The systemd unit of the agent. */
+export function agentUnit(): string {
+  return `[Unit]
+Description=toolbelt droplet agent
+After=network-online.target
+Wants=network-online.target
+
+[Service]
+Type=simple
+ExecStart=${agentCommand().join(' ')}
+Restart=always
+RestartSec=2
+# Stop only the agent: its tools run in their own sessions and must outlive agent restarts
+# and self-updates (the next agent adopts them). Containers belong to the engine anyway.
+KillMode=process
+TimeoutStopSec=30
+Environment=NODE_ENV=production
+
+[Install]
+WantedBy=multi-user.target
+`;
+}
+
+function installScript(o: z.output<typeof agentBootstrapOptionsSchema>): string {
+  const spec = o.agentPackageSpec ?? `@toolbelt/droplet-agent@${o.agentVersion}`;
+  const registry = o.npmRegistry ? ` --registry '${o.npmRegistry}'` : '';
+  return `#!/bin/sh
+# Installs Node ${o.nodeVersion} and droplet agent ${o.agentVersion}, then starts the agent.
+set -eu
+NODE_DIR=${DROPLET_PATHS.node}
+RELEASE=${DROPLET_PATHS.installDir}/releases/${o.agentVersion}
+arch=$(uname -m); case "$arch" in x86_64) arch=x64;; aarch64) arch=arm64;; esac
+tarball=node-v${o.nodeVersion}-linux-$arch.tar.xz
+if [ ! -x "$NODE_DIR/bin/node" ]; then
+  tmp=$(mktemp -d)
+  curl -fsSL --retry 5 -o "$tmp/$tarball" '${o.nodeDistUrl}/v${o.nodeVersion}/'"$tarball"
+  curl -fsSL --retry 5 -o "$tmp/SHASUMS256.txt" '${o.nodeDistUrl}/v${o.nodeVersion}/SHASUMS256.txt'
+  (cd "$tmp" && grep " $tarball\\$" SHASUMS256.txt | sha256sum -c -)
+  mkdir -p "$NODE_DIR"
+  tar -xJf "$tmp/$tarball" -C "$NODE_DIR" --strip-components=1
+  rm -rf "$tmp"
+fi
+export PATH="$NODE_DIR/bin:$PATH"
+mkdir -p "$RELEASE" ${DROPLET_PATHS.stateDir}
+chmod 0700 ${DROPLET_PATHS.stateDir}
+npm install --prefix "$RELEASE" --omit=dev --no-audit --no-fund${registry} '${spec}'
+ln -sfn "$RELEASE" ${DROPLET_PATHS.installDir}/current
+systemctl daemon-reload
+systemctl enable --now toolbelt-agent.service
+`;
+}
+
+/** The agent's config file content (parsed by the agent's own schema). */
+function agentConfig(o: z.output<typeof agentBootstrapOptionsSchema>): Record<string, unknown> {
+  return {
+    controllerUrl: o.controllerUrl,
+    enrollmentToken: o.enrollmentToken,
+    stateDir: DROPLET_PATHS.stateDir,
+    dockerSocket: o.dockerSocket,
+    installDir: DROPLET_PATHS.installDir,
+    npm: { command: `${DROPLET_PATHS.node}/bin/npm`, ...(o.npmRegistry ? { registry: o.npmRegistry } : {}) },
+    ...(o.heartbeatIntervalMs ? { heartbeatIntervalMs: o.heartbeatIntervalMs } : {}),
+  };
+}
+
+/**
+ * Renders the user_data for one droplet. Throws a ZodError naming the bad option, or a
+ * RangeError if the document would exceed MAX_USER_DATA_BYTES.
+ */
+export function renderAgentUserData(options: AgentBootstrapOptions): string {
+  const o = agentBootstrapOptionsSchema.parse(options);
+  const document = {
+    package_update: true,
+    packages: ['curl', 'ca-certificates', 'xz-utils', ...(o.installDocker ? ['docker.io'] : [])],
+    write_files: [
+      { path: DROPLET_PATHS.config, owner: 'root:root', permissions: '0600', content: `${JSON.stringify(agentConfig(o), null, 2)}\n` },
+      { path: DROPLET_PATHS.unit, owner: 'root:root', permissions: '0644', content: agentUnit() },
+      { path: DROPLET_PATHS.installScript, owner: 'root:root', permissions: '0755', content: installScript(o) },
+    ],
+    runcmd: [[DROPLET_PATHS.installScript]],
+  };
+  const text = `#cloud-config\n${JSON.stringify(document, null, 2)}\n`;
+  const bytes = Buffer.byteLength(text);
+  if (bytes > MAX_USER_DATA_BYTES) throw new RangeError(`user_data is ${bytes} bytes; the limit is ${MAX_USER_DATA_BYTES}`);
+  return text;
+}
+
+/** What a bootstrap document asks a droplet to run. */
+export interface AgentBootstrap {
+  /** The agent config written to `configPath` (with the enrollment token). */
+  config: Record<string, unknown>;
+  configPath: string;
+  /** The agent's argv as the unit runs it. */
+  command: string[];
+  /** Every file the document writes: path → content. */
+  files: Record<string, string>;
+}
+
+/** Reads a document made by renderAgentUserData back; undefined if it is not one. */
+export function extractAgentBootstrap(userData: string): AgentBootstrap | undefined {
+  if (!userData.startsWith('#cloud-config\n')) return undefined;
+  let document: { write_files?: { path?: unknown; content?: unknown }[] };
+  try {
+    document = JSON.parse(userData.slice('#cloud-config\n'.length)) as typeof document;
+  } catch {
+    return undefined;
+  }
+  const files: Record<string, string> = {};
+  for (const file of document.write_files ?? []) {
+    if (typeof file.path === 'string' && typeof file.content === 'string') files[file.path] = file.content;
+  }
+  const configText = files[DROPLET_PATHS.config];
+  const unit = files[DROPLET_PATHS.unit];
+  if (!configText || !unit) return undefined;
+  const execStart = /^ExecStart=(.+)$/m.exec(unit)?.[1];
+  try {
+    const config = JSON.parse(configText) as Record<string, unknown>;
+    return { config, configPath: DROPLET_PATHS.config, command: execStart ? execStart.split(' ') : agentCommand(), files };
+  } catch {
+    return undefined;
+  }
+}
