@@ -16,6 +16,17 @@ export const SETTINGS = {
   dataDir: { env: 'TOOLBELT_DATA_DIR', flag: 'data-dir', help: "PGlite's data directory" },
   logLevel: { env: 'LOG_LEVEL', flag: 'log-level', help: LOG_LEVELS.join(', ') },
   logFormat: { env: 'LOG_FORMAT', flag: 'log-format', help: 'json, pretty, or auto (pretty on a terminal)' },
+  leaseTtlMs: { env: 'TOOLBELT_LEASE_TTL_MS', flag: 'lease-ttl-ms', help: 'how long the leader lease lasts unless renewed' },
+  leaseRenewMs: { env: 'TOOLBELT_LEASE_RENEW_MS', flag: 'lease-renew-ms', help: 'how often the leader renews it (default 30 % of the TTL)' },
+  resyncIntervalMs: {
+    env: 'TOOLBELT_RESYNC_INTERVAL_MS',
+    flag: 'resync-interval-ms',
+    help: 'how often every key is reconciled again (±10 %)',
+  },
+  reconcileTimeoutMs: { env: 'TOOLBELT_RECONCILE_TIMEOUT_MS', flag: 'reconcile-timeout-ms', help: 'per-reconcile timeout' },
+  reconcileWorkers: { env: 'TOOLBELT_RECONCILE_WORKERS', flag: 'reconcile-workers', help: 'concurrent reconciles per kind' },
+  reconcileRate: { env: 'TOOLBELT_RECONCILE_RATE', flag: 'reconcile-rate', help: 'reconciles per second, all kinds together' },
+  replicaId: { env: 'TOOLBELT_REPLICA_ID', flag: 'replica-id', help: "this replica's name in the leader lease" },
   adminToken: {
     env: 'TOOLBELT_ADMIN_TOKEN',
     flag: 'admin-token',
@@ -35,7 +46,17 @@ export const SETTINGS = {
 } as const;
 type SettingName = keyof typeof SETTINGS;
 
-export const configSchema = z.object({
+/** An unset or empty variable is absent; anything else must be a whole number in range. */
+const milliseconds = (min: number, fallback: number) =>
+  z.preprocess(blankToUndefined, z.coerce.number().int().min(min).default(fallback));
+const count = (min: number, max: number, fallback: number) =>
+  z.preprocess(blankToUndefined, z.coerce.number().int().min(min).max(max).default(fallback));
+
+function blankToUndefined(value: unknown): unknown {
+  return value === '' ? undefined : value;
+}
+
+const fields = z.object({
   host: z.string().min(1).default('127.0.0.1'),
   port: z.coerce.number().int().min(0).max(65535).default(8080),
   databaseUrl: z
@@ -45,6 +66,13 @@ export const configSchema = z.object({
   dataDir: z.string().min(1).default('./.toolbelt/data'),
   logLevel: z.enum(LOG_LEVELS).default('info'),
   logFormat: z.enum(['json', 'pretty', 'auto']).default('auto'),
+  leaseTtlMs: milliseconds(1_000, 10_000),
+  leaseRenewMs: z.preprocess(blankToUndefined, z.coerce.number().int().min(100).optional()),
+  resyncIntervalMs: milliseconds(1_000, 300_000),
+  reconcileTimeoutMs: milliseconds(100, 60_000),
+  reconcileWorkers: count(1, 256, 4),
+  reconcileRate: count(1, 1_000_000, 5_000),
+  replicaId: z.preprocess(blankToUndefined, z.string().max(200).optional()),
   adminToken: z
     .string()
     .optional()
@@ -62,6 +90,18 @@ export const configSchema = z.object({
     .optional()
     .transform((v) => (v === '' ? undefined : v)),
 });
+
+export const configSchema = fields
+  .transform((c) => ({ ...c, leaseRenewMs: c.leaseRenewMs ?? Math.floor(c.leaseTtlMs * 0.3) }))
+  .superRefine((c, ctx) => {
+    if (c.leaseRenewMs * 2 > c.leaseTtlMs) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['leaseRenewMs'],
+        message: `must be at most half of TOOLBELT_LEASE_TTL_MS (${c.leaseTtlMs}) so that a missed renewal is survived`,
+      });
+    }
+  });
 export type Config = z.infer<typeof configSchema>;
 
 /** A configuration the operator must fix; `main` prints it and exits with status 2. */

@@ -1,8 +1,11 @@
 /**
  * Assembles a controller from its config: the database (migrated), the HTTP server with its
- * routes, and the components that later issues add. `main` runs it; tests start it in-process.
+ * routes and the API, the leader elector with the reconcile loop under it, and the
+ * components that later issues add. `main` runs it; tests start it in-process.
  */
-import { type Database, migrate, openDatabase } from '@toolbelt/schema';
+import type { Reconciler } from '@toolbelt/reconcilers';
+import { type Database, migrate, notifySpecChange, openDatabase } from '@toolbelt/schema';
+import { Registry } from 'prom-client';
 import { Api, type ApiOptions } from './api/api.ts';
 import { ensureAdminToken } from './api/bootstrap.ts';
 import { openSecretStore } from './api/secret-setup.ts';
@@ -12,6 +15,7 @@ import { addHealthRoutes } from './http/health.ts';
 import { Router } from './http/router.ts';
 import { HttpServer } from './http/server.ts';
 import type { Logger } from './logger.ts';
+import { createLoop, type Loop } from './loop/assemble.ts';
 
 export interface RunningController {
   /** Base URL of the HTTP server, e.g. http://127.0.0.1:8080. */
@@ -19,6 +23,10 @@ export interface RunningController {
   readonly database: Database;
   readonly http: HttpServer;
   readonly api: Api;
+  /** The runner (enqueue keys here) and the elector (is this replica the leader?). */
+  readonly loop: Loop;
+  /** The loop's metrics (and, unless `metrics` was given, what /metrics serves). */
+  readonly registry: Registry;
   stop(): Promise<void>;
 }
 
@@ -31,6 +39,8 @@ export interface ControllerOptions {
   eventPollMs?: ApiOptions['eventPollMs'];
   /** Where the one-time first admin token is printed (default: process.stderr). */
   stderr?: NodeJS.WritableStream;
+  /** The reconcilers the loop runs (none yet; later issues add them). */
+  reconcilers?: readonly Reconciler[];
 }
 
 /** Opens and migrates the database named by the config, saying which one it is. */
@@ -88,7 +98,17 @@ export async function serveDatabase(
   const closeDatabase = () => (setup.ownsDatabase ? database.close() : Promise.resolve());
   const router = new Router();
   addHealthRoutes(router, { db: database.db });
-  const api = new Api({ db: database.db, logger, defaults: { region: config.defaultRegion, size: config.defaultSize }, ...options });
+  const registry = new Registry();
+  const loop = createLoop({ database, logger, registry, settings: config, reconcilers: options.reconcilers ?? [] });
+  const api = new Api({
+    db: database.db,
+    logger,
+    defaults: { region: config.defaultRegion, size: config.defaultSize },
+    // Committed spec changes reach the leader's loop, on this replica or another, by NOTIFY.
+    onSpecChange: (kind, key) => notifySpecChange(database.db, { kind, key }),
+    metrics: registry,
+    ...options,
+  });
   api.mount(router);
   const http = new HttpServer({ host: config.host, port: config.port, router, logger });
   const components = new ComponentSet(logger);
@@ -101,7 +121,7 @@ export async function serveDatabase(
       ...(options.stderr ? { stderr: options.stderr } : {}),
     });
     // The API stops before the server, so that its open event streams end first.
-    await components.start([http, api]);
+    await components.start([http, api, loop.elector]);
   } catch (error) {
     await closeDatabase();
     throw error;
@@ -113,6 +133,8 @@ export async function serveDatabase(
     database,
     http,
     api,
+    loop,
+    registry,
     stop() {
       stopping ??= (async () => {
         await components.stop();

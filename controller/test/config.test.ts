@@ -10,6 +10,13 @@ describe('parseConfig', () => {
       dataDir: './.toolbelt/data',
       logLevel: 'info',
       logFormat: 'auto',
+      leaseTtlMs: 10_000,
+      leaseRenewMs: 3_000,
+      resyncIntervalMs: 300_000,
+      reconcileTimeoutMs: 60_000,
+      reconcileWorkers: 4,
+      reconcileRate: 5_000,
+      replicaId: undefined,
       adminToken: undefined,
       defaultRegion: 'nyc3',
       defaultSize: 's-1vcpu-1gb',
@@ -17,6 +24,25 @@ describe('parseConfig', () => {
       masterKey: undefined,
       masterKeyFile: undefined,
     });
+  });
+
+  it('reads the loop settings, deriving the renewal from the TTL unless given', () => {
+    expect(parseConfig([], { TOOLBELT_LEASE_TTL_MS: '20000', TOOLBELT_LEASE_RENEW_MS: '' })).toMatchObject({
+      leaseTtlMs: 20_000,
+      leaseRenewMs: 6_000,
+    });
+    const config = parseConfig(['--lease-renew-ms', '2000', '--reconcile-workers', '8', '--replica-id', 'r1'], {
+      TOOLBELT_RESYNC_INTERVAL_MS: '60000',
+      TOOLBELT_RECONCILE_RATE: '100',
+    });
+    expect(config).toMatchObject({ leaseRenewMs: 2_000, reconcileWorkers: 8, replicaId: 'r1', resyncIntervalMs: 60_000, reconcileRate: 100 });
+  });
+
+  it('refuses a renewal too slow for the TTL, naming both settings', () => {
+    expect(() => parseConfig([], { TOOLBELT_LEASE_TTL_MS: '4000', TOOLBELT_LEASE_RENEW_MS: '3000' })).toThrow(
+      /TOOLBELT_LEASE_RENEW_MS \(--lease-renew-ms\) = "3000": must be at most half of TOOLBELT_LEASE_TTL_MS \(4000\)/,
+    );
+    expect(() => parseConfig([], { TOOLBELT_RECONCILE_WORKERS: '0' })).toThrow(/TOOLBELT_RECONCILE_WORKERS/);
   });
 
   it('reads the environment and lets flags win', () => {

@@ -8,6 +8,7 @@ export * from './db.ts';
 export * from './environments.ts';
 export * from './errors.ts';
 export * from './events.ts';
+export * from './leases.ts';
 export * from './migrate.ts';
 export * from './outcomes.ts';
 export * from './raw.ts';
