@@ -5,7 +5,13 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { type Clock, systemClock } from '@toolbelt/schema/clock';
-import type { ControllerMessage, ControllerMessageOf, OutgoingAgentMessage, ToolStatusReport } from '@toolbelt/schema/protocol';
+import {
+  type ControllerMessage,
+  type ControllerMessageOf,
+  type OutgoingAgentMessage,
+  PROTOCOL_VERSION,
+  type ToolStatusReport,
+} from '@toolbelt/schema/protocol';
 import { CommandHandler } from './commands.ts';
 import type { AgentConfig } from './config.ts';
 import { Connection } from './connection.ts';
@@ -117,7 +123,7 @@ export class Agent {
     this.#connection.send({
       type: 'hello',
       agentVersion: this.#o.agentVersion,
-      protocolVersion: 1,
+      protocolVersion: PROTOCOL_VERSION,
       droplet,
       runtimes: this.#runtimes.map((r) => r.kind),
       inventory,
