@@ -14,6 +14,7 @@ import type { Config } from './config.ts';
 import { addHealthRoutes } from './http/health.ts';
 import { Router } from './http/router.ts';
 import { HttpServer } from './http/server.ts';
+import { AgentHub, type AgentHubOptions } from './hub/index.ts';
 import type { Logger } from './logger.ts';
 import { createLoop, type Loop } from './loop/assemble.ts';
 
@@ -27,6 +28,8 @@ export interface RunningController {
   readonly loop: Loop;
   /** The loop's metrics (and, unless `metrics` was given, what /metrics serves). */
   readonly registry: Registry;
+  /** The agent hub on `/agent/v1`: `sendCommand`, `isConnected`, `stats`. */
+  readonly hub: AgentHub;
   stop(): Promise<void>;
 }
 
@@ -41,6 +44,8 @@ export interface ControllerOptions {
   stderr?: NodeJS.WritableStream;
   /** The reconcilers the loop runs (none yet; later issues add them). */
   reconcilers?: readonly Reconciler[];
+  /** Hub options beyond the config: clock, secret resolver, event sink, tunables. */
+  hub?: Omit<AgentHubOptions, 'database' | 'http' | 'logger'>;
 }
 
 /** Opens and migrates the database named by the config, saying which one it is. */
@@ -112,6 +117,7 @@ export async function serveDatabase(
   api.mount(router);
   const http = new HttpServer({ host: config.host, port: config.port, router, logger });
   const components = new ComponentSet(logger);
+  let hub: AgentHub;
   try {
     await ensureAdminToken({
       db: database.db,
@@ -121,7 +127,9 @@ export async function serveDatabase(
       ...(options.stderr ? { stderr: options.stderr } : {}),
     });
     // The API stops before the server, so that its open event streams end first.
-    await components.start([http, api, loop.elector]);
+    // The hub attaches to the HTTP server's upgrades; it refuses agents (503) until started.
+    hub = new AgentHub({ ...options.hub, database, http, logger: logger.child({ component: 'hub' }) });
+    await components.start([http, hub, api, loop.elector]);
   } catch (error) {
     await closeDatabase();
     throw error;
@@ -135,6 +143,7 @@ export async function serveDatabase(
     api,
     loop,
     registry,
+    hub,
     stop() {
       stopping ??= (async () => {
         await components.stop();

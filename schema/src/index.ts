@@ -2,8 +2,11 @@
  * toolbelt's state store: tables, migrations, the db factory and typed queries.
  * Imports nothing of ours (see docs/architecture.md).
  */
+export * from './agent-sessions.ts';
 export * from './agents.ts';
 export * from './catalog.ts';
+export * from './commands.ts';
+export * from './credentials.ts';
 export * from './db.ts';
 export * from './environments.ts';
 export * from './errors.ts';

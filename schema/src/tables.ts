@@ -19,6 +19,7 @@ import {
   integer,
   jsonb,
   pgTable,
+  primaryKey,
   text,
   timestamp,
   uniqueIndex,
@@ -307,4 +308,98 @@ export const apiTokens = pgTable(
     uniqueIndex('api_tokens_token_hash_key').on(t.token_hash),
     check('api_tokens_role_check', inList('role', API_ROLES)),
   ],
+);
+/** Where a command is: queued → sent → accepted → done | failed, or timed_out past its deadline. */
+export const COMMAND_STATUSES = ['queued', 'sent', 'accepted', 'done', 'failed', 'timed_out'] as const;
+export type CommandStatus = (typeof COMMAND_STATUSES)[number];
+/** Statuses of a command that may still reach the agent or be answered. */
+export const OPEN_COMMAND_STATUSES = ['queued', 'sent', 'accepted'] as const;
+
+/**
+ * Commands for droplet agents. Any replica writes a row (and NOTIFYs `toolbelt_commands`);
+ * the replica holding the agent's socket sends it; the agent's answer updates the row (and
+ * NOTIFYs `toolbelt_command_results`). See docs/agent.md, "The hub".
+ */
+export const commands = pgTable(
+  'commands',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    agent_droplet_id: uuid('agent_droplet_id')
+      .notNull()
+      .references(() => agentDroplets.id, { onDelete: 'cascade' }),
+    command_type: text('command_type').notNull(),
+    /** Text, not a foreign key: an uninstall may name a tool the store no longer has. */
+    tool_instance_id: text('tool_instance_id'),
+    generation: bigint('generation', { mode: 'number' }),
+    payload: jsonb('payload').$type<Record<string, unknown>>().notNull().default({}),
+    /** `type:tool:generation` for commands that must not be open twice; null for one-offs. */
+    dedupe_key: text('dedupe_key'),
+    status: text('status').$type<CommandStatus>().notNull().default('queued'),
+    /** The agent's answer: message, error, duplicate flag, tool status, log lines. */
+    result: jsonb('result').$type<Record<string, unknown>>(),
+    error_code: text('error_code'),
+    attempts: integer('attempts').notNull().default(0),
+    /** The replica that last sent it to the agent. */
+    sent_by: text('sent_by'),
+    created_at: createdAt(),
+    updated_at: updatedAt(),
+    sent_at: ts('sent_at'),
+    finished_at: ts('finished_at'),
+    deadline: ts('deadline').notNull(),
+  },
+  (t) => [
+    // Delivery claims the open commands of one droplet.
+    index('commands_droplet_status_idx').on(t.agent_droplet_id, t.status),
+    // At most one open command per dedupe key: a reconcile that re-issues gets the open one.
+    uniqueIndex('commands_open_dedupe_key')
+      .on(t.agent_droplet_id, t.dedupe_key)
+      .where(sql`status in ('queued', 'sent', 'accepted')`),
+    // The timeout sweep looks only at open commands by deadline.
+    index('commands_open_deadline_idx')
+      .on(t.deadline)
+      .where(sql`status in ('queued', 'sent', 'accepted')`),
+    index('commands_finished_idx').on(t.finished_at),
+    check('commands_status_check', inList('status', COMMAND_STATUSES)),
+  ],
+);
+
+/**
+ * The connection state of each environment's agent, written by the hub: which replica holds
+ * its socket, when it connected and said hello, and what it said about itself.
+ */
+export const agentSessions = pgTable('agent_sessions', {
+  agent_droplet_id: uuid('agent_droplet_id')
+    .primaryKey()
+    .references(() => agentDroplets.id, { onDelete: 'cascade' }),
+  replica_id: text('replica_id').notNull(),
+  /** Unique per socket, so that a late close of an old socket does not mark a new one gone. */
+  connection_id: text('connection_id').notNull(),
+  credential_id: uuid('credential_id'),
+  connected_at: ts('connected_at').notNull(),
+  disconnected_at: ts('disconnected_at'),
+  hello_at: ts('hello_at'),
+  agent_version: text('agent_version'),
+  protocol_version: integer('protocol_version'),
+  hostname: text('hostname'),
+  boot_id: text('boot_id'),
+  reported_droplet_id: bigint('reported_droplet_id', { mode: 'number' }),
+  runtimes: jsonb('runtimes').$type<string[]>().notNull().default([]),
+});
+
+/**
+ * What each agent last reported of each tool on its droplet (hello inventory, tool_status,
+ * command results). Tool instance ids are text: an agent may report a tool the store no
+ * longer has (an orphan the tools reconciler removes).
+ */
+export const agentToolObservations = pgTable(
+  'agent_tool_observations',
+  {
+    agent_droplet_id: uuid('agent_droplet_id')
+      .notNull()
+      .references(() => agentDroplets.id, { onDelete: 'cascade' }),
+    tool_instance_id: text('tool_instance_id').notNull(),
+    report: jsonb('report').$type<Record<string, unknown>>().notNull(),
+    observed_at: ts('observed_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.agent_droplet_id, t.tool_instance_id] })],
 );
