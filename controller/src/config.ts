@@ -3,7 +3,7 @@
  * (flags win) by one zod schema, then passed down typed. Nothing else reads process.env.
  */
 import { parseArgs } from 'node:util';
-import { ToolbeltError } from '@toolbelt/schema';
+import { regionSchema, sizeSchema, ToolbeltError } from '@toolbelt/schema';
 import { z } from 'zod';
 import { LIFECYCLE_SETTINGS, lifecycleConfigProblems, lifecycleFields } from './lifecycle-config.ts';
 
@@ -29,6 +29,22 @@ export const SETTINGS = {
   reconcileRate: { env: 'TOOLBELT_RECONCILE_RATE', flag: 'reconcile-rate', help: 'reconciles per second, all kinds together' },
   replicaId: { env: 'TOOLBELT_REPLICA_ID', flag: 'replica-id', help: "this replica's name in the leader lease" },
   ...LIFECYCLE_SETTINGS,
+  adminToken: {
+    env: 'TOOLBELT_ADMIN_TOKEN',
+    flag: 'admin-token',
+    help: 'an admin API token to register at start (prefer the environment variable: flags show in ps)',
+    secret: true,
+  },
+  defaultRegion: { env: 'TOOLBELT_DEFAULT_REGION', flag: 'default-region', help: 'region of environments created without one' },
+  defaultSize: { env: 'TOOLBELT_DEFAULT_SIZE', flag: 'default-size', help: 'droplet size of environments created without one' },
+  secretsBackend: { env: 'TOOLBELT_SECRETS_BACKEND', flag: 'secrets-backend', help: 'local (envelope-encrypted in the database) or vault (Supabase Vault)' },
+  masterKey: {
+    env: 'TOOLBELT_MASTER_KEY',
+    flag: 'master-key',
+    help: 'base64 master keys for secrets, current first, comma-separated (prefer the environment variable)',
+    secret: true,
+  },
+  masterKeyFile: { env: 'TOOLBELT_MASTER_KEY_FILE', flag: 'master-key-file', help: 'a file of base64 master keys, one a line, current first' },
 } as const;
 type SettingName = keyof typeof SETTINGS;
 
@@ -60,6 +76,22 @@ const fields = z.object({
   reconcileRate: count(1, 1_000_000, 5_000),
   replicaId: z.preprocess(blankToUndefined, z.string().max(200).optional()),
   ...lifecycleFields,
+  adminToken: z
+    .string()
+    .optional()
+    .transform((v) => (v === '' ? undefined : v))
+    .refine((v) => v === undefined || v.length >= 20, 'must be at least 20 characters (generate one with `openssl rand -hex 32`)'),
+  defaultRegion: regionSchema.default('nyc3'),
+  defaultSize: sizeSchema.default('s-1vcpu-1gb'),
+  secretsBackend: z.enum(['local', 'vault']).default('local'),
+  masterKey: z
+    .string()
+    .optional()
+    .transform((v) => (v === '' ? undefined : v)),
+  masterKeyFile: z
+    .string()
+    .optional()
+    .transform((v) => (v === '' ? undefined : v)),
 });
 
 export const configSchema = fields
@@ -96,7 +128,9 @@ export function parseConfig(argv: readonly string[], env: Record<string, string 
   const problems = parsed.error.issues.map((issue) => {
     const name = issue.path[0] as SettingName;
     const setting = SETTINGS[name];
-    return `${setting.env} (--${setting.flag}) = ${JSON.stringify(raw[name])}: ${issue.message}`;
+    // A secret setting's value is never echoed, not even in an error.
+    const shown = 'secret' in setting ? '[redacted]' : JSON.stringify(raw[name]);
+    return `${setting.env} (--${setting.flag}) = ${shown}: ${issue.message}`;
   });
   throw new ConfigError(`invalid configuration: ${problems.join('; ')}`, 'see the configuration table in README.md');
 }

@@ -1,62 +1,6 @@
 /**
- * The controller's entry point: `server` (default) runs the controller until SIGTERM/SIGINT;
- * `migrate` applies the database migrations and exits. Exit codes: 0 ok, 1 failed, 2 usage.
+ * The controller's entry point (`npm start`, `npm run migrate`): see run.ts for the commands.
  */
-import { ToolbeltError } from '@toolbelt/schema';
-import { ConfigError, type Config, parseConfig } from './config.ts';
-import { openMigratedDatabase, startController } from './controller.ts';
-import { createLogger, type Logger } from './logger.ts';
+import { runControllerCommand } from './run.ts';
 
-const USAGE = 'usage: toolbelt-controller [server|migrate] [--port N] [--host H] [--data-dir DIR] [--database-url URL]';
-
-async function serve(config: Config, logger: Logger): Promise<void> {
-  const controller = await startController(config, logger);
-  await new Promise<void>((resolve) => {
-    const shutdown = (signal: string) => {
-      logger.info({ signal }, 'shutting down');
-      resolve();
-    };
-    process.once('SIGTERM', () => shutdown('SIGTERM'));
-    process.once('SIGINT', () => shutdown('SIGINT'));
-  });
-  await controller.stop();
-  logger.info('stopped');
-}
-
-async function migrateOnly(config: Config, logger: Logger): Promise<void> {
-  const database = await openMigratedDatabase(config, logger);
-  await database.close();
-}
-
-function fail(logger: Logger, error: unknown): number {
-  if (error instanceof ToolbeltError) {
-    logger.fatal({ code: error.code, hint: error.hint }, error.describe());
-    return error instanceof ConfigError ? 2 : 1;
-  }
-  logger.fatal({ err: error }, 'the controller failed');
-  return 1;
-}
-
-async function main(argv: string[]): Promise<number> {
-  const [command = 'server', ...rest] = argv[0]?.startsWith('-') ? ['server', ...argv] : argv;
-  let config: Config;
-  try {
-    config = parseConfig(rest, process.env);
-  } catch (error) {
-    const logger = createLogger({ logLevel: 'info', logFormat: 'auto' }, process.stderr);
-    return fail(logger, error);
-  }
-  const logger = createLogger(config);
-  if (command !== 'server' && command !== 'migrate') {
-    logger.fatal(`unknown command "${command}"; ${USAGE}`);
-    return 2;
-  }
-  try {
-    await (command === 'server' ? serve(config, logger) : migrateOnly(config, logger));
-    return 0;
-  } catch (error) {
-    return fail(logger, error);
-  }
-}
-
-process.exitCode = await main(process.argv.slice(2));
+process.exitCode = await runControllerCommand(process.argv.slice(2), process.env);

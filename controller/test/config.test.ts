@@ -18,6 +18,12 @@ describe('parseConfig', () => {
       reconcileWorkers: 4,
       reconcileRate: 5_000,
       replicaId: undefined,
+      adminToken: undefined,
+      defaultRegion: 'nyc3',
+      defaultSize: 's-1vcpu-1gb',
+      secretsBackend: 'local',
+      masterKey: undefined,
+      masterKeyFile: undefined,
     });
   });
 
@@ -57,6 +63,11 @@ describe('parseConfig', () => {
     expect(() => parseConfig([], { PORT: 'eighty' })).toThrow(ConfigError);
     expect(() => parseConfig([], { PORT: 'eighty' })).toThrow(/PORT \(--port\) = "eighty"/);
     expect(() => parseConfig(['--log-level', 'loud'], {})).toThrow(/LOG_LEVEL \(--log-level\)/);
+  });
+
+  it('never echoes a bad admin token', () => {
+    expect(() => parseConfig([], { TOOLBELT_ADMIN_TOKEN: 'short-secret' })).toThrow(/TOOLBELT_ADMIN_TOKEN \(--admin-token\) = \[redacted\]/);
+    expect(() => parseConfig([], { TOOLBELT_ADMIN_TOKEN: 'short-secret' })).not.toThrow(/short-secret/);
   });
 
   it('refuses unknown flags with the list of known ones', () => {

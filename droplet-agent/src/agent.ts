@@ -5,7 +5,13 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { type Clock, systemClock } from '@toolbelt/schema/clock';
-import type { ControllerMessage, ControllerMessageOf, OutgoingAgentMessage, ToolStatusReport } from '@toolbelt/schema/protocol';
+import {
+  type ControllerMessage,
+  type ControllerMessageOf,
+  type OutgoingAgentMessage,
+  PROTOCOL_VERSION,
+  type ToolStatusReport,
+} from '@toolbelt/schema/protocol';
 import { CommandHandler } from './commands.ts';
 import type { AgentConfig } from './config.ts';
 import { Connection } from './connection.ts';
@@ -112,12 +118,16 @@ export class Agent {
   async #hello(): Promise<void> {
     await this.#manager.discover();
     const inventory = await this.#manager.inventory();
-    const droplet = await readDropletIdentity({ instanceIdFile: this.#o.config.instanceIdFile, environmentId: this.#environmentId });
+    const droplet = await readDropletIdentity({
+      instanceIdFile: this.#o.config.instanceIdFile,
+      hostnameFile: this.#o.config.hostnameFile,
+      environmentId: this.#environmentId,
+    });
     this.#seq = 0;
     this.#connection.send({
       type: 'hello',
       agentVersion: this.#o.agentVersion,
-      protocolVersion: 1,
+      protocolVersion: PROTOCOL_VERSION,
       droplet,
       runtimes: this.#runtimes.map((r) => r.kind),
       inventory,

@@ -40,6 +40,13 @@ export const agentConfigSchema = z.object({
   stateDir: z.string().min(1).default('/var/lib/toolbelt-agent'),
   /** The Docker Engine API socket; the docker runtime is off when it does not answer. */
   dockerSocket: z.string().min(1).default('/var/run/docker.sock'),
+  /**
+   * Only where several agents share one engine (the simulator's local droplets): labels
+   * this agent's containers so that it rediscovers only its own.
+   */
+  dockerScope: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/).optional(),
+  /** Where the droplet's name is (DigitalOcean sets the hostname to it); falls back to the OS hostname. */
+  hostnameFile: z.string().default('/etc/hostname'),
   /** Turns runtimes off even when available (tests, droplets without an engine). */
   runtimes: z.array(z.enum(['docker', 'process'])).default(['docker', 'process']),
   heartbeatIntervalMs: z.number().int().min(1000).max(300_000).default(15_000),

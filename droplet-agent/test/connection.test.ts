@@ -108,7 +108,7 @@ describe('agent connection', () => {
 
     // A flood: the agent closes with 4008 (rate limited), then reconnects.
     since = peer.mark();
-    for (let i = 0; i < 2000; i += 1) peer.sendRaw(JSON.stringify({ type: 'request_inventory', v: 1 }));
+    for (let i = 0; i < 5000; i += 1) peer.sendRaw(JSON.stringify({ type: 'request_inventory', v: 1 }));
     await expect.poll(() => peer.closes.some((c) => c.code === CLOSE_CODES.rateLimited), { timeout: 20_000 }).toBe(true);
     await peer.waitFor('hello', undefined, since);
 

@@ -21,9 +21,14 @@ import { dropletCredentials } from './tables.ts';
 /** NOTIFY channel carrying the environment id whose credentials were revoked. */
 export const CREDENTIALS_REVOKED_CHANNEL = 'toolbelt_credentials_revoked';
 
-/** Prefixes make leaked tokens recognisable to secret scanners and to humans. */
-const ENROLLMENT_PREFIX = 'tbe1_';
-const AGENT_PREFIX = 'tba1_';
+/**
+ * Token prefixes: they make leaked tokens recognisable to secret scanners and to humans,
+ * and let the hub refuse garbage without a database lookup. The rest is 32 random bytes,
+ * base64url.
+ */
+export const TOKEN_PREFIXES = { enrollment: 'tbe1_', agent: 'tba1_' } as const;
+const ENROLLMENT_PREFIX = TOKEN_PREFIXES.enrollment;
+const AGENT_PREFIX = TOKEN_PREFIXES.agent;
 
 /** How long an enrollment token stays valid unless told otherwise: a slow boot plus margin. */
 export const DEFAULT_ENROLLMENT_TTL_MS = 2 * 60 * 60 * 1000;

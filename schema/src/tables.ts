@@ -288,6 +288,30 @@ export const secrets = pgTable(
   (t) => [uniqueIndex('secrets_agent_name_key').on(t.agent_id, t.name)],
 );
 
+export const API_ROLES = ['viewer', 'operator', 'admin'] as const;
+/** What an API token may do: viewers read, operators also write specs, admins also manage the catalog and tokens. */
+export type ApiRole = (typeof API_ROLES)[number];
+
+/**
+ * Tokens of the HTTP API, stored as SHA-256 hashes only (a token is 32 random bytes, so a
+ * plain hash is enough; no salt or slow hash is needed against guessing).
+ */
+export const apiTokens = pgTable(
+  'api_tokens',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    name: text('name').notNull(),
+    role: text('role').$type<ApiRole>().notNull(),
+    token_hash: text('token_hash').notNull(),
+    created_at: createdAt(),
+    last_used_at: ts('last_used_at'),
+    revoked_at: ts('revoked_at'),
+  },
+  (t) => [
+    uniqueIndex('api_tokens_token_hash_key').on(t.token_hash),
+    check('api_tokens_role_check', inList('role', API_ROLES)),
+  ],
+);
 /** Where a command is: queued → sent → accepted → done | failed, or timed_out past its deadline. */
 export const COMMAND_STATUSES = ['queued', 'sent', 'accepted', 'done', 'failed', 'timed_out'] as const;
 export type CommandStatus = (typeof COMMAND_STATUSES)[number];

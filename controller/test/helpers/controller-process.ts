@@ -3,6 +3,7 @@
  * and reads its JSON log lines.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 
 const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
@@ -21,7 +22,9 @@ export interface ControllerProcess {
 
 export function startControllerProcess(args: string[], env: Record<string, string | undefined> = {}): ControllerProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
-    env: { ...process.env, LOG_FORMAT: 'json', DATABASE_URL: '', ...env },
+    // A master key of its own, so that a controller on Postgres writes no development key file
+    // into the working directory.
+    env: { ...process.env, LOG_FORMAT: 'json', DATABASE_URL: '', TOOLBELT_MASTER_KEY: randomBytes(32).toString('base64'), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   running.add(child);

@@ -152,7 +152,7 @@ describeEachDatabase('hub store', (t) => {
 
   it('records answers only for the answering environment, once', async () => {
     const [env, other] = [await environment(), await environment()];
-    const { command } = value(await enqueueCommand(t.db, { environmentId: env.id, commandType: 'get_logs', toolInstanceId: 'x', payload: { tail: 5 } }));
+    const { command } = value(await enqueueCommand(t.db, { environmentId: env.id, commandType: 'get_logs', toolInstanceId: 'x', generation: 1, dedupe: false, payload: { tail: 5 } }));
     const foreign = await recordCommandResult(t.db, { environmentId: other.id, commandId: command.id, status: 'done' });
     expect(foreign).toEqual({ kind: 'foreign', ownerEnvironmentId: env.id });
     expect((await getCommand(t.db, command.id))?.status).toBe('queued');
@@ -171,7 +171,7 @@ describeEachDatabase('hub store', (t) => {
 
   it('keeps the newest log lines of a get_logs answer', async () => {
     const env = await environment();
-    const { command } = value(await enqueueCommand(t.db, { environmentId: env.id, commandType: 'get_logs', toolInstanceId: 'x', payload: {} }));
+    const { command } = value(await enqueueCommand(t.db, { environmentId: env.id, commandType: 'get_logs', toolInstanceId: 'x', generation: 1, dedupe: false, payload: {} }));
     const line = (n: number) => ({ at: 'now', stream: 'stdout', text: `line ${n}` });
     value(await appendCommandLogs(t.db, { environmentId: env.id, commandId: command.id, lines: [line(1), line(2)], truncated: false, maxLines: 3 }));
     value(await appendCommandLogs(t.db, { environmentId: env.id, commandId: command.id, lines: [line(3), line(4)], truncated: true, maxLines: 3 }));

@@ -38,7 +38,7 @@ export async function createRuntimes(options: CreateRuntimesOptions): Promise<Ru
     );
   }
   if (config.runtimes.includes('docker')) {
-    const docker = new DockerRuntime({ socketPath: config.dockerSocket, clock, onChange, log: (m) => log.info(m) });
+    const docker = new DockerRuntime({ socketPath: config.dockerSocket, scope: config.dockerScope, clock, onChange, log: (m) => log.info(m) });
     if (await docker.available()) runtimes.push(docker);
     else log.warn('no container engine answers; the docker runtime is off', { socket: config.dockerSocket });
   }

@@ -6,8 +6,8 @@ import type { Clock } from '../clock.ts';
 
 /** Default receive limits: sustained rate, burst, and invalid frames tolerated per socket. */
 export const RECEIVE_LIMITS = {
-  messagesPerSecond: 50,
-  burst: 200,
+  messagesPerSecond: 500,
+  burst: 1000,
   /** After this many invalid frames the receiver closes with CLOSE_CODES.protocolError. */
   maxInvalidFrames: 20,
 } as const;

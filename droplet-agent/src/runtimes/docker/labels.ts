@@ -13,6 +13,8 @@ export const LABELS = {
   generation: 'toolbelt.generation',
   instanceName: 'toolbelt.instance-name',
   spec: 'toolbelt.spec',
+  /** Which agent owns the container when agents share an engine (see DockerRuntimeOptions.scope). */
+  scope: 'toolbelt.scope',
 } as const;
 
 /** The container name of a tool instance (ids are restricted to safe characters). */

@@ -17,6 +17,12 @@ export interface DockerRuntimeOptions {
   clock: Clock;
   onChange: (toolInstanceId: string) => void;
   log: (message: string) => void;
+  /**
+   * Set when several agents share one engine (local droplets of the simulator): this
+   * agent's containers carry `toolbelt.scope=SCOPE` and their names include it, and
+   * rediscovery sees only them. Unset on a real droplet, which has an engine of its own.
+   */
+  scope?: string | undefined;
 }
 
 const statusCode = (error: unknown): number | undefined => (error as { statusCode?: number }).statusCode;
@@ -47,6 +53,10 @@ export class DockerRuntime implements Runtime {
     this.#docker = new Docker({ socketPath: options.socketPath });
   }
 
+  #name(toolInstanceId: string): string {
+    return this.#o.scope ? containerName(`${this.#o.scope}-${toolInstanceId}`) : containerName(toolInstanceId);
+  }
+
   /** Whether the engine answers. */
   async available(): Promise<boolean> {
     try {
@@ -58,14 +68,14 @@ export class DockerRuntime implements Runtime {
   }
 
   async discover(): Promise<ToolRecord[]> {
-    const containers = await this.#docker.listContainers({ all: true, filters: { label: [`${LABELS.managed}=true`] } });
+    const containers = await this.#docker.listContainers({ all: true, filters: { label: [`${LABELS.managed}=true`, ...(this.#o.scope ? [`${LABELS.scope}=${this.#o.scope}`] : [])] } });
     return containers.flatMap((c) => recordFromLabels(c.Labels, c.State === 'running') ?? []);
   }
 
   async install(record: ToolRecord, secrets: SecretEnv, progress: ProgressFn): Promise<void> {
     const { spec, toolInstanceId } = record;
     await this.#ensureImage(spec, secrets, progress);
-    const container = this.#docker.getContainer(containerName(toolInstanceId));
+    const container = this.#docker.getContainer(this.#name(toolInstanceId));
     const existing = await container.inspect().catch((error: unknown) => {
       if (statusCode(error) === 404) return undefined;
       throw error;
@@ -76,7 +86,7 @@ export class DockerRuntime implements Runtime {
       await tolerate(() => container.remove({ force: true }), [404]);
     }
     await this.#docker.createContainer(this.#createOptions(record, secrets));
-    this.#o.log(`created container ${containerName(toolInstanceId)} (generation ${record.generation})`);
+    this.#o.log(`created container ${this.#name(toolInstanceId)} (generation ${record.generation})`);
     if (wasRunning && existing) await this.start(toolInstanceId);
     this.#o.onChange(toolInstanceId);
   }
@@ -125,11 +135,11 @@ export class DockerRuntime implements Runtime {
       bindings[`${p.port}/${p.protocol}`] = [{ HostIp: p.hostIp, HostPort: String(p.hostPort ?? p.port) }];
     }
     return {
-      name: containerName(toolInstanceId),
+      name: this.#name(toolInstanceId),
       Image: imageRef(spec),
       ...(spec.args.length > 0 ? { Cmd: spec.args } : {}),
       Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
-      Labels: labelsFor(toolInstanceId, record.generation, spec),
+      Labels: { ...labelsFor(toolInstanceId, record.generation, spec), ...(this.#o.scope ? { [LABELS.scope]: this.#o.scope } : {}) },
       ExposedPorts: exposed,
       HostConfig: {
         PortBindings: bindings,
@@ -142,20 +152,20 @@ export class DockerRuntime implements Runtime {
 
   async start(toolInstanceId: string): Promise<void> {
     await this.#wrap(AGENT_ERROR_CODES.startFailed, toolInstanceId, () =>
-      tolerate(() => this.#docker.getContainer(containerName(toolInstanceId)).start(), [304]),
+      tolerate(() => this.#docker.getContainer(this.#name(toolInstanceId)).start(), [304]),
     );
     this.#o.onChange(toolInstanceId);
   }
 
   async stop(toolInstanceId: string, timeoutMs: number): Promise<void> {
     await this.#wrap(AGENT_ERROR_CODES.stopFailed, toolInstanceId, () =>
-      tolerate(() => this.#docker.getContainer(containerName(toolInstanceId)).stop({ t: Math.ceil(timeoutMs / 1000) }), [304]),
+      tolerate(() => this.#docker.getContainer(this.#name(toolInstanceId)).stop({ t: Math.ceil(timeoutMs / 1000) }), [304]),
     );
     this.#o.onChange(toolInstanceId);
   }
 
   async remove(toolInstanceId: string, timeoutMs: number): Promise<void> {
-    const container = this.#docker.getContainer(containerName(toolInstanceId));
+    const container = this.#docker.getContainer(this.#name(toolInstanceId));
     await tolerate(() => container.stop({ t: Math.ceil(timeoutMs / 1000) }), [304, 404]);
     await tolerate(() => container.remove({ force: true }), [404]);
   }
@@ -176,7 +186,7 @@ export class DockerRuntime implements Runtime {
 
   async observe(toolInstanceId: string): Promise<RuntimeObservation> {
     const info = await this.#docker
-      .getContainer(containerName(toolInstanceId))
+      .getContainer(this.#name(toolInstanceId))
       .inspect()
       .catch((error: unknown) => {
         if (statusCode(error) === 404) return undefined;
@@ -197,7 +207,7 @@ export class DockerRuntime implements Runtime {
 
   async logs(toolInstanceId: string, tail: number): Promise<{ lines: LogLine[]; truncated: boolean }> {
     const raw = (await this.#docker
-      .getContainer(containerName(toolInstanceId))
+      .getContainer(this.#name(toolInstanceId))
       .logs({ stdout: true, stderr: true, tail, timestamps: true, follow: false })) as unknown as Buffer;
     const lines = demuxLogs(Buffer.isBuffer(raw) ? raw : Buffer.from(raw)).slice(-tail);
     return { lines, truncated: lines.length >= tail };

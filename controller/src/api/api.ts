@@ -1,0 +1,109 @@
+/**
+ * The HTTP API (`/v1`) as a component: it mounts its routes on the server's router and,
+ * when stopped, ends its open event streams. Options carry the seams other components plug
+ * into: `onSpecChange` (the reconcile loop), `secrets` (the secret store) and `metrics`.
+ */
+import { type Clock, type Db, systemClock } from '@toolbelt/schema';
+import type { Component } from '../component.ts';
+import type { Router } from '../http/router.ts';
+import type { Logger } from '../logger.ts';
+import { Authenticator } from './auth.ts';
+import type { ApiDeps, MetricsRegistry } from './deps.ts';
+import { buildOpenApi } from './openapi.ts';
+import type { EnvironmentDefaults, OnSpecChange } from './ops/context.ts';
+import { ToolConfigValidator } from './ops/tool-config.ts';
+import { ApiRegistry } from './registry.ts';
+import { defineRoute } from './route.ts';
+import { agentRoutes } from './routes/agents.ts';
+import { applyRoutes } from './routes/apply.ts';
+import { catalogRoutes } from './routes/catalog.ts';
+import { eventRoutes } from './routes/events.ts';
+import { secretRoutes } from './routes/secrets.ts';
+import { systemRoutes } from './routes/system.ts';
+import { toolRoutes } from './routes/tools.ts';
+import type { SecretStore } from './secrets.ts';
+
+export interface ApiOptions {
+  db: Db;
+  logger: Logger;
+  clock?: Clock;
+  /** Region and size of environments created without them. */
+  defaults?: EnvironmentDefaults;
+  /**
+   * Told of every committed spec change (`environment` by agent id, `tool` by tool instance
+   * id). The reconcile loop plugs in here; the default only logs at debug level.
+   */
+  onSpecChange?: OnSpecChange;
+  secrets?: SecretStore;
+  metrics?: MetricsRegistry;
+  /** How often event streams poll for new events (default 500 ms). */
+  eventPollMs?: number;
+  /** The version shown in the OpenAPI document. */
+  version?: string;
+}
+
+export const DEFAULT_ENVIRONMENT: EnvironmentDefaults = { region: 'nyc3', size: 's-1vcpu-1gb' };
+
+export class Api implements Component {
+  readonly name = 'api';
+  readonly needsLeadership = false;
+  readonly registry = new ApiRegistry();
+  readonly #abort = new AbortController();
+  readonly #authenticator: Authenticator;
+  readonly #openapi: Record<string, unknown>;
+
+  constructor(options: ApiOptions) {
+    const logger = options.logger;
+    const deps: ApiDeps = {
+      db: options.db,
+      logger,
+      clock: options.clock ?? systemClock,
+      defaults: options.defaults ?? DEFAULT_ENVIRONMENT,
+      configs: new ToolConfigValidator(),
+      onSpecChange: options.onSpecChange ?? ((kind, key) => logger.debug({ kind, key }, 'spec changed')),
+      secrets: options.secrets,
+      metrics: options.metrics,
+      eventPollMs: options.eventPollMs ?? 500,
+      signal: this.#abort.signal,
+    };
+    this.#authenticator = new Authenticator({ db: options.db, clock: deps.clock });
+    this.registry.add(
+      ...agentRoutes(deps),
+      ...catalogRoutes(deps),
+      ...toolRoutes(deps),
+      ...secretRoutes(deps),
+      ...eventRoutes(deps),
+      ...applyRoutes(deps),
+      ...systemRoutes(deps),
+    );
+    this.registry.add(
+      defineRoute({
+        method: 'GET',
+        path: '/v1/openapi.json',
+        summary: 'This OpenAPI document',
+        tag: 'system',
+        access: 'public',
+        responses: { 200: { description: 'OpenAPI 3.1', contentType: 'application/json' } },
+        handle: () => ({ status: 200, body: this.#openapi }),
+      }),
+    );
+    this.#openapi = buildOpenApi(this.registry.routes, { version: options.version ?? '0.1.0' });
+  }
+
+  /** The OpenAPI document of every route this API serves. */
+  get openapi(): Record<string, unknown> {
+    return this.#openapi;
+  }
+
+  /** Adds the routes to the HTTP server's router (call before the server starts). */
+  mount(router: Router): void {
+    this.registry.mount(router, this.#authenticator);
+  }
+
+  async start(): Promise<void> {}
+
+  /** Ends open event streams so that the HTTP server can close. */
+  async stop(): Promise<void> {
+    this.#abort.abort();
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * The API's one error shape, `{ error: { code, message, hint?, details?: [{ path, message }] } }`,
+ * and the exception that carries it from anywhere in a handler (rolling back its
+ * transaction) to the response.
+ */
+import type { z } from 'zod';
+
+/** One bad field: where (a dotted path such as `spec.tools[0].version`) and why. */
+export interface FieldProblem {
+  path: string;
+  message: string;
+}
+
+/** An error answered with `status` and the project's error body. */
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly hint: string | undefined;
+  readonly details: FieldProblem[] | undefined;
+
+  constructor(status: number, code: string, message: string, extra: { hint?: string; details?: FieldProblem[] } = {}) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+    this.hint = extra.hint;
+    this.details = extra.details;
+  }
+
+  /** The JSON body's `error` member. */
+  toBody(): { code: string; message: string; hint?: string; details?: FieldProblem[] } {
+    return {
+      code: this.code,
+      message: this.message,
+      ...(this.hint === undefined ? {} : { hint: this.hint }),
+      ...(this.details === undefined ? {} : { details: this.details }),
+    };
+  }
+}
+
+/** A path as the API prints it: `spec.tools[0].version` (a root problem is `(root)`). */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out === '' ? String(part) : `.${String(part)}`;
+  }
+  return out === '' ? '(root)' : out;
+}
+
+/** Turns zod issues into field problems, each under `prefix`. */
+export function zodProblems(error: z.ZodError, prefix: readonly PropertyKey[] = []): FieldProblem[] {
+  return error.issues.flatMap((issue) => {
+    // An unknown key names the key itself, so the operator sees the typo where it is.
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((key) => ({
+        path: formatPath([...prefix, ...issue.path, key]),
+        message: 'unknown field (check the spelling; see GET /v1/openapi.json)',
+      }));
+    }
+    return [{ path: formatPath([...prefix, ...issue.path]), message: issue.message }];
+  });
+}
+
+/** 400 with one entry per bad field. */
+export function invalid(details: FieldProblem[], message?: string): ApiError {
+  const summary = message ?? `invalid request: ${details.map((d) => `${d.path}: ${d.message}`).join('; ')}`;
+  return new ApiError(400, 'INVALID', summary, { details });
+}
+
+/** 400 naming one bad field. */
+export function invalidField(path: readonly PropertyKey[], message: string): ApiError {
+  return invalid([{ path: formatPath(path), message }]);
+}
+
+export function notFoundError(what: string, hint?: string): ApiError {
+  return new ApiError(404, 'NOT_FOUND', `${what} not found`, hint === undefined ? {} : { hint });
+}
+
+/** 409: a conflicting name, a stale generation, or a row still in use. */
+export function conflictError(message: string, hint?: string): ApiError {
+  return new ApiError(409, 'CONFLICT', message, hint === undefined ? {} : { hint });
+}
+
+/** 412-style stale write, answered as 409 so clients handle one status for "someone else wrote first". */
+export function staleError(what: string, expected: string, actual: string): ApiError {
+  return new ApiError(409, 'STALE', `${what} changed since you read it (you sent If-Match ${expected}; it is now ${actual})`, {
+    hint: 'GET it again, reapply your change to what you get, and send the new ETag in If-Match',
+  });
+}

@@ -1,0 +1,195 @@
+/**
+ * Writes on an agent's tool instances, shared by the routes and `apply`. Each tool is
+ * checked against the catalog: the tool must exist, its version must be one the catalog
+ * offers, its config must satisfy the catalog's template (defaults filled in), and every
+ * secret the template names must be bound by name.
+ */
+import {
+  type Agent,
+  addToolInstance,
+  type CatalogTool,
+  type Db,
+  getCatalogTool,
+  getCatalogToolByName,
+  getEnvironmentByAgent,
+  isUuid,
+  listToolsWithCatalogNames,
+  lockToolInstance,
+  requestToolRemoval,
+  type ToolInstance,
+  type ToolInstanceSpecInput,
+  updateToolSpec,
+} from '@toolbelt/schema';
+import { ApiError, type FieldProblem, formatPath, invalid, notFoundError, staleError } from '../errors.ts';
+import { assertNotDeleting, ensureEnvironment, expectedGeneration } from './agents.ts';
+import type { WriteContext } from './context.ts';
+
+/** A tool instance with its catalog tool's name. */
+export interface ToolRecord {
+  tool: ToolInstance;
+  toolName: string;
+}
+
+/** The agent's tool instances (none when it has no environment yet). */
+export async function listAgentTools(db: Db, agent: Agent): Promise<ToolRecord[]> {
+  const environment = await getEnvironmentByAgent(db, agent.id);
+  return environment ? listToolsWithCatalogNames(db, environment.id) : [];
+}
+
+/** One of the agent's tools by instance id or instance name, or 404. */
+export async function requireAgentTool(db: Db, agent: Agent, ref: string): Promise<ToolRecord> {
+  const tools = await listAgentTools(db, agent);
+  const found = tools.find((t) => (isUuid(ref) ? t.tool.id === ref : t.tool.instance_name === ref));
+  if (!found) {
+    throw notFoundError(`tool "${ref}" of agent "${agent.name}"`, `list its tools with GET /v1/agents/${agent.name}/tools`);
+  }
+  return found;
+}
+
+/** The spec a tool instance would get, with the catalog's default version and config defaults. */
+export interface ResolvedTool {
+  catalog: CatalogTool;
+  instanceName: string;
+  version: string;
+  config: Record<string, unknown>;
+  secretRefs: Record<string, string>;
+  desiredState: 'running' | 'stopped';
+}
+
+/** Checks a tool spec against the catalog; every problem is reported at once, under `path`. */
+export async function resolveToolSpec(
+  ctx: WriteContext,
+  spec: ToolInstanceSpecInput,
+  path: readonly PropertyKey[],
+): Promise<ResolvedTool> {
+  const catalog = await getCatalogToolByName(ctx.tx, spec.tool_name);
+  if (!catalog) {
+    throw invalid([
+      {
+        path: formatPath([...path, 'tool_name']),
+        message: `no catalog tool is named "${spec.tool_name}" (see GET /v1/catalog)`,
+      },
+    ]);
+  }
+  const version = spec.version ?? catalog.version_info.default;
+  const checked = checkAgainstCatalog(ctx, catalog, { version, config: spec.config_details ?? {}, secretRefs: spec.secret_refs ?? {} }, path);
+  return {
+    catalog,
+    instanceName: spec.instance_name ?? spec.tool_name,
+    version,
+    config: checked,
+    secretRefs: spec.secret_refs ?? {},
+    desiredState: spec.desired_state ?? 'running',
+  };
+}
+
+/** Version, config and secret bindings against the catalog; returns the config with defaults. */
+function checkAgainstCatalog(
+  ctx: WriteContext,
+  catalog: CatalogTool,
+  spec: { version: string; config: Record<string, unknown>; secretRefs: Record<string, string> },
+  path: readonly PropertyKey[],
+): Record<string, unknown> {
+  const problems: FieldProblem[] = [];
+  if (!catalog.version_info.versions.includes(spec.version)) {
+    problems.push({
+      path: formatPath([...path, 'version']),
+      message: `"${catalog.tool_name}" has no version "${spec.version}"; it offers ${catalog.version_info.versions.join(', ')}`,
+    });
+  }
+  const checked = ctx.configs.check(catalog, spec.config, [...path, 'config_details']);
+  problems.push(...checked.problems);
+  for (const variable of ctx.configs.requiredSecrets(catalog)) {
+    if (spec.secretRefs[variable] === undefined) {
+      problems.push({
+        path: formatPath([...path, 'secret_refs', variable]),
+        message: `"${catalog.tool_name}" needs ${variable} bound to one of the agent's secrets (by name)`,
+      });
+    }
+  }
+  if (problems.length > 0) throw invalid(problems);
+  return checked.config;
+}
+
+/** Adds a tool to the agent's toolbelt (creating its environment, inactive, when missing). */
+export async function addToolWrite(
+  ctx: WriteContext,
+  agent: Agent,
+  spec: ToolInstanceSpecInput,
+  path: readonly PropertyKey[] = [],
+): Promise<ToolRecord> {
+  assertNotDeleting(agent);
+  const resolved = await resolveToolSpec(ctx, spec, path);
+  const environment = await ensureEnvironment(ctx, agent);
+  const added = await addToolInstance(ctx.tx, environment.id, {
+    tool_catalog_id: resolved.catalog.id,
+    instance_name: resolved.instanceName,
+    version: resolved.version,
+    config_details: resolved.config,
+    secret_refs: resolved.secretRefs,
+    desired_state: resolved.desiredState,
+  });
+  if (added.kind === 'conflict') {
+    throw new ApiError(409, 'CONFLICT', `agent "${agent.name}" already has a tool named "${resolved.instanceName}"`, {
+      hint: 'set instance_name to install the same tool twice, or PATCH the existing one',
+      details: [{ path: formatPath([...path, spec.instance_name ? 'instance_name' : 'tool_name']), message: 'is taken' }],
+    });
+  }
+  ctx.changes.push({ kind: 'tool', key: added.value.id });
+  return { tool: added.value, toolName: resolved.catalog.tool_name };
+}
+
+/** What a PATCH of a tool may change. */
+export interface ToolPatch {
+  version?: string | undefined;
+  config_details?: Record<string, unknown> | undefined;
+  secret_refs?: Record<string, string> | undefined;
+  desired_state?: 'running' | 'stopped' | undefined;
+}
+
+/** Changes a tool's version, config, secret bindings or desired state, re-checked against the catalog. */
+export async function updateToolWrite(
+  ctx: WriteContext,
+  target: { agent: Agent; record: ToolRecord },
+  patch: ToolPatch,
+  options: { ifMatch?: string | undefined; path?: readonly PropertyKey[] } = {},
+): Promise<ToolRecord> {
+  const { agent, record } = target;
+  assertNotDeleting(agent);
+  const current = (await lockToolInstance(ctx.tx, record.tool.id))!;
+  const expected = expectedGeneration(options.ifMatch);
+  if (expected !== undefined && expected !== current.generation) {
+    throw staleError(`tool "${current.instance_name}"`, String(expected), String(current.generation));
+  }
+  if (current.deletion_requested_at) {
+    throw new ApiError(409, 'CONFLICT', `tool "${current.instance_name}" is being removed`, { hint: 'add it again once it is gone' });
+  }
+  const catalog = (await getCatalogTool(ctx.tx, current.tool_catalog_id))!;
+  const next = {
+    version: patch.version ?? current.version,
+    config: patch.config_details ?? current.config_details,
+    secretRefs: patch.secret_refs ?? current.secret_refs,
+  };
+  const config = checkAgainstCatalog(ctx, catalog, next, options.path ?? []);
+  const updated = await updateToolSpec(ctx.tx, current.id, {
+    version: next.version,
+    config_details: config,
+    secret_refs: next.secretRefs,
+    ...(patch.desired_state === undefined ? {} : { desired_state: patch.desired_state }),
+  });
+  if (updated.kind !== 'ok') throw notFoundError(`tool "${current.instance_name}"`);
+  if (updated.value.generation !== current.generation) ctx.changes.push({ kind: 'tool', key: current.id });
+  return { tool: updated.value, toolName: record.toolName };
+}
+
+/** Marks a tool for removal; the reconciler uninstalls it and then the row goes. */
+export async function removeToolWrite(ctx: WriteContext, record: ToolRecord, ifMatch?: string): Promise<ToolRecord> {
+  const expected = expectedGeneration(ifMatch);
+  if (expected !== undefined && expected !== record.tool.generation) {
+    throw staleError(`tool "${record.tool.instance_name}"`, String(expected), String(record.tool.generation));
+  }
+  const removed = await requestToolRemoval(ctx.tx, record.tool.id);
+  if (removed.kind !== 'ok') throw notFoundError(`tool "${record.tool.instance_name}"`);
+  ctx.changes.push({ kind: 'tool', key: record.tool.id });
+  return { tool: removed.value, toolName: record.toolName };
+}

@@ -1,0 +1,86 @@
+/**
+ * Mounts declared routes on the HTTP router: authenticate, validate params, query and body
+ * with the route's zod schemas (400 with one entry per bad field), run the handler, and send
+ * its reply with its ETag. An ApiError anywhere becomes its status and the error body; any
+ * other error reaches the server's 500 handler.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { z } from 'zod';
+import { type Router, sendError, sendJson } from '../http/router.ts';
+import type { Authenticator } from './auth.ts';
+import { queryObject, readBody } from './body.ts';
+import { ApiError, invalid, zodProblems } from './errors.ts';
+import type { AnyRoute, Reply } from './route.ts';
+
+const DEFAULT_MAX_BODY = 1024 * 1024;
+
+function parsePart(schema: z.ZodType | undefined, value: unknown, where: string): unknown {
+  if (!schema) return value;
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const prefix = where === 'body' ? [] : [where];
+  throw invalid(zodProblems(result.error, prefix));
+}
+
+/** The If-Match value without quotes or weak prefix; `*` counts as absent. */
+export function parseIfMatch(req: IncomingMessage): string | undefined {
+  const raw = req.headers['if-match'];
+  if (raw === undefined || raw.trim() === '*') return undefined;
+  return raw.trim().replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
+}
+
+function sendReply(res: ServerResponse, reply: Reply): void {
+  if (reply.etag !== undefined) res.setHeader('etag', `"${reply.etag}"`);
+  if (reply.text) {
+    res.writeHead(reply.status, { 'content-type': reply.text.contentType });
+    res.end(reply.text.value);
+  } else if (reply.body === undefined) {
+    res.writeHead(reply.status).end();
+  } else {
+    sendJson(res, reply.status, reply.body);
+  }
+}
+
+async function readRouteBody(route: AnyRoute, req: IncomingMessage): Promise<unknown> {
+  if (!route.body) return undefined;
+  const raw = await readBody(req, { maxBytes: route.maxBodyBytes ?? DEFAULT_MAX_BODY, allowYaml: route.yamlBody === true });
+  if (raw === undefined) throw invalid([{ path: '(body)', message: 'a JSON body is required' }]);
+  return raw;
+}
+
+/** The declared routes of the API, mounted on a router and described by OpenAPI. */
+export class ApiRegistry {
+  readonly routes: AnyRoute[] = [];
+
+  add(...routes: AnyRoute[]): this {
+    this.routes.push(...routes);
+    return this;
+  }
+
+  /** Registers every route on `router`. */
+  mount(router: Router, authenticator: Authenticator): void {
+    for (const route of this.routes) {
+      router.on(route.method, route.path, async ({ req, res, params, url }) => {
+        try {
+          const caller = await authenticator.authenticate(req, route.access);
+          const ctx = {
+            params: parsePart(route.params, params, 'params'),
+            query: parsePart(route.query, queryObject(url), 'query'),
+            body: parsePart(route.body, await readRouteBody(route, req), 'body'),
+            caller,
+            ifMatch: parseIfMatch(req),
+            req,
+            res,
+          };
+          const reply = await route.handle(ctx);
+          if (reply) sendReply(res, reply);
+        } catch (error) {
+          if (!(error instanceof ApiError)) throw error;
+          if (res.headersSent) return void res.end();
+          if (error.status === 401) res.setHeader('www-authenticate', 'Bearer realm="toolbelt"');
+          sendError(res, error.status, error.toBody());
+        }
+      });
+    }
+  }
+}

@@ -1,0 +1,176 @@
+/**
+ * An agent's toolbelt: its tool instances (list, add, get, change, remove) and the
+ * `toolbelt` view the agent platform reads — active tools with endpoints and MCP capabilities.
+ */
+import { getEnvironmentByAgent, toolInstanceSpecSchema, toolUpdateSchema } from '@toolbelt/schema';
+import { z } from 'zod';
+import type { ApiDeps } from '../deps.ts';
+import { requireAgent } from '../ops/agents.ts';
+import { write } from '../ops/context.ts';
+import { addToolWrite, listAgentTools, removeToolWrite, requireAgentTool, updateToolWrite } from '../ops/tools.ts';
+import { type AnyRoute, defineRoute } from '../route.ts';
+import { pageOf, toolView, toolViewSchema } from '../views.ts';
+import { AUTH_ERRORS, agentParams, errors, nextCursor, pageQuery } from './common.ts';
+
+const TAG = 'tools';
+const toolParams = agentParams.extend({ tool: z.string().min(1).describe('tool instance id or instance_name') });
+
+const listTools = (deps: ApiDeps): AnyRoute =>
+  defineRoute({
+    method: 'GET',
+    path: '/v1/agents/:id/tools',
+    summary: "List an agent's tool instances (by instance name)",
+    tag: TAG,
+    access: 'viewer',
+    params: agentParams,
+    query: pageQuery,
+    responses: { 200: { description: 'a page of tools', schema: pageOf(toolViewSchema) }, ...errors(400, ...AUTH_ERRORS, 404) },
+    async handle({ params, query }) {
+      const agent = await requireAgent(deps.db, params.id);
+      const all = await listAgentTools(deps.db, agent);
+      // An agent has few tools: page over the sorted list in memory.
+      const page = all.filter((t) => query.after === undefined || t.tool.instance_name > query.after).slice(0, query.limit);
+      const items = page.map((t) => toolView(t.tool, { agentId: agent.id, toolName: t.toolName }));
+      return { status: 200, body: { items, next: nextCursor(page, query.limit, (t) => t.tool.instance_name) } };
+    },
+  });
+
+const addTool = (deps: ApiDeps): AnyRoute =>
+  defineRoute({
+    method: 'POST',
+    path: '/v1/agents/:id/tools',
+    summary: "Add a catalog tool to an agent's toolbelt (checked against the catalog)",
+    tag: TAG,
+    access: 'operator',
+    params: agentParams,
+    body: toolInstanceSpecSchema,
+    responses: { 201: { description: 'added', schema: toolViewSchema }, ...errors(400, ...AUTH_ERRORS, 404, 409) },
+    async handle({ params, body }) {
+      const { agent, record } = await write(deps, async (ctx) => {
+        const owner = await requireAgent(ctx.tx, params.id, { lock: true });
+        return { agent: owner, record: await addToolWrite(ctx, owner, body) };
+      });
+      return {
+        status: 201,
+        body: toolView(record.tool, { agentId: agent.id, toolName: record.toolName }),
+        etag: String(record.tool.generation),
+      };
+    },
+  });
+
+const getTool = (deps: ApiDeps): AnyRoute =>
+  defineRoute({
+    method: 'GET',
+    path: '/v1/agents/:id/tools/:tool',
+    summary: 'Get one tool instance (spec and status)',
+    tag: TAG,
+    access: 'viewer',
+    params: toolParams,
+    responses: { 200: { description: 'the tool; ETag is its generation', schema: toolViewSchema }, ...errors(...AUTH_ERRORS, 404) },
+    async handle({ params }) {
+      const agent = await requireAgent(deps.db, params.id);
+      const record = await requireAgentTool(deps.db, agent, params.tool);
+      return {
+        status: 200,
+        body: toolView(record.tool, { agentId: agent.id, toolName: record.toolName }),
+        etag: String(record.tool.generation),
+      };
+    },
+  });
+
+const updateTool = (deps: ApiDeps): AnyRoute =>
+  defineRoute({
+    method: 'PATCH',
+    path: '/v1/agents/:id/tools/:tool',
+    summary: "Change a tool's config, version, secret references or desired state",
+    tag: TAG,
+    access: 'operator',
+    params: toolParams,
+    body: toolUpdateSchema,
+    ifMatch: true,
+    responses: { 200: { description: 'updated', schema: toolViewSchema }, ...errors(400, ...AUTH_ERRORS, 404, 409) },
+    async handle({ params, body, ifMatch }) {
+      const { agent, record } = await write(deps, async (ctx) => {
+        const owner = await requireAgent(ctx.tx, params.id, { lock: true });
+        const current = await requireAgentTool(ctx.tx, owner, params.tool);
+        return { agent: owner, record: await updateToolWrite(ctx, { agent: owner, record: current }, body, { ifMatch }) };
+      });
+      return {
+        status: 200,
+        body: toolView(record.tool, { agentId: agent.id, toolName: record.toolName }),
+        etag: String(record.tool.generation),
+      };
+    },
+  });
+
+const removeTool = (deps: ApiDeps): AnyRoute =>
+  defineRoute({
+    method: 'DELETE',
+    path: '/v1/agents/:id/tools/:tool',
+    summary: 'Remove a tool (the reconciler uninstalls it, then the row goes)',
+    tag: TAG,
+    access: 'operator',
+    params: toolParams,
+    ifMatch: true,
+    responses: { 202: { description: 'marked for removal', schema: toolViewSchema }, ...errors(400, ...AUTH_ERRORS, 404, 409) },
+    async handle({ params, ifMatch }) {
+      const { agent, record } = await write(deps, async (ctx) => {
+        const owner = await requireAgent(ctx.tx, params.id, { lock: true });
+        const current = await requireAgentTool(ctx.tx, owner, params.tool);
+        return { agent: owner, record: await removeToolWrite(ctx, current, ifMatch) };
+      });
+      return { status: 202, body: toolView(record.tool, { agentId: agent.id, toolName: record.toolName }) };
+    },
+  });
+
+const ACTIVE_STATUSES = new Set(['running', 'active']);
+
+export const toolbeltViewSchema = z.object({
+  agent: z.object({ id: z.string(), name: z.string() }),
+  environment: z
+    .object({ active: z.boolean(), status: z.string(), ip_address: z.string().nullable() })
+    .nullable(),
+  tools: z.array(
+    toolViewSchema.pick({ id: true, instance_name: true, tool_name: true, version: true, status: true, endpoints: true, capabilities: true }),
+  ),
+});
+
+const getToolbelt = (deps: ApiDeps): AnyRoute =>
+  defineRoute({
+    method: 'GET',
+    path: '/v1/agents/:id/toolbelt',
+    summary: "The agent platform's view: the agent's running tools with endpoints and MCP capabilities",
+    tag: TAG,
+    access: 'viewer',
+    params: agentParams,
+    responses: { 200: { description: 'the active toolbelt', schema: toolbeltViewSchema }, ...errors(...AUTH_ERRORS, 404) },
+    async handle({ params }) {
+      const agent = await requireAgent(deps.db, params.id);
+      const environment = await getEnvironmentByAgent(deps.db, agent.id);
+      const tools = (await listAgentTools(deps.db, agent)).filter(
+        ({ tool }) => !tool.deletion_requested_at && tool.desired_state === 'running' && ACTIVE_STATUSES.has(tool.status),
+      );
+      return {
+        status: 200,
+        body: {
+          agent: { id: agent.id, name: agent.name },
+          environment: environment
+            ? { active: agent.tool_environment_active, status: environment.status, ip_address: environment.ip_address }
+            : null,
+          tools: tools.map(({ tool, toolName }) => ({
+            id: tool.id,
+            instance_name: tool.instance_name,
+            tool_name: toolName,
+            version: tool.version,
+            status: tool.status,
+            endpoints: tool.endpoints,
+            capabilities: tool.capabilities ?? null,
+          })),
+        },
+      };
+    },
+  });
+
+/** The toolbelt routes. */
+export const toolRoutes = (deps: ApiDeps): AnyRoute[] =>
+  [listTools, addTool, getTool, updateTool, removeTool, getToolbelt].map((route) => route(deps));

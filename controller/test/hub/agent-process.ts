@@ -1,0 +1,103 @@
+/**
+ * Real droplet agent processes for hub tests: `node --import tsx droplet-agent/src/main.ts
+ * --config FILE`, as cloud-init starts it on a droplet, with a temporary state dir.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const MAIN = join(ROOT, 'droplet-agent/src/main.ts');
+const running = new Set<ChildProcess>();
+const dirs: string[] = [];
+
+/** Whether the droplet agent is in this checkout (it comes with the `agent` branch). */
+export const agentAvailable = existsSync(MAIN);
+
+export const tempDir = (prefix: string): string => {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  dirs.push(dir);
+  return dir;
+};
+
+export interface AgentProcess {
+  readonly child: ChildProcess;
+  readonly stateDir: string;
+  readonly log: string[];
+  readonly exited: Promise<number | null>;
+  kill(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Starts an agent that dials `controllerUrl` with `token` (enrollment token) on first connect. */
+export function startAgentProcess(controllerUrl: string, enrollmentToken: string): AgentProcess {
+  const stateDir = tempDir('hub-agent-state-');
+  const config = {
+    controllerUrl,
+    enrollmentToken,
+    stateDir,
+    runtimes: ['process'],
+    heartbeatIntervalMs: 1000,
+    reconnect: { initialDelayMs: 100, maxDelayMs: 1000 },
+    instanceIdFile: '/nonexistent',
+    installDir: tempDir('hub-agent-install-'),
+  };
+  const configPath = join(tempDir('hub-agent-config-'), 'agent.json');
+  writeFileSync(configPath, JSON.stringify(config), { mode: 0o600 });
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, '--config', configPath], {
+    cwd: ROOT,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root' },
+  });
+  running.add(child);
+  const log: string[] = [];
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => log.push(...chunk.split('\n').filter(Boolean)));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      running.delete(child);
+      resolve(code);
+    }),
+  );
+  return {
+    child,
+    stateDir,
+    log,
+    exited,
+    async kill(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/** A local npm package whose bin prints a fingerprint of $API_TOKEN and stays up. */
+export function fingerprintPackage(): string {
+  const dir = tempDir('hub-fp-tool-');
+  mkdirSync(join(dir, 'bin'));
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'fp-tool', version: '1.0.0', bin: { 'fp-tool': 'bin/fp.js' } }));
+  writeFileSync(
+    join(dir, 'bin', 'fp.js'),
+    [
+      '#!/usr/bin/env node',
+      "const { createHash } = require('node:crypto');",
+      "const token = process.env.API_TOKEN ?? '';",
+      "console.log('fingerprint ' + createHash('sha256').update(token).digest('hex').slice(0, 16));",
+      'setInterval(() => {}, 1 << 30);',
+      '',
+    ].join('\n'),
+    { mode: 0o755 },
+  );
+  return dir;
+}
+
+/** Kills agents a test left running and removes temporary dirs; returns how many agents. */
+export async function killLeftoverAgents(): Promise<number> {
+  const left = [...running];
+  await Promise.all(left.map((c) => new Promise((r) => (c.once('exit', r), c.kill('SIGKILL')))));
+  return left.length;
+}
+
+export function removeTempDirs(): void {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+}

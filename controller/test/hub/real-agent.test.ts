@@ -1,0 +1,168 @@
+/**
+ * Real droplet agent processes against the real hub over loopback: enrollment, heartbeats,
+ * commands that install and start a real tool whose secret travels over the socket, logs,
+ * and a controller restart after which the agent comes back with its inventory.
+ */
+import { createHash } from 'node:crypto';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { createServer } from 'node:net';
+import {
+  authenticateAgentCredential,
+  enqueueCommand,
+  getCommand,
+  getAgentSession,
+  getEnvironment,
+  issueEnrollmentToken,
+  listToolObservations,
+  redeemEnrollmentToken,
+} from '@toolbelt/schema';
+import { describeEachDatabase, describeIf } from '@toolbelt/schema/testing';
+import { afterAll, afterEach, expect, it } from 'vitest';
+import { agentAvailable, fingerprintPackage, killLeftoverAgents, removeTempDirs, startAgentProcess } from './agent-process.ts';
+import { cleanUp, makeEnvironment, makeTool, startTestHub } from './helpers.ts';
+import { killLeftoverControllers, startControllerProcess } from '../helpers/controller-process.ts';
+
+afterEach(async () => {
+  expect(await killLeftoverControllers(), 'a test left a controller running').toBe(0);
+  expect(await killLeftoverAgents(), 'a test left an agent running').toBe(0);
+  expect(await cleanUp(), 'a test left a hub running').toBe(0);
+});
+afterAll(() => removeTempDirs());
+
+const SECRET = 'real-agent-secret-value';
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+const fingerprint = createHash('sha256').update(SECRET).digest('hex').slice(0, 16);
+
+describeIf(agentAvailable, 'the droplet agent (droplet-agent/src/main.ts) is not in this checkout')('real agents', () => {
+  describeEachDatabase('a real droplet agent and the hub', (t) => {
+    it(
+      'enrolls, heartbeats, runs a tool with a secret over the socket, and comes back after a restart',
+      async () => {
+        const env = await makeEnvironment(t.db);
+        const tool = await makeTool(t.db, env.id);
+        const asked: string[] = [];
+        const secrets = async (environmentId: string, toolInstanceId: string, names: readonly string[]) => {
+          asked.push(`${environmentId}/${toolInstanceId}/${names.join(',')}`);
+          return { API_TOKEN: SECRET };
+        };
+        const first = await startTestHub(t.database, { secrets, heartbeatFlushMs: 200 });
+        const { token } = await issueEnrollmentToken(t.db, env.id);
+        const agent = startAgentProcess(first.url, token);
+
+        await expect.poll(() => first.hub.isConnected(env.id), { timeout: 20_000 }).toBe(true);
+        // The credential is on disk, 0600, and the enrollment token is spent.
+        await expect.poll(() => statSync(join(agent.stateDir, 'credential.json'), { throwIfNoEntry: false })?.mode, { timeout: 10_000 }).toBeDefined();
+        expect(statSync(join(agent.stateDir, 'credential.json')).mode & 0o777).toBe(0o600);
+        expect(await redeemEnrollmentToken(t.db, token)).toEqual({ kind: 'refused', reason: 'used' });
+        // Heartbeats (every second here) carry metrics; the hub writes them in batches.
+        await expect.poll(async () => (await getEnvironment(t.db, env.id))?.host_metrics?.memoryTotalBytes, { timeout: 10_000 }).toBeGreaterThan(0);
+        const row = await getEnvironment(t.db, env.id);
+        expect(row?.agent_version).toMatch(/^\d+\.\d+\.\d+/);
+        expect(row?.last_heartbeat_at).toBeInstanceOf(Date);
+
+        const spec = {
+          instanceName: 'fp',
+          packagingType: 'npm_package' as const,
+          packageIdentifier: 'fp-tool',
+          version: `file:${fingerprintPackage()}`,
+          transport: 'none' as const,
+          secretEnv: ['API_TOKEN'],
+        };
+        const installed = await first.hub.sendCommand(env.id, { commandType: 'install', toolInstanceId: tool.id, generation: 1, payload: { tool: spec } }, { timeoutMs: 120_000 });
+        expect(installed).toMatchObject({ status: 'done' });
+        const started = await first.hub.sendCommand(env.id, { commandType: 'start', toolInstanceId: tool.id, generation: 1 }, { timeoutMs: 60_000 });
+        expect(started).toMatchObject({ status: 'done' });
+        expect(asked).toEqual([`${env.id}/${tool.id}/API_TOKEN`]);
+        await expect.poll(async () => (await listToolObservations(t.db, env.id)).find((o) => o.tool_instance_id === tool.id)?.report.state, { timeout: 20_000 }).toBe('running');
+
+        const logs = await expect.poll(async () => {
+          const answer = await first.hub.sendCommand(env.id, { commandType: 'get_logs', toolInstanceId: tool.id, generation: 1, payload: { tail: 50 } });
+          return ((answer.result?.logs ?? []) as { text: string }[]).map((l) => l.text).join('\n');
+        }, { timeout: 20_000 }).toContain(`fingerprint ${fingerprint}`);
+        void logs;
+
+        // Restart the controller's hub on the same port: the agent reconnects with its credential.
+        const before = await getAgentSession(t.db, env.id);
+        await first.stop();
+        const second = await startTestHub(t.database, { port: first.port, secrets });
+        await expect.poll(() => second.hub.isConnected(env.id), { timeout: 20_000 }).toBe(true);
+        const after = await getAgentSession(t.db, env.id);
+        expect(after?.connection_id).not.toBe(before?.connection_id);
+        expect(after?.hello_at).toBeInstanceOf(Date);
+        const observed = await listToolObservations(t.db, env.id);
+        expect(observed.map((o) => [o.tool_instance_id, o.report.state])).toEqual([[tool.id, 'running']]);
+        expect(agent.log.join('\n')).not.toContain(SECRET);
+
+        const removed = await second.hub.sendCommand(env.id, { commandType: 'uninstall', toolInstanceId: tool.id, generation: 1 }, { timeoutMs: 60_000 });
+        expect(removed.status).toBe('done');
+        expect(await agent.kill('SIGTERM')).toBe(0);
+        // The agent held a confirmed credential of its own; the hub handed it over once.
+        const sessions = await getAgentSession(t.db, env.id);
+        expect(sessions?.credential_id).toBeTruthy();
+        await second.stop();
+      },
+      240_000,
+    );
+
+    it('two agents never share a credential and each is held to its own droplet', async () => {
+      const server = await startTestHub(t.database);
+      const envs = [await makeEnvironment(t.db), await makeEnvironment(t.db)];
+      const agents = [];
+      for (const env of envs) agents.push(startAgentProcess(server.url, (await issueEnrollmentToken(t.db, env.id)).token));
+      for (const env of envs) await expect.poll(() => server.hub.isConnected(env.id), { timeout: 20_000 }).toBe(true);
+      const stored = await Promise.all(agents.map(async (a) => {
+        const { readFile } = await import('node:fs/promises');
+        await expect.poll(() => statSync(join(a.stateDir, 'credential.json'), { throwIfNoEntry: false }), { timeout: 10_000 }).toBeDefined();
+        return JSON.parse(await readFile(join(a.stateDir, 'credential.json'), 'utf8')) as { credential: string };
+      }));
+      expect(stored[0]!.credential).not.toBe(stored[1]!.credential);
+      const owners = await Promise.all(stored.map(async (s) => {
+        const auth = await authenticateAgentCredential(t.db, s.credential);
+        return auth.kind === 'ok' ? auth.value.environmentId : undefined;
+      }));
+      expect(owners).toEqual(envs.map((e) => e.id));
+      for (const a of agents) expect(await a.kill('SIGTERM')).toBe(0);
+      await server.stop();
+    }, 60_000);
+
+    it('restart the controller process: every agent reconnects and commands issued through the store still arrive', async (ctx) => {
+      ctx.skip(t.kind === 'pglite', "reads the controller process's database while it runs; a PGlite data dir belongs to one process");
+      const port = await freePort();
+      const args = ['--port', String(port)];
+      const first = startControllerProcess(args, { DATABASE_URL: t.url });
+      await first.ready;
+      const envs = [await makeEnvironment(t.db), await makeEnvironment(t.db), await makeEnvironment(t.db)];
+      const url = `ws://127.0.0.1:${port}/agent/v1`;
+      const agents = [];
+      for (const env of envs) agents.push(startAgentProcess(url, (await issueEnrollmentToken(t.db, env.id)).token));
+      const sessions = () => Promise.all(envs.map((e) => getAgentSession(t.db, e.id)));
+      await expect.poll(async () => (await sessions()).every((s) => s?.hello_at && !s.disconnected_at), { timeout: 30_000 }).toBe(true);
+      const before = (await sessions()).map((s) => s!.connection_id);
+
+      const stop = async (env: string) => {
+        // What a reconciler does: write the command; the replica holding the socket sends it.
+        const enqueued = await enqueueCommand(t.db, { environmentId: env, commandType: 'stop', toolInstanceId: 'no-such-tool', generation: 1 });
+        if (enqueued.kind !== 'ok') throw new Error('not enqueued');
+        await expect.poll(async () => (await getCommand(t.db, enqueued.value.command.id))?.status, { timeout: 20_000 }).toBe('done');
+      };
+      await stop(envs[0]!.id);
+
+      expect(await first.stop('SIGTERM')).toBe(0);
+      const second = startControllerProcess(args, { DATABASE_URL: t.url });
+      await second.ready;
+      await expect.poll(async () => (await sessions()).every((s, i) => s?.hello_at && !s.disconnected_at && s.connection_id !== before[i]), { timeout: 30_000 }).toBe(true);
+      for (const env of envs) await stop(env.id);
+
+      for (const agent of agents) expect(await agent.kill('SIGTERM')).toBe(0);
+      expect(await second.stop('SIGTERM')).toBe(0);
+    }, 120_000);
+  });
+});

@@ -1,0 +1,90 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { renderAgentUserData } from '@toolbelt/schema/protocol';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startTestPeer, type TestPeer } from '../../droplet-agent/test/helpers/peer.ts';
+import { createLocalDroplets, type LocalDroplets, type Simulator, startSimulator } from '../src/index.ts';
+
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function setup(): Promise<{ sim: Simulator; peer: TestPeer; local: LocalDroplets; root: string }> {
+  const root = mkdtempSync(join(tmpdir(), 'toolbelt-local-droplets-'));
+  cleanups.push(async () => rmSync(root, { recursive: true, force: true }));
+  const peer = await startTestPeer();
+  cleanups.push(() => peer.close());
+  const local = createLocalDroplets({ root });
+  cleanups.push(() => local.stopAll());
+  const sim = await startSimulator({
+    bootDelayMs: 50,
+    actionDurationMs: 50,
+    onBoot: (d) => local.onBoot(d),
+    onDelete: (d) => local.onDelete(d),
+    onStatusChange: (d, from) => local.onStatusChange(d, from),
+  });
+  cleanups.push(() => sim.close());
+  return { sim, peer, local, root };
+}
+
+async function api(sim: Simulator, method: string, path: string, body?: unknown) {
+  const res = await fetch(`${sim.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${sim.token}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: res.status, body: res.status === 204 ? undefined : ((await res.json()) as { droplet: { id: number } }) };
+}
+
+async function until(check: () => boolean, what: string) {
+  for (let i = 0; i < 300 && !check(); i += 1) await new Promise((r) => setTimeout(r, 50));
+  if (!check()) throw new Error(`gave up waiting for ${what}`);
+}
+
+describe('local droplets', () => {
+  it('boot a real agent from user_data that knows its droplet, power-cycle it and clean up on delete', async () => {
+    const { sim, peer, local } = await setup();
+    const userData = renderAgentUserData({ controllerUrl: peer.url, enrollmentToken: peer.enrollmentToken, agentVersion: '0.1.0' });
+    const created = await api(sim, 'POST', '/droplets', {
+      name: 'tb-local-1',
+      region: 'nyc3',
+      size: 's-1vcpu-1gb',
+      image: 'ubuntu-24-04-x64',
+      user_data: userData,
+    });
+    expect(created.status).toBe(202);
+    const id = created.body!.droplet.id;
+
+    const hello = await peer.waitFor('hello');
+    expect(hello.droplet).toMatchObject({ hostname: 'tb-local-1', dropletId: id });
+    expect(local.running()).toEqual([id]);
+
+    expect((await api(sim, 'POST', `/droplets/${id}/actions`, { type: 'power_off' })).status).toBe(201);
+    await until(() => local.running().length === 0, 'the agent to die with its droplet');
+    const since = peer.mark();
+    await until(() => sim.state.getDroplet(id)?.locked === false, 'the power-off to complete');
+    expect((await api(sim, 'POST', `/droplets/${id}/actions`, { type: 'power_on' })).status).toBe(201);
+    await peer.waitFor('hello', undefined, since);
+    expect(local.running()).toEqual([id]);
+
+    const dir = local.dirOf(id);
+    expect(existsSync(dir)).toBe(true);
+    expect((await api(sim, 'DELETE', `/droplets/${id}`)).status).toBe(204);
+    await until(() => !existsSync(dir), 'the droplet directory to go');
+    expect(local.running()).toEqual([]);
+  });
+
+  it('ignores user_data that is not a toolbelt bootstrap', async () => {
+    const lines: string[] = [];
+    const root = mkdtempSync(join(tmpdir(), 'toolbelt-local-droplets-'));
+    const local = createLocalDroplets({ root, log: (l) => lines.push(l) });
+    const sim = await startSimulator({ bootDelayMs: 10, onBoot: (d) => local.onBoot(d) });
+    cleanups.push(async () => rmSync(root, { recursive: true, force: true }), () => sim.close());
+    await api(sim, 'POST', '/droplets', { name: 'plain', region: 'nyc3', size: 's-1vcpu-1gb', image: 'ubuntu-24-04-x64', user_data: '#!/bin/sh\necho hi' });
+    await until(() => lines.length > 0, 'the plug-in to report');
+    expect(lines[0]).toMatch(/not a toolbelt bootstrap/);
+    expect(local.running()).toEqual([]);
+  });
+});
