@@ -13,7 +13,8 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { migrate, openDatabase } from '@toolbelt/schema';
+import { type Db, type HeartbeatRow, migrate, openDatabase, writeHeartbeats } from '@toolbelt/schema';
+import { sql } from 'drizzle-orm';
 import postgres from 'postgres';
 import { bulkEnrolledEnvironments } from '../test/hub/helpers.ts';
 import { LightAgentsProcess } from '../test/hub/light-agents-process.ts';
@@ -94,6 +95,29 @@ async function commits(admin: postgres.Sql, name: string): Promise<number> {
   return Number(row?.n ?? 0);
 }
 
+/**
+ * The write itself, without sockets: all rows in batched statements (as the hub flushes)
+ * beside one UPDATE per heartbeat (what the hub never does). Rows per second of each.
+ */
+async function heartbeatWrites(db: Db, ids: string[]): Promise<{ batched: number; single: number }> {
+  const metrics = { cpuPercent: 1, memoryUsedBytes: 1, memoryTotalBytes: 2, diskUsedBytes: 1, diskTotalBytes: 2, load1: 0, load5: 0, load15: 0, uptimeSeconds: 1 };
+  const rows = (at: number): HeartbeatRow[] => ids.map((environmentId) => ({ environmentId, at: new Date(at), agentVersion: 'bench', metrics }));
+  let batched = 0;
+  for (let round = 1; round <= 3; round += 1) {
+    const batch = rows(Date.now() + round * 60_000);
+    const started = performance.now();
+    for (let i = 0; i < batch.length; i += 5000) await writeHeartbeats(db, batch.slice(i, i + 5000));
+    batched = Math.max(batched, batch.length / ((performance.now() - started) / 1000));
+  }
+  const some = ids.slice(0, 1000);
+  const at = new Date(Date.now() + 10 * 60_000).toISOString();
+  const started = performance.now();
+  for (const id of some) {
+    await db.execute(sql`update agent_droplets set last_heartbeat_at = ${at}, agent_version = 'bench', host_metrics = ${JSON.stringify(metrics)}::jsonb where id = ${id}`);
+  }
+  return { batched, single: some.length / ((performance.now() - started) / 1000) };
+}
+
 async function main(): Promise<void> {
   const name = `toolbelt_bench_hub_${process.pid}`;
   const admin = postgres(ADMIN_URL, { max: 1, onnotice: () => {} });
@@ -150,6 +174,10 @@ async function main(): Promise<void> {
     const across = await remote.rtt(ids, Math.min(COMMANDS, 500));
     const end = await server.figures();
     const lightRss = (await Promise.all(lights.map((l) => l.report()))).map((r) => r.rssBytes);
+    await Promise.all(lights.map((l) => l.stop()));
+    console.log('heartbeat writes without sockets…');
+    const direct = await openDatabase({ url: url.toString(), maxConnections: 1 });
+    const writes = await heartbeatWrites(direct.db, ids).finally(() => direct.close());
 
     const ms = (v: number) => `${v.toFixed(2)} ms`;
     console.log(`\n| figure | value |\n| --- | --- |`);
@@ -164,6 +192,7 @@ async function main(): Promise<void> {
     console.log(`| command round trip, same replica (${local.length}) | p50 ${ms(percentile(local, 50))}, p99 ${ms(percentile(local, 99))}, max ${ms(local.at(-1) ?? NaN)} |`);
     console.log(`| command round trip, across replicas (${across.length}) | p50 ${ms(percentile(across, 50))}, p99 ${ms(percentile(across, 99))}, max ${ms(across.at(-1) ?? NaN)} |`);
     console.log(`| light-agent processes RSS | ${lightRss.map(mib).join(', ')} |`);
+    console.log(`| heartbeat write capacity: batched / one UPDATE each | ${writes.batched.toFixed(0)} / ${writes.single.toFixed(0)} rows/s |`);
   } finally {
     await Promise.all(lights.map((l) => l.stop()));
     await Promise.all(servers.map((s) => s.stop()));

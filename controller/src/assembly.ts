@@ -92,7 +92,7 @@ interface Built {
   shelf: PackageShelf;
 }
 
-function buildServing(database: Database, setup: Setup): Built {
+function buildServing(database: Database, setup: Setup, registry: Registry): Built {
   const { config, logger, options } = setup;
   const router = new Router();
   addHealthRoutes(router, { db: database.db });
@@ -102,7 +102,14 @@ function buildServing(database: Database, setup: Setup): Built {
     wiring.onSpecChange(kind, key);
   };
   const { onSpecChange: _ignored, hub: hubOptions, ...apiOptions } = options;
-  const api = new Api({ db: database.db, logger, defaults: { region: config.defaultRegion, size: config.defaultSize }, ...apiOptions, onSpecChange });
+  const api = new Api({
+    db: database.db,
+    logger,
+    defaults: { region: config.defaultRegion, size: config.defaultSize },
+    ...apiOptions,
+    metrics: options.metrics ?? registry,
+    onSpecChange,
+  });
   api.mount(router);
   const http = new HttpServer({ host: config.host, port: config.port, router, logger });
   const shelf = new PackageShelf({ dir: stateDir(config, 'packages'), logger, publicUrl: () => publicHttpUrl(config, http.url) });
@@ -158,7 +165,7 @@ async function buildLoop(database: Database, setup: Setup, built: Built, registr
 export async function assemble(database: Database, setup: Setup): Promise<Parts> {
   const { config, logger, options } = setup;
   const registry = new Registry();
-  const built = buildServing(database, setup);
+  const built = buildServing(database, setup, registry);
   const components = new ComponentSet(logger);
   let looped: Awaited<ReturnType<typeof buildLoop>> = { loop: undefined, lifecycle: undefined, localDroplets: undefined };
   const close = async () => {

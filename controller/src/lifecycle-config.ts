@@ -12,6 +12,7 @@ export const LIFECYCLE_SETTINGS = {
     env: 'DIGITALOCEAN_TOKEN',
     flag: 'digitalocean-token',
     help: 'DigitalOcean personal access token (read/write); unset runs an embedded simulator',
+    secret: true,
   },
   digitaloceanApiUrl: { env: 'DIGITALOCEAN_API_URL', flag: 'digitalocean-api-url', help: 'DigitalOcean API base ending in /v2' },
   fleetTag: { env: 'TOOLBELT_FLEET_TAG', flag: 'fleet-tag', help: 'tag on every droplet toolbelt owns' },

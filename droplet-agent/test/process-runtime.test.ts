@@ -71,7 +71,8 @@ describe('process runtime (real agent, real npm package, real MCP server)', () =
       transport: 'mcp-stdio',
       env: { PLAIN_SETTING: 'visible' },
       secretEnv: ['EVERYTHING_TOKEN'],
-      healthCheck: { intervalMs: 60_000 },
+      // Short enough that a first check lost to a loaded machine is soon tried again.
+      healthCheck: { intervalMs: 3_000 },
     };
     await install(peer, 't1', 1, tool);
     const started = await peer.command({ commandType: 'start', toolInstanceId: 't1', generation: 1, payload: {} });
@@ -81,7 +82,12 @@ describe('process runtime (real agent, real npm package, real MCP server)', () =
     expect(alive(pid)).toBe(true);
 
     // Health: a real MCP session over the agent-owned stdio pipe; tools/list is the capability list.
-    const healthy = await peer.waitFor('tool_status', (m) => m.tool.toolInstanceId === 't1' && m.tool.health.status === 'healthy');
+    const healthy = await peer.waitFor(
+      'tool_status',
+      (m) => m.tool.toolInstanceId === 't1' && m.tool.health.status === 'healthy',
+      0,
+      90_000,
+    );
     expect(healthy.tool.state).toBe('running');
     expect(healthy.tool.capabilities?.serverInfo?.name).toContain('everything');
     expect(healthy.tool.capabilities?.tools.map((t) => t.name)).toContain('echo');

@@ -127,15 +127,16 @@ export class FleetCache {
   }
 
   /**
-   * Records that this process just changed (or may have changed) the environment's droplets,
-   * and asks for a sweep. `settleMs` overrides the margin (longer after a lost answer, when
-   * DigitalOcean may still be working on the request).
+   * Records that this process just changed (or may have changed) the environment's droplets.
+   * The fleet counts as in transition (swept at the fast pace) until a sweep covers it; a
+   * reconcile that cannot go on without that sweep asks for it (`requestSweep`). `settleMs`
+   * overrides the margin (longer after a lost answer, when DigitalOcean may still be working
+   * on the request).
    */
   noteMutation(envId: string, options: { settleMs?: number } = {}): void {
     const trustAfter = this.#clock.now() + (options.settleMs ?? this.#settleMs);
     const previous = this.#mutations.get(envId);
     if (!previous || previous.trustAfter < trustAfter) this.#mutations.set(envId, { trustAfter });
-    this.requestSweep();
   }
 
   /** Asks for a sweep soon; `wake` is enqueued when a sweep that started after now completes. */

@@ -91,11 +91,12 @@ describe('environment diff: creating', () => {
     expect(reasons(plan)).toEqual(['Creating']);
   });
 
-  it('waits while its create is queued or on the wire', () => {
+  it('waits while its create is queued or on the wire (the batcher wakes it)', () => {
     for (const create of [{ phase: 'queued', since: NOW }, { phase: 'sending', since: NOW }] as CreateOutcome[]) {
       const plan = diffEnvironment(input({ create, row: { status: 'creating', createRequestedAt: NOW } }));
       expect(types(plan)).toEqual([]);
-      expect(plan.requeueAfterMs).toBeGreaterThan(0);
+      expect(plan.status.status).toBe('creating');
+      expect(plan.waitForSweep).toBe(false);
     }
   });
 

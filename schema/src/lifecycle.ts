@@ -95,3 +95,17 @@ export async function catalogToolPorts(db: DbOrTx): Promise<number[]> {
 
 /** Row ids are uuids: anything else can never name a row (and must not reach a uuid cast). */
 const UUID_TEXT = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Whether a connection from `remoteAddress` may enroll as the environment's agent: true when
+ * it is the droplet's public IPv4 as the lifecycle last observed it (`ip_address`, written from
+ * the fleet sweep). For the hub's optional source-address check on enrollment, which closes
+ * the batch-token gap (a sibling's user_data holder enrolling first). IPv4-mapped IPv6
+ * (`::ffff:a.b.c.d`) is compared as IPv4. False when the address is not known yet.
+ */
+export async function isDropletAddress(db: DbOrTx, environmentId: string, remoteAddress: string): Promise<boolean> {
+  if (!UUID_TEXT.test(environmentId)) return false;
+  const [row] = await db.select({ ip: agentDroplets.ip_address }).from(agentDroplets).where(eq(agentDroplets.id, environmentId));
+  const address = remoteAddress.startsWith('::ffff:') ? remoteAddress.slice('::ffff:'.length) : remoteAddress;
+  return Boolean(row?.ip) && row!.ip === address;
+}

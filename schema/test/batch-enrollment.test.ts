@@ -8,9 +8,11 @@ import {
   createEnvironment,
   dropletCredentials,
   hashToken,
+  isDropletAddress,
   issueBatchEnrollmentToken,
   redeemEnrollmentToken,
   revokeDropletCredentials,
+  updateEnvironmentStatus,
 } from '@toolbelt/schema';
 import { describeEachDatabase } from '@toolbelt/schema/testing';
 import { eq } from 'drizzle-orm';
@@ -74,5 +76,20 @@ describeEachDatabase('batch enrollment tokens', (t) => {
     const [a] = await environments(1);
     await expect(issueBatchEnrollmentToken(t.db, [])).rejects.toThrow(/distinct environment ids/);
     await expect(issueBatchEnrollmentToken(t.db, [a!.id, a!.id])).rejects.toThrow(/distinct environment ids/);
+  });
+});
+
+describeEachDatabase('droplet address check', (t) => {
+  it('accepts only the public address the lifecycle recorded for the environment', async () => {
+    const agent = await createAgent(t.db, { name: 'addr-1' });
+    if (agent.kind !== 'ok') throw new Error(agent.reason);
+    const env = await createEnvironment(t.db, agent.value.id, { region: 'nyc3', size: 's-1vcpu-1gb' });
+    if (env.kind !== 'ok') throw new Error(env.reason);
+    expect(await isDropletAddress(t.db, env.value.id, '203.0.113.7')).toBe(false);
+    await updateEnvironmentStatus(t.db, env.value.id, { ip_address: '203.0.113.7' });
+    expect(await isDropletAddress(t.db, env.value.id, '203.0.113.7')).toBe(true);
+    expect(await isDropletAddress(t.db, env.value.id, '::ffff:203.0.113.7')).toBe(true);
+    expect(await isDropletAddress(t.db, env.value.id, '198.51.100.1')).toBe(false);
+    expect(await isDropletAddress(t.db, 'not-a-uuid', '203.0.113.7')).toBe(false);
   });
 });

@@ -87,20 +87,35 @@ export class CommandRouter {
     if (same) return same;
     const now = new Date(this.deps.clock.now());
     const connection = this.deps.connectionOf(environmentId);
-    if (!connection) return this.#wrote(enqueueCommand(this.deps.db, request, { now }), environmentId);
+    if (!connection) return this.#wrote(enqueueCommand(this.deps.db, request, { now }), request, now);
     // The socket is here: the row is written as `sent` while the command goes out.
     const write = enqueueCommand(this.deps.db, request, { now, sentBy: this.deps.replicaId });
     this.#sendEarly(connection, request, write);
-    const result = this.#wrote(write, environmentId);
+    const result = this.#wrote(write, request, now);
     this.#sentEarly.set(key, result);
     void result.catch(() => {}).finally(() => this.#sentEarly.delete(key));
     return result;
   }
 
-  /** Waits for the written command to become final. */
-  async #wrote(write: ReturnType<typeof enqueueCommand>, environmentId: string): Promise<Command> {
-    const { command } = await written(write, environmentId);
-    const settled = this.#wait(command.id, command.deadline.getTime());
+  /**
+   * Waits for the written command to become final. The waiter is registered under the id
+   * before the write returns: an answer (in-process or by NOTIFY) can never come first.
+   */
+  async #wrote(write: ReturnType<typeof enqueueCommand>, request: CommandRequest, now: Date): Promise<Command> {
+    const ours = this.#wait(request.id!, now.getTime() + request.timeoutMs!);
+    let command: Command;
+    try {
+      ({ command } = await written(write, request.environmentId));
+    } catch (error) {
+      ours.cancel();
+      throw error;
+    }
+    let settled = ours.settled;
+    if (command.id !== request.id) {
+      // An identical command was open already: wait for that one instead.
+      ours.cancel();
+      settled = this.#wait(command.id, command.deadline.getTime()).settled;
+    }
     if (FINAL_COMMAND_STATUSES.includes(command.status)) this.#settle(command);
     return settled;
   }
@@ -197,8 +212,10 @@ export class CommandRouter {
     this.deps.emit({ kind: 'command_result', environmentId: command.agent_droplet_id, commandId: command.id, toolInstanceId: command.tool_instance_id ?? undefined });
   }
 
-  #wait(commandId: string, deadline: number): Promise<Command> {
-    return new Promise<Command>((resolve, reject) => {
+  /** Registers a waiter on a command id (with its timeout); `cancel` drops it unanswered. */
+  #wait(commandId: string, deadline: number): { settled: Promise<Command>; cancel: () => void } {
+    let cancel = () => {};
+    const settled = new Promise<Command>((resolve, reject) => {
       if (this.#stopped.signal.aborted) return reject(stoppedError());
       const timer = new AbortController();
       const onStop = () => {
@@ -216,12 +233,14 @@ export class CommandRouter {
         set?.delete(waiter);
         if (set?.size === 0) this.#waiters.delete(commandId);
       };
+      cancel = done;
       this.#stopped.signal.addEventListener('abort', onStop, { once: true });
       const set = this.#waiters.get(commandId) ?? new Set();
       set.add(waiter);
       this.#waiters.set(commandId, set);
       void this.#timeOutAt(commandId, deadline, timer.signal);
     });
+    return { settled, cancel };
   }
 
   async #timeOutAt(commandId: string, deadline: number, signal: AbortSignal): Promise<void> {

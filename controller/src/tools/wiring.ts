@@ -2,7 +2,7 @@
  * How the tools work plugs into the controller's seams:
  * - hub agent events (hello, tool status, command results…) → the environment's `tools` key
  *   (and, for connects and hellos, its `environment` key);
- * - API spec changes → the same keys, locally and by NOTIFY for the leader on another replica;
+ * - API spec changes → the same keys, by NOTIFY (the leader, on any replica, enqueues them);
  * - the hub's `SecretResolver` → the secret store: a tool instance's `secret_refs` (env var
  *   → the agent's secret name), for that instance's own environment only;
  * - the lifecycle's `beforeDelete` → stop commands, waited for (bounded).
@@ -79,11 +79,8 @@ export class ToolsWiring implements KeySink {
       const environment = await getEnvironmentByAgent(db, key);
       if (environment) targets.push({ kind: TOOLS_KIND, key: environment.id });
     }
-    for (const target of targets) {
-      // Here if this replica leads; by NOTIFY for the leader elsewhere (the queue folds repeats).
-      this.enqueue(target.kind, target.key, { source: 'api' });
-      await notifySpecChange(db, target);
-    }
+    // By NOTIFY: the leader's spec-change source enqueues them, on this replica or another.
+    for (const target of targets) await notifySpecChange(db, target);
   }
 
   /** The API's `onSpecChange` (`tool` by tool instance id, `environment` by agent id). */

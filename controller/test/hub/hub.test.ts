@@ -223,7 +223,8 @@ describeEachDatabase('agent hub', (t) => {
     await expect.poll(() => server.hub.isConnected(env.id)).toBe(true);
     const timedOut = await server.hub.sendCommand(env.id, { commandType: 'start', toolInstanceId: 'a', generation: 1 }, { timeoutMs: 150 });
     expect(timedOut.status).toBe('timed_out');
-    expect(server.hub.stats().commandsTimedOut).toBe(1);
+    // (Counted by whichever path timed it out; the waiter may hear of it by NOTIFY first.)
+    await expect.poll(() => server.hub.stats().commandsTimedOut).toBe(1);
     expect((await agent.next('command')).commandId).toBe(timedOut.id);
 
     const pending = server.hub.sendCommand(env.id, { commandType: 'start', toolInstanceId: 'b', generation: 1 });

@@ -81,6 +81,9 @@ describeEachDatabase('agent hub across replicas', (t) => {
     const { env } = await enrolledEnvironment(t.db);
     const outcome = await a.hub.sendCommand(env.id, { commandType: 'stop', toolInstanceId: 'x', generation: 1 }, { timeoutMs: 200 });
     expect(outcome.status).toBe('timed_out');
+    await expect.poll(() => a.hub.stats().commandsTimedOut + b.hub.stats().commandsTimedOut).toBe(1);
+    // …and stays 1: the other sweep finds nothing left to time out.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
     expect(a.hub.stats().commandsTimedOut + b.hub.stats().commandsTimedOut).toBe(1);
     await stop();
   });

@@ -8,9 +8,9 @@
  *
  * Postgres only: PGlite is one process's database.
  */
-import { type Db, listEnvironments, listEvents, updateAgentSpec } from '@toolbelt/schema';
+import { type Db, type Environment, listEnvironments, listEvents, updateAgentSpec } from '@toolbelt/schema';
 import { describeEachDatabase, truncateAll } from '@toolbelt/schema/testing';
-import { type FaultRule, type Simulator, startSimulator } from '@toolbelt/simulator';
+import { type DropletInfo, type FaultRule, type Simulator, startSimulator } from '@toolbelt/simulator';
 import { afterEach, expect, it } from 'vitest';
 import { type ControllerProcess, killLeftoverControllers, startControllerProcess } from '../helpers/controller-process.ts';
 import { eventually, seedAgents } from './harness.ts';
@@ -67,6 +67,18 @@ async function flipSome(db: Db, agents: { agentId: string }[], enabled: Set<stri
   }
 }
 
+/** What is wrong with one environment at the end, if anything. */
+function envProblem(env: Environment, enabled: boolean, droplets: DropletInfo[]): string | undefined {
+  if (!enabled) {
+    const clean = ['deleted', 'pending'].includes(env.status) && env.droplet_id === null;
+    return clean ? undefined : `disabled env ${env.id} is ${env.status} with droplet ${env.droplet_id}`;
+  }
+  const droplet = droplets.find((d) => d.name === `tb-${env.id}`);
+  const ready = env.conditions.find((c) => c.type === 'Ready')?.status === 'True';
+  const fine = env.status === 'active' && ready && env.droplet_id === droplet?.id && droplet?.status === 'active';
+  return fine ? undefined : `env ${env.id} is ${env.status}`;
+}
+
 /** Checks the end state: one droplet per enabled environment, nothing else, all Ready. */
 async function converged(db: Db, sim: Simulator, enabled: Set<string>): Promise<string | undefined> {
   const envs = await listEnvironments(db, { limit: 1000 });
@@ -75,13 +87,8 @@ async function converged(db: Db, sim: Simulator, enabled: Set<string>): Promise<
   const names = droplets.map((d) => d.name).sort();
   if (names.length !== wanted.size || names.some((n) => !wanted.has(n))) return `droplets ${names.length}, wanted ${wanted.size}`;
   for (const env of envs) {
-    if (enabled.has(env.agent_id)) {
-      const droplet = droplets.find((d) => d.name === `tb-${env.id}`);
-      const ready = env.conditions.find((c) => c.type === 'Ready')?.status === 'True';
-      if (env.status !== 'active' || !ready || env.droplet_id !== droplet?.id || droplet?.status !== 'active') return `env ${env.id} is ${env.status}`;
-    } else if (!['deleted', 'pending'].includes(env.status) || env.droplet_id !== null) {
-      return `disabled env ${env.id} is ${env.status} with droplet ${env.droplet_id}`;
-    }
+    const problem = envProblem(env, enabled.has(env.agent_id), droplets);
+    if (problem) return problem;
   }
   return undefined;
 }

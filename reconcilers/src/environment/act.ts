@@ -3,12 +3,13 @@
  * world fenced by the leader lease, intents (create, delete) written before the call.
  */
 import {
+  agentDroplets,
   type EnvironmentStatusPatch,
   removeDeletedAgent,
   revokeDropletCredentials,
   ToolbeltError,
-  updateEnvironmentStatus,
 } from '@toolbelt/schema';
+import { and, eq } from 'drizzle-orm';
 import type { ReconcileContext } from '../contract.ts';
 import type { FleetCache, WakeTarget } from '../fleet.ts';
 import { isProviderError } from '../provider/errors.ts';
@@ -63,10 +64,17 @@ export function statusPatch(row: RowState, next: StatusWrite): EnvironmentStatus
   return Object.keys(patch).length > 0 ? patch : undefined;
 }
 
+/** Writes what changed, fenced in one statement (the lease condition in its WHERE clause). */
 async function writeStatus(ctx: ReconcileContext, target: ActTarget, status: StatusWrite): Promise<void> {
   const patch = statusPatch(target.row, status);
   if (!patch) return;
-  await ctx.fence.write((tx) => updateEnvironmentStatus(tx, target.envId, patch));
+  const written = await ctx.db
+    .update(agentDroplets)
+    .set(patch)
+    .where(and(eq(agentDroplets.id, target.envId), ctx.fence.condition))
+    .returning({ id: agentDroplets.id });
+  // Nothing written: fenced (throws) or the row is gone (a missing row is success).
+  if (written.length === 0) await ctx.fence.check();
 }
 
 /** Runs the plan: intent → actions → status → events → final removal. */

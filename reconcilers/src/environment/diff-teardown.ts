@@ -13,11 +13,8 @@ const WHY = { disabled: 'the environment was disabled', 'agent-deleted': 'its ag
 /** Plans the teardown of an environment that should have no droplet. */
 export function planTeardown(input: DiffInput, b: PlanBuilder): void {
   const { create } = input;
-  if (create?.phase === 'sending') {
-    // On the wire: its droplet is deleted once the answer (or a sweep) shows it.
-    b.requeue(input.timings.pollMs);
-    return;
-  }
+  // On the wire: the batcher wakes this key when it settles; the droplet is deleted then.
+  if (create?.phase === 'sending') return;
   if (create?.phase === 'queued') b.act({ type: 'cancelCreate' });
   else if (create) b.act({ type: 'forgetCreate' });
   const droplets = candidateDroplets(input);

@@ -25,8 +25,9 @@ export function diffEnvironment(input: DiffInput): Plan {
 
 function planPresent(input: DiffInput, b: PlanBuilder): void {
   const { create } = input;
+  // The batcher wakes this key when the create settles.
   if (create?.phase === 'queued' || create?.phase === 'sending') {
-    b.status({ status: 'creating' }).requeue(input.timings.pollMs);
+    b.status({ status: 'creating' });
     return;
   }
   if (create?.phase === 'failed') return planCreateFailed(input, b);
@@ -123,8 +124,7 @@ function planAbsent(input: DiffInput, b: PlanBuilder): void {
     .notReady('Creating', message)
     .without('PowerCycled')
     .observed()
-    .event('Normal', 'Creating', message)
-    .requeue(input.timings.pollMs);
+    .event('Normal', 'Creating', message);
 }
 
 function adoptionEvent(input: DiffInput, droplet: Droplet, b: PlanBuilder): void {
@@ -175,8 +175,7 @@ function planBooting(input: DiffInput, b: PlanBuilder, droplet: Droplet): void {
   b.status({ status: 'provisioning' })
     .condition({ type: 'Provisioned', status: 'False', reason: 'Booting', message })
     .notReady('Booting', message)
-    .observed()
-    .requeue(input.timings.pollMs);
+    .observed(); // the sweep wakes this key when the droplet changes
 }
 
 function planPoweredOff(input: DiffInput, b: PlanBuilder, droplet: Droplet): void {

@@ -20,8 +20,6 @@ export interface LifecycleTimings {
   bootTimeoutMs: number;
   /** After the account's droplet limit refused a create, try again after (default 15 min). */
   quotaRetryMs: number;
-  /** Fallback look-again while waiting on DigitalOcean; sweeps normally wake it first (default 30 s). */
-  pollMs: number;
 }
 
 export const DEFAULT_LIFECYCLE_TIMINGS: LifecycleTimings = {
@@ -31,7 +29,6 @@ export const DEFAULT_LIFECYCLE_TIMINGS: LifecycleTimings = {
   replaceAfterMs: 10 * 60_000,
   bootTimeoutMs: 15 * 60_000,
   quotaRetryMs: 15 * 60_000,
-  pollMs: 30_000,
 };
 
 /** Fills in defaults; a duration that is not a positive number is refused with its name. */

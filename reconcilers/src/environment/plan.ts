@@ -89,7 +89,12 @@ export interface Plan {
   events: EventNote[];
   /** Write the status before acting: it records an intent (create, delete). */
   intentFirst: boolean;
-  /** Look again after this long (undefined: when something changes, or the resync). */
+  /**
+   * Look again after this long, for deadlines only (graces, quota retry). Waiting on
+   * DigitalOcean needs none: the batcher wakes the key when its create settles, the sweep
+   * when the environment's droplets change or an asked-for sweep completes, and the resync
+   * catches anything else.
+   */
   requeueAfterMs?: number;
   /** Ask for a fresh sweep and be woken by it. */
   waitForSweep: boolean;
@@ -160,9 +165,10 @@ export class PlanBuilder {
     return this;
   }
 
+  /** Ask for a sweep and be woken when one that started after now completes. */
   waitForSweep(): this {
     this.plan.waitForSweep = true;
-    return this.requeue(this.#input.timings.pollMs);
+    return this;
   }
 
   /** Ready is False with this reason and message. */

@@ -43,12 +43,10 @@ CREATE TABLE "commands" (
 	CONSTRAINT "commands_status_check" CHECK (status in ('queued', 'sent', 'accepted', 'done', 'failed', 'timed_out'))
 );
 --> statement-breakpoint
-DROP INDEX "droplet_credentials_token_hash_key";--> statement-breakpoint
 ALTER TABLE "agent_sessions" ADD CONSTRAINT "agent_sessions_agent_droplet_id_agent_droplets_id_fk" FOREIGN KEY ("agent_droplet_id") REFERENCES "public"."agent_droplets"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "agent_tool_observations" ADD CONSTRAINT "agent_tool_observations_agent_droplet_id_agent_droplets_id_fk" FOREIGN KEY ("agent_droplet_id") REFERENCES "public"."agent_droplets"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "commands" ADD CONSTRAINT "commands_agent_droplet_id_agent_droplets_id_fk" FOREIGN KEY ("agent_droplet_id") REFERENCES "public"."agent_droplets"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 CREATE INDEX "commands_droplet_status_idx" ON "commands" USING btree ("agent_droplet_id","status");--> statement-breakpoint
 CREATE UNIQUE INDEX "commands_open_dedupe_key" ON "commands" USING btree ("agent_droplet_id","dedupe_key") WHERE status in ('queued', 'sent', 'accepted');--> statement-breakpoint
 CREATE INDEX "commands_open_deadline_idx" ON "commands" USING btree ("deadline") WHERE status in ('queued', 'sent', 'accepted');--> statement-breakpoint
-CREATE INDEX "commands_finished_idx" ON "commands" USING btree ("finished_at");--> statement-breakpoint
-CREATE UNIQUE INDEX "droplet_credentials_token_hash_env_key" ON "droplet_credentials" USING btree ("token_hash","agent_droplet_id");
+CREATE INDEX "commands_finished_idx" ON "commands" USING btree ("finished_at");

@@ -1,0 +1,2 @@
+DROP INDEX "droplet_credentials_token_hash_key";--> statement-breakpoint
+CREATE UNIQUE INDEX "droplet_credentials_token_hash_env_key" ON "droplet_credentials" USING btree ("token_hash","agent_droplet_id");
