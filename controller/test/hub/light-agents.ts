@@ -76,7 +76,6 @@ class LightAgent {
   }
 
   connect(): void {
-    dialsSinceMark.push(Date.now() - markedAt);
     const ws = new WebSocket(this.options.url, {
       headers: { authorization: `Bearer ${this.token}`, 'x-toolbelt-protocol': '1' },
       perMessageDeflate: false,
@@ -141,6 +140,9 @@ class LightAgent {
     this.welcomedAt = undefined;
     const ceiling = Math.min(maxMs, initialMs * 2 ** Math.min(this.#attempt, 30));
     const delay = Math.max(initialMs / 2, Math.floor(Math.random() * ceiling));
+    // The time each redial is planned for: on a loaded machine timers fire late and bunch
+    // up, which says nothing about whether the clients spread their reconnects.
+    dialsSinceMark.push(Date.now() + delay - markedAt);
     this.#timer = setTimeout(() => this.connect(), delay);
   }
 

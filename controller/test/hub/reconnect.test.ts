@@ -55,7 +55,7 @@ describeEachDatabase('1,000 agents and a controller restart', (t) => {
       expect(stats.refused).toBe(0);
       expect(stats.peakConcurrentAuth).toBeLessThanOrEqual(16);
 
-      // No storm: with full jitter the redials spread over the backoff window (0.5–1 s);
+      // No storm: with full jitter the planned redials spread over the backoff window (0.5–1 s);
       // in lockstep, one 100 ms window would hold all of them.
       const dials = report.dialsSinceMark;
       expect(dials.length).toBeGreaterThanOrEqual(AGENTS);
