@@ -110,7 +110,8 @@ describeEachDatabase('tools end to end: npm tools, bad input, isolation', (t) =>
         const tool = await get(crashTool.id);
         return tool.status === 'error' && /last exit/.test(tool.last_error ?? '') ? tool : undefined;
       }, async () => JSON.stringify(await get(crashTool.id)), 180_000);
-      expect(crashed.last_error).toMatch(/code 1/);
+      expect(crashed.last_error).toMatch(/last exit: code 2/);
+      expect(crashed.last_error).toMatch(/unknown transport "carrier-pigeon"/);
       const environmentId = running.environment_id as string;
       expect(e.controller.hub.isConnected(environmentId)).toBe(true);
       expect((await get(everything.body.id)).status).toBe('running');
