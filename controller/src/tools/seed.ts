@@ -45,7 +45,7 @@ export function seedCatalog(echoVersion: string): CatalogToolSpec[] {
       package_identifier: '127.0.0.1:5000/toolbelt/echo-mcp',
       transport: 'mcp-http',
       ports: [ECHO_DOCKER_PORT],
-      default_config_template: echoTemplate({ 'x-toolbelt-launch': { env: { PORT: String(ECHO_DOCKER_PORT), HOST: '0.0.0.0' } } }),
+      default_config_template: echoTemplate({ 'x-toolbelt-launch': { env: { HOST: '0.0.0.0' } } }),
     },
     {
       tool_name: 'everything',

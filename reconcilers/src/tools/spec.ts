@@ -63,7 +63,8 @@ export function buildToolSpec(tool: ToolInstance, catalog: CatalogTool, resolve:
     transport: catalog.transport,
     ports: catalog.ports.map((port) => (docker ? { port, hostPort: port } : { port })),
     config: tool.config_details,
-    env: { ...(isRecord(launch.env) ? launch.env : {}), ...envFromConfig(template, tool.config_details) },
+    // The process runtime sets PORT itself; a container learns its port here.
+    env: { ...(docker && catalog.ports[0] ? { PORT: String(catalog.ports[0]) } : {}), ...(isRecord(launch.env) ? launch.env : {}), ...envFromConfig(template, tool.config_details) },
     secretEnv: Object.keys(tool.secret_refs).sort(),
     args: Array.isArray(launch.args) ? launch.args : [],
     ...(typeof launch.bin === 'string' ? { bin: launch.bin } : {}),
