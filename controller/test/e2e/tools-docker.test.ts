@@ -57,7 +57,8 @@ describeIf(available, `no container engine socket at ${SOCKET} (run scripts/inst
         const path = `/v1/agents/dock/tools/${added.body.id}`;
         const running = await until(async () => {
           const tool = (await e.call('GET', path)).body;
-          return tool.status === 'running' && tool.endpoints.length > 0 ? tool : undefined;
+          const ready = tool.conditions.find((c: { type: string }) => c.type === 'Ready')?.status === 'True';
+          return tool.status === 'running' && ready && tool.endpoints.length > 0 ? tool : undefined;
         }, async () => (await e.call('GET', path)).text, 240_000);
         const endpoint = running.endpoints[0];
         expect(endpoint.port).toBe(port);
