@@ -98,7 +98,9 @@ export async function startE2E(t: TestDatabase, env: Record<string, string> = {}
     call,
     async stop() {
       await controller.stop();
-      rmSync(dataDir, { recursive: true, force: true });
+      // An npm install a killed agent started may still be finishing inside a droplet's
+      // directory (a local power cut kills the agent and its tools, not npm): retry.
+      rmSync(dataDir, { recursive: true, force: true, maxRetries: 20, retryDelay: 500 });
     },
   };
 }
