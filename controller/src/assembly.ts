@@ -107,6 +107,7 @@ function buildServing(database: Database, setup: Setup, registry: Registry): Bui
     logger,
     defaults: { region: config.defaultRegion, size: config.defaultSize },
     ...apiOptions,
+    ...(options.secrets ? { secrets: wiring.watchSecrets(options.secrets) } : {}),
     metrics: options.metrics ?? registry,
     onSpecChange,
   });

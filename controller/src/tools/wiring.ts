@@ -74,13 +74,36 @@ export class ToolsWiring implements KeySink {
     if (kind === 'tool') {
       const tool = await getToolInstance(db, key);
       if (tool) targets.push({ kind: TOOLS_KIND, key: tool.agent_droplet_id });
-    } else if (kind === 'environment') {
-      targets.push({ kind: ENVIRONMENT_KIND, key });
+    } else if (kind === 'environment' || kind === 'environment-tools') {
+      if (kind === 'environment') targets.push({ kind: ENVIRONMENT_KIND, key });
       const environment = await getEnvironmentByAgent(db, key);
       if (environment) targets.push({ kind: TOOLS_KIND, key: environment.id });
     }
     // By NOTIFY: the leader's spec-change source enqueues them, on this replica or another.
     for (const target of targets) await notifySpecChange(db, target);
+  }
+
+  /**
+   * The secret store the API writes through: after a put or a remove, the agent's tools are
+   * reconciled (a new version is delivered again; a missing one is reported).
+   */
+  watchSecrets(store: SecretStore): SecretStore {
+    const changed = (agentId: string) => this.#specChange('environment-tools', agentId).catch(() => {});
+    return {
+      backend: store.backend,
+      list: (agentId) => store.list(agentId),
+      resolve: (agentId, names) => store.resolve(agentId, names),
+      put: async (agentId, name, value) => {
+        const stored = await store.put(agentId, name, value);
+        void changed(agentId);
+        return stored;
+      },
+      remove: async (agentId, name) => {
+        const removed = await store.remove(agentId, name);
+        void changed(agentId);
+        return removed;
+      },
+    };
   }
 
   /** The API's `onSpecChange` (`tool` by tool instance id, `environment` by agent id). */
