@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { refusingFence } from '../../src/loop/fence.ts';
 import { LoopRunner } from '../../src/loop/runner.ts';
 import { DEFAULT_SWEEP_TIMINGS, nextSweepAt } from '../../src/sources/fleet-sweep.ts';
-import { type Harness, seedAgents, startHarness } from './harness.ts';
+import { eventually, type Harness, seedAgents, startHarness } from './harness.ts';
 
 describe('fleet sweep pace', () => {
   const t = DEFAULT_SWEEP_TIMINGS;
@@ -46,7 +46,7 @@ describeEachDatabase('environment reconciler under a refusing fence', (t) => {
     const h = (harness = await startHarness({ db: t.db }));
     const [a] = await seedAgents(t.db, 1, 'fenced');
     // Let the first sweep land so that the reconcile gets as far as deciding to create.
-    await new Promise((r) => setTimeout(r, 300));
+    await eventually(() => h.lifecycle.cache.latest() !== undefined, () => 'no sweep');
     const deposed = new LoopRunner({ db: t.db, reconcilers: h.lifecycle.reconcilers, logger: (await import('pino')).default({ level: 'silent' }), fence: () => refusingFence('another replica leads') });
     const report = await deposed.reconcileOnce('environment', a!.agentId);
     deposed.dispose();
