@@ -1,7 +1,7 @@
 /**
- * Exponential backoff with full jitter: attempt n waits a random time in
- * [0, min(max, initial·2ⁿ)], so that thousands of agents losing the same controller do not
- * come back in lockstep.
+ * Exponential backoff with jitter: attempt n waits a random time spread evenly over
+ * [initial/2, min(max, initial·2ⁿ)), so that thousands of agents losing the same controller
+ * do not come back in lockstep.
  */
 export interface BackoffOptions {
   initialDelayMs: number;
@@ -14,6 +14,10 @@ export interface BackoffOptions {
 export function backoffDelay(attempt: number, options: BackoffOptions): number {
   const random = options.random ?? Math.random;
   const ceiling = Math.min(options.maxDelayMs, options.initialDelayMs * 2 ** Math.min(attempt, 30));
-  // Never zero: a floor of half the initial delay keeps a tight loop impossible.
-  return Math.max(options.initialDelayMs / 2, Math.floor(random() * ceiling));
+  // Never below half the initial delay (no tight loop), and spread evenly above it.
+  // WARNING: clamping a full-jitter draw to the floor instead (max(floor, random·ceiling))
+  // would put every draw below the floor on the floor itself: half the fleet redialling in
+  // the same instant after a controller restart.
+  const floor = Math.min(options.initialDelayMs / 2, ceiling);
+  return floor + Math.floor(random() * (ceiling - floor));
 }

@@ -15,6 +15,15 @@ describe('backoff', () => {
     const spread = new Set(Array.from({ length: 50 }, () => backoffDelay(4, o)));
     expect(spread.size).toBeGreaterThan(10);
   });
+
+  it('spreads a fleet evenly above the floor, with no spike on it', () => {
+    const o = { initialDelayMs: 1000, maxDelayMs: 60_000 };
+    const draws = Array.from({ length: 10_000 }, () => backoffDelay(0, o));
+    expect(Math.min(...draws)).toBeGreaterThanOrEqual(500);
+    expect(Math.max(...draws)).toBeLessThan(1000);
+    const onFloor = draws.filter((d) => d === 500).length;
+    expect(onFloor / draws.length).toBeLessThan(0.01);
+  });
 });
 
 describe('agent config', () => {

@@ -133,13 +133,14 @@ class LightAgent {
     if (this.stopped) return;
     const { initialMs, maxMs, stableAfterMs = 10_000 } = this.options.reconnect;
     // The droplet agent's policy (droplet-agent/src/backoff.ts, connection.ts): a session of
-    // stableAfterMs resets the attempt count; full jitter in [0, min(max, initial·2^n)),
-    // never below half the initial delay.
+    // stableAfterMs resets the attempt count; the delay is spread evenly over
+    // [initial/2, min(max, initial·2^n)).
     const stable = this.welcomedAt !== undefined && Date.now() - this.welcomedAt >= stableAfterMs;
     this.#attempt = stable ? 0 : this.#attempt + 1;
     this.welcomedAt = undefined;
     const ceiling = Math.min(maxMs, initialMs * 2 ** Math.min(this.#attempt, 30));
-    const delay = Math.max(initialMs / 2, Math.floor(Math.random() * ceiling));
+    const floor = Math.min(initialMs / 2, ceiling);
+    const delay = floor + Math.floor(Math.random() * (ceiling - floor));
     // The time each redial is planned for: on a loaded machine timers fire late and bunch
     // up, which says nothing about whether the clients spread their reconnects.
     dialsSinceMark.push(Date.now() + delay - markedAt);
