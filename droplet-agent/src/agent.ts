@@ -110,6 +110,9 @@ export class Agent {
       log: this.#o.log,
       ...(this.#o.random ? { random: this.#o.random } : {}),
       bearer: async () => (await readCredential(config.stateDir))?.credential ?? config.enrollmentToken,
+      dropletName: async () =>
+        (await readDropletIdentity({ instanceIdFile: config.instanceIdFile, hostnameFile: config.hostnameFile, environmentId: undefined }))
+          .hostname,
       onOpen: () => this.#hello(),
       onMessage: (message) => this.#onMessage(message),
     });

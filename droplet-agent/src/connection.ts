@@ -7,6 +7,7 @@ import type { Clock } from '@toolbelt/schema/clock';
 import {
   AGENT_ERROR_CODES,
   AGENT_VERSION_HEADER,
+  DROPLET_NAME_HEADER,
   CLOSE_CODES,
   closeCodeFor,
   type ControllerMessage,
@@ -32,6 +33,8 @@ export interface ConnectionOptions {
   agentVersion: string;
   /** The bearer for the next dial (the stored credential, else the enrollment token). */
   bearer: () => Promise<string | undefined>;
+  /** The droplet's name, sent at the upgrade so that a batch enrollment token enrolls the right one. */
+  dropletName?: () => Promise<string | undefined>;
   /** Called once a socket is open (send hello here). */
   onOpen: () => void | Promise<void>;
   onMessage: (message: ControllerMessage) => void;
@@ -89,9 +92,10 @@ export class Connection {
     let attempt = 0;
     while (!signal.aborted) {
       const bearer = await this.#o.bearer();
+      const dropletName = await this.#o.dropletName?.();
       let end: SessionEnd;
       if (bearer) {
-        end = await this.#session(bearer);
+        end = await this.#session(bearer, dropletName);
       } else {
         this.#o.log.error('no credential and no enrollment token: cannot connect', {
           hint: 'put enrollmentToken into the agent config, or restore credential.json in the state dir',
@@ -114,7 +118,7 @@ export class Connection {
     }
   }
 
-  #session(bearer: string): Promise<SessionEnd> {
+  #session(bearer: string, dropletName: string | undefined): Promise<SessionEnd> {
     this.#state = 'connecting';
     return new Promise((resolve) => {
       const socket = new WebSocket(this.#o.url, {
@@ -122,6 +126,7 @@ export class Connection {
           authorization: `Bearer ${bearer}`,
           [PROTOCOL_VERSION_HEADER]: String(PROTOCOL_VERSION),
           [AGENT_VERSION_HEADER]: this.#o.agentVersion,
+          ...(dropletName ? { [DROPLET_NAME_HEADER]: dropletName } : {}),
         },
         maxPayload: MAX_FRAME_BYTES,
         handshakeTimeout: 15_000,

@@ -9,7 +9,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type Db, authenticateAgentCredential, bearerKind, redeemEnrollmentToken } from '@toolbelt/schema';
-import { AGENT_ERROR_CODES, PROTOCOL_VERSION_HEADER, SUPPORTED_PROTOCOL_VERSIONS } from '@toolbelt/schema/protocol';
+import { AGENT_ERROR_CODES, DROPLET_NAME_HEADER, PROTOCOL_VERSION_HEADER, SUPPORTED_PROTOCOL_VERSIONS } from '@toolbelt/schema/protocol';
 import type { AgentIdentity } from './connection.ts';
 
 /** Why an upgrade was refused: the HTTP status and the error body's code and message. */
@@ -53,6 +53,13 @@ function checkVersion(req: IncomingMessage): Refusal | undefined {
   };
 }
 
+/** `tb-<uuid>` → the uuid (the environment id a droplet's name carries); anything else → undefined. */
+export function environmentOfDropletName(header: string | string[] | undefined): string | undefined {
+  const name = Array.isArray(header) ? header[0] : header;
+  const match = name ? /^tb-([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/.exec(name) : null;
+  return match?.[1];
+}
+
 /**
  * Decides an upgrade request. The version is checked before the credential, so an
  * enrollment token is never spent on a connection that is refused anyway.
@@ -65,7 +72,10 @@ export async function authorizeUpgrade(db: Db, req: IncomingMessage, now: Date):
   const kind = bearerKind(token).kind;
   if (kind === 'unknown') return unauthorized('not a toolbelt token');
   if (kind === 'enrollment') {
-    const redeemed = await redeemEnrollmentToken(db, token, { now });
+    // The droplet's name says which environment a batch token enrolls; a name that is not
+    // ours is passed as nothing, and a batch token then stays unspent (`ambiguous`).
+    const environmentId = environmentOfDropletName(req.headers[DROPLET_NAME_HEADER]);
+    const redeemed = await redeemEnrollmentToken(db, token, { now, ...(environmentId ? { environmentId } : {}) });
     if (redeemed.kind !== 'ok') return refusalFor(redeemed.reason, 'enrollment token');
     const issued = redeemed.value;
     return {

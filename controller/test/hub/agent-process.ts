@@ -31,8 +31,11 @@ export interface AgentProcess {
 }
 
 /** Starts an agent that dials `controllerUrl` with `token` (enrollment token) on first connect. */
-export function startAgentProcess(controllerUrl: string, enrollmentToken: string): AgentProcess {
+export function startAgentProcess(controllerUrl: string, enrollmentToken: string, dropletName?: string): AgentProcess {
   const stateDir = tempDir('hub-agent-state-');
+  // A droplet's hostname is its name; without one the agent reports this machine's.
+  const hostnameFile = join(tempDir('hub-agent-etc-'), 'hostname');
+  if (dropletName) writeFileSync(hostnameFile, `${dropletName}\n`);
   const config = {
     controllerUrl,
     enrollmentToken,
@@ -41,6 +44,7 @@ export function startAgentProcess(controllerUrl: string, enrollmentToken: string
     heartbeatIntervalMs: 1000,
     reconnect: { initialDelayMs: 100, maxDelayMs: 1000 },
     instanceIdFile: '/nonexistent',
+    hostnameFile,
     installDir: tempDir('hub-agent-install-'),
   };
   const configPath = join(tempDir('hub-agent-config-'), 'agent.json');

@@ -16,6 +16,11 @@ export const AGENT_WS_PATH = '/agent/v1';
 export const PROTOCOL_VERSION_HEADER = 'x-toolbelt-protocol';
 /** Upgrade request header carrying the agent's own version. */
 export const AGENT_VERSION_HEADER = 'x-toolbelt-agent-version';
+/**
+ * The droplet's name (its hostname, `tb-<environment id>`), sent at every upgrade: a batch
+ * enrollment token is bound to several environments, and this says which one is enrolling.
+ */
+export const DROPLET_NAME_HEADER = 'x-toolbelt-droplet-name';
 
 /**
  * Largest WebSocket frame either end sends or accepts (`ws`' `maxPayload`). A larger frame
