@@ -7,7 +7,7 @@ import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import { parseAllDocuments, stringify } from 'yaml';
 import { resetSpecTables, startTestApi, type TestApi } from './helpers.ts';
 
-const EXAMPLES = fileURLToPath(new URL('../../../examples/quickstart/', import.meta.url));
+const EXAMPLES = fileURLToPath(new URL('../../../examples/declarative/', import.meta.url));
 const exampleYaml = () =>
   readdirSync(EXAMPLES)
     .filter((f) => f.endsWith('.yaml'))

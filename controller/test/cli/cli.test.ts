@@ -11,7 +11,7 @@ import { localSecretStore, resetSpecTables, startTestApi, type TestApi } from '.
 import type { SecretStore } from '../../src/api/secrets.ts';
 import { killLeftovers, spawnToolbelt, toolbelt } from './run-toolbelt.ts';
 
-const EXAMPLES = fileURLToPath(new URL('../../../examples/quickstart', import.meta.url));
+const EXAMPLES = fileURLToPath(new URL('../../../examples/declarative', import.meta.url));
 const scratch = mkdtempSync(join(tmpdir(), 'toolbelt-cli-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 afterEach(async () => {
