@@ -6,9 +6,12 @@
 import { ToolbeltError } from '@toolbelt/schema';
 import { ConfigError, type Config, parseConfig } from './config.ts';
 import { openMigratedDatabase, startController } from './controller.ts';
+import { keyringOf } from './api/secret-setup.ts';
 import { createLogger, type Logger } from './logger.ts';
+import { rotateMasterKey } from './secrets/index.ts';
 
-const USAGE = 'usage: toolbelt server|migrate [--port N] [--host H] [--data-dir DIR] [--database-url URL]';
+const USAGE = 'usage: toolbelt server|migrate|rotate-key [--port N] [--host H] [--data-dir DIR] [--database-url URL]';
+const COMMANDS = new Set(['server', 'migrate', 'rotate-key']);
 
 async function serve(config: Config, logger: Logger): Promise<void> {
   // Listen for the signals before starting, so that one arriving while the controller is
@@ -32,6 +35,34 @@ async function migrateOnly(config: Config, logger: Logger): Promise<void> {
   await database.close();
 }
 
+/**
+ * Re-wraps every secret's data key under the current master key (the first of
+ * TOOLBELT_MASTER_KEY / the key file), then exits: 0 when all moved, 1 when some could not
+ * be unwrapped (each is logged by agent and name). Keep the old key after the new one until
+ * this has run; then it can go.
+ */
+async function rotateKey(config: Config, logger: Logger): Promise<number> {
+  const database = await openMigratedDatabase(config, logger);
+  try {
+    if (config.secretsBackend === 'vault') {
+      logger.info('secrets are kept in Supabase Vault, which manages its own keys: nothing to rotate');
+      return 0;
+    }
+    const { keyring, origin } = keyringOf(config);
+    const result = await rotateMasterKey(database.db, keyring);
+    for (const failure of result.failed) {
+      logger.error({ agentId: failure.agentId, name: failure.name, reason: failure.reason }, 'could not re-wrap a secret');
+    }
+    logger.info(
+      { rewrapped: result.rewrapped, failed: result.failed.length, keyId: keyring.current.id, origin },
+      `re-wrapped ${result.rewrapped} secret(s) under master key ${keyring.current.id}`,
+    );
+    return result.failed.length > 0 ? 1 : 0;
+  } finally {
+    await database.close();
+  }
+}
+
 function fail(logger: Logger, error: unknown): number {
   if (error instanceof ToolbeltError) {
     logger.fatal({ code: error.code, hint: error.hint }, error.describe());
@@ -41,7 +72,7 @@ function fail(logger: Logger, error: unknown): number {
   return 1;
 }
 
-/** Runs `server` (the default) or `migrate` with flags over `env`; resolves to the exit code. */
+/** Runs `server` (the default), `migrate` or `rotate-key` with flags over `env`; resolves to the exit code. */
 export async function runControllerCommand(argv: readonly string[], env: Record<string, string | undefined>): Promise<number> {
   const [command = 'server', ...rest] = argv[0]?.startsWith('-') ? ['server', ...argv] : argv;
   let config: Config;
@@ -52,11 +83,12 @@ export async function runControllerCommand(argv: readonly string[], env: Record<
     return fail(logger, error);
   }
   const logger = createLogger(config);
-  if (command !== 'server' && command !== 'migrate') {
+  if (!COMMANDS.has(command)) {
     logger.fatal(`unknown command "${command}"; ${USAGE}`);
     return 2;
   }
   try {
+    if (command === 'rotate-key') return await rotateKey(config, logger);
     await (command === 'server' ? serve(config, logger) : migrateOnly(config, logger));
     return 0;
   } catch (error) {

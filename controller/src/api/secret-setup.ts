@@ -12,6 +12,15 @@ import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import { createSecretStore, hasVault, keyringFrom, loadKeyring, type SecretStore } from '../secrets/index.ts';
 
+/** The master keys the config names (variable, file, or the development key in the data dir). */
+export function keyringOf(config: Config): ReturnType<typeof loadKeyring> {
+  return loadKeyring({
+    masterKey: config.masterKey,
+    masterKeyFile: config.masterKeyFile,
+    defaultKeyFile: join(config.dataDir, 'master-key'),
+  });
+}
+
 export async function openSecretStore(config: Config, db: Db, logger: Logger): Promise<SecretStore> {
   if (config.secretsBackend === 'vault') {
     if (!(await hasVault(db))) {
@@ -27,11 +36,7 @@ export async function openSecretStore(config: Config, db: Db, logger: Logger): P
     logger.warn('secrets use a throw-away master key (in-memory database); set TOOLBELT_MASTER_KEY to keep them');
     return createSecretStore({ db, backend: 'local', keyring: keyringFrom([randomBytes(32).toString('base64')], 'a generated key') });
   }
-  const { keyring, origin, generated } = loadKeyring({
-    masterKey: config.masterKey,
-    masterKeyFile: config.masterKeyFile,
-    defaultKeyFile: join(config.dataDir, 'master-key'),
-  });
+  const { keyring, origin, generated } = keyringOf(config);
   if (generated) {
     logger.warn({ file: origin }, `generated a development master key in ${origin}; production wants TOOLBELT_MASTER_KEY or TOOLBELT_MASTER_KEY_FILE`);
   }

@@ -13,6 +13,7 @@ import { describeCommand } from './commands/describe.ts';
 import { eventsCommand, logsCommand } from './commands/events.ts';
 import { getCommand } from './commands/get.ts';
 import { serverCommand, simulatorCommand } from './commands/processes.ts';
+import { runControllerCommand } from '../run.ts';
 import { deleteCommand, envCommand, secretsCommand, tokensCommand } from './commands/simple.ts';
 import { CliError, type CliIo, type CommandContext, usageError } from './context.ts';
 
@@ -26,6 +27,7 @@ commands:
   env enable|disable AGENT [--region R] [--size S]   switch an agent's tool environment
   secrets set NAME --agent A [--from-file F]          value from stdin or a file, never an argument
   secrets list --agent A | secrets delete NAME --agent A
+  secrets rotate-key [controller flags]               re-wrap every secret under the first master key
   events [--object KIND/ID] [--follow]                reconcile events
   logs AGENT [--follow]                               the events of an agent and its tools
   tokens create NAME --role ROLE | list | revoke ID   API tokens (admin)
@@ -42,7 +44,9 @@ const COMMANDS: Record<string, Command> = {
   describe: describeCommand,
   delete: deleteCommand,
   env: envCommand,
-  secrets: secretsCommand,
+  // Rotation works on the database and the master keys directly, like `migrate`.
+  secrets: (ctx) =>
+    ctx.args[0] === 'rotate-key' ? runControllerCommand(['rotate-key', ...ctx.args.slice(1)], ctx.env) : secretsCommand(ctx),
   events: eventsCommand,
   logs: logsCommand,
   tokens: tokensCommand,
