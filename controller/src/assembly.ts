@@ -20,6 +20,7 @@ import { Router } from './http/router.ts';
 import { HttpServer } from './http/server.ts';
 import { AgentHub } from './hub/index.ts';
 import { createLifecycle, type Lifecycle } from './lifecycle.ts';
+import { registerControllerMetrics } from './metrics.ts';
 import type { Logger } from './logger.ts';
 import { createLoop, type Loop } from './loop/assemble.ts';
 import { PackageShelf } from './tools/packages.ts';
@@ -183,6 +184,7 @@ export async function assemble(database: Database, setup: Setup): Promise<Parts>
     });
     if (config.seedCatalog) await seedCatalogTools(database.db, logger, (await built.shelf.list()).get('@toolbelt/echo-mcp')?.version ?? '1.0.0');
     looped = await buildLoop(database, setup, built, registry);
+    registerControllerMetrics(registry, { db: database.db, hub: built.hub, provider: looped.lifecycle?.provider });
     // Stopped in reverse: the loop first, then the hub, the API (its event streams), the server.
     const started: Component[] = [built.http, built.api, built.hub, ...(looped.loop ? [looped.loop.elector] : [])];
     await components.start(started);

@@ -52,6 +52,14 @@ describeEachDatabase('lifecycle through the API (embedded simulator)', (t) => {
     );
     expect(sim.state.listDroplets()).toHaveLength(1);
 
+    // What ops scrape: DigitalOcean calls and budget, agents connected, tools by state.
+    const metrics = await (await fetch(`${running.url}/metrics`, { headers: { authorization: `Bearer ${adminToken}` } })).text();
+    expect(metrics).toMatch(/toolbelt_digitalocean_requests_total\{endpoint="POST [^"]*droplets",outcome="[^"]+"\} [1-9]/);
+    expect(metrics).toMatch(/toolbelt_digitalocean_budget_remaining\{window="hour"\} [1-9]\d*/);
+    expect(metrics).toMatch(/toolbelt_agents_connected 0/);
+    expect(metrics).toMatch(/# TYPE toolbelt_tools gauge/);
+    expect(metrics).toMatch(/toolbelt_reconcile_total\{/);
+
     expect((await api('PUT', `/v1/agents/${agentId}/environment`, { active: false })).status).toBe(200);
     await eventually(
       async () => (await api('GET', `/v1/agents/${agentId}/environment`)).body.status === 'deleted',
