@@ -5,8 +5,9 @@
  * `agent_droplet_tools`) are kept as they are so that its backend can read them; the
  * spec/status fields of DESIGN.md are added beside them. Every resource row has user-owned
  * spec columns, controller-owned status columns, a `generation` that a trigger bumps on every
- * spec change (see the custom migration `0001_generation_triggers`), and `observed_generation`
- * plus `conditions` in status.
+ * spec change (custom migration `0006_spec_columns_triggers`: a new spec column must join its
+ * table's WHEN clause there, in a new migration), and `observed_generation` plus `conditions`
+ * in status.
  */
 import { sql } from 'drizzle-orm';
 import {
