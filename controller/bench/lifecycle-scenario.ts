@@ -77,6 +77,7 @@ export async function runLifecycleScenario(options: LifecycleScenarioOptions): P
     DIGITALOCEAN_TOKEN: sim.token,
     DIGITALOCEAN_API_URL: sim.url,
     TOOLBELT_AGENT_URL: 'wss://toolbelt.invalid/agent/v1',
+    TOOLBELT_AGENT_REQUIRED: 'false', // DigitalOcean's side only: these droplets run no agent
     TOOLBELT_CREATE_BATCH_WINDOW_MS: String(150 * options.speed),
   });
   const logger = pino({ level: process.env.BENCH_LOG_LEVEL ?? 'warn' }, pino.destination(process.env.BENCH_LOG_FILE ?? 2));

@@ -114,7 +114,13 @@ const fields = z.object({
 });
 
 export const configSchema = fields
-  .transform((c) => ({ ...c, leaseRenewMs: c.leaseRenewMs ?? Math.floor(c.leaseTtlMs * 0.3) }))
+  .transform((c) => ({
+    ...c,
+    leaseRenewMs: c.leaseRenewMs ?? Math.floor(c.leaseTtlMs * 0.3),
+    // Ready waits for the droplet agent — except where no agent can ever dial in: the
+    // embedded simulator with local droplets switched off boots droplets that run nothing.
+    agentRequired: c.agentRequired ?? !(c.digitaloceanToken === undefined && !c.localDroplets),
+  }))
   .superRefine((c, ctx) => {
     for (const [path, message] of lifecycleConfigProblems(c)) ctx.addIssue({ code: 'custom', path: [path], message });
     if (c.leaseRenewMs * 2 > c.leaseTtlMs) {

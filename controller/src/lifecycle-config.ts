@@ -21,7 +21,11 @@ export const LIFECYCLE_SETTINGS = {
   sweepFastMs: { env: 'TOOLBELT_SWEEP_FAST_MS', flag: 'sweep-fast-ms', help: 'fleet sweep interval while droplets change' },
   sweepSteadyMs: { env: 'TOOLBELT_SWEEP_STEADY_MS', flag: 'sweep-steady-ms', help: 'fleet sweep interval while the fleet is still' },
   createBatchWindowMs: { env: 'TOOLBELT_CREATE_BATCH_WINDOW_MS', flag: 'create-batch-window-ms', help: 'how long a create waits for company (up to 10 per request)' },
-  agentRequired: { env: 'TOOLBELT_AGENT_REQUIRED', flag: 'agent-required', help: 'Ready waits for the droplet agent (true/false)' },
+  agentRequired: {
+    env: 'TOOLBELT_AGENT_REQUIRED',
+    flag: 'agent-required',
+    help: 'Ready waits for the droplet agent (true/false; default true, false for an embedded simulator without local droplets)',
+  },
   agentHelloGraceMs: { env: 'TOOLBELT_AGENT_HELLO_GRACE_MS', flag: 'agent-hello-grace-ms', help: "from a droplet's boot to its agent's first hello" },
   agentSilenceGraceMs: { env: 'TOOLBELT_AGENT_SILENCE_GRACE_MS', flag: 'agent-silence-grace-ms', help: 'heartbeat silence before Unreachable' },
   replaceAfterMs: { env: 'TOOLBELT_REPLACE_AFTER_MS', flag: 'replace-after-ms', help: 'after a power cycle that did not help, replace the droplet' },
@@ -38,8 +42,11 @@ export const LIFECYCLE_SETTINGS = {
 
 const blank = (value: unknown) => (value === '' ? undefined : value);
 const ms = (fallback: number, min = 1) => z.preprocess(blank, z.coerce.number().int().min(min).default(fallback));
+const yes = ['true', '1', 'yes'];
 const bool = (fallback: boolean) =>
-  z.preprocess(blank, z.enum(['true', 'false', '1', '0', 'yes', 'no']).default(fallback ? 'true' : 'false')).transform((v) => ['true', '1', 'yes'].includes(v));
+  z.preprocess(blank, z.enum(['true', 'false', '1', '0', 'yes', 'no']).default(fallback ? 'true' : 'false')).transform((v) => yes.includes(v));
+/** A switch whose default depends on other settings (resolved in config.ts). */
+const maybeBool = z.preprocess(blank, z.enum(['true', 'false', '1', '0', 'yes', 'no']).optional()).transform((v) => (v === undefined ? undefined : yes.includes(v)));
 const cidrs = z.preprocess(
   blank,
   z
@@ -89,7 +96,7 @@ export const lifecycleFields = {
   sweepFastMs: ms(5_000, 100),
   sweepSteadyMs: ms(60_000, 100),
   createBatchWindowMs: ms(150, 0),
-  agentRequired: bool(false),
+  agentRequired: maybeBool,
   agentHelloGraceMs: ms(10 * 60_000),
   agentSilenceGraceMs: ms(90_000),
   replaceAfterMs: ms(10 * 60_000),

@@ -60,7 +60,8 @@ function input(over: Overrides = {}): DiffInput {
     observed: observed === 'none' ? undefined : { droplets: [], authoritative: true, sweptAt: NOW - 1000, ...observed },
     create: undefined,
     agent: { connected: false, lastSeenAt: undefined },
-    timings: DEFAULT_LIFECYCLE_TIMINGS,
+    // The droplet alone; the agent's part has its own describe block below.
+    timings: { ...DEFAULT_LIFECYCLE_TIMINGS, agentRequired: false },
     ...rest,
   };
 }

@@ -56,7 +56,8 @@ describeEachDatabase('lifecycle through the API (embedded simulator)', (t) => {
     const metrics = await (await fetch(`${running.url}/metrics`, { headers: { authorization: `Bearer ${adminToken}` } })).text();
     expect(metrics).toMatch(/toolbelt_digitalocean_requests_total\{endpoint="POST [^"]*droplets",outcome="[^"]+"\} [1-9]/);
     expect(metrics).toMatch(/toolbelt_digitalocean_budget_remaining\{window="hour"\} [1-9]\d*/);
-    expect(metrics).toMatch(/toolbelt_agents_connected [01]\n/); // its local droplet's agent may have dialled in already
+    // Active means its local droplet's agent has said hello (TOOLBELT_AGENT_REQUIRED, on by default).
+    expect(metrics).toMatch(/toolbelt_agents_connected 1\n/);
     expect(metrics).toMatch(/# TYPE toolbelt_tools gauge/);
     expect(metrics).toMatch(/toolbelt_reconcile_total\{/);
 

@@ -13,7 +13,7 @@ describe('lifecycle settings', () => {
       sweepFastMs: 5_000,
       sweepSteadyMs: 60_000,
       createBatchWindowMs: 150,
-      agentRequired: false,
+      agentRequired: true,
       agentHelloGraceMs: 600_000,
       agentSilenceGraceMs: 90_000,
       replaceAfterMs: 600_000,
@@ -27,6 +27,16 @@ describe('lifecycle settings', () => {
       agentUrl: undefined,
       agentVersion: '0.1.0',
     });
+  });
+
+  it('waits for the agent unless no agent can dial in (embedded simulator without local droplets)', () => {
+    expect(parseConfig([], {}).agentRequired).toBe(true);
+    expect(parseConfig([], { TOOLBELT_LOCAL_DROPLETS: 'false' }).agentRequired).toBe(false);
+    expect(parseConfig([], { TOOLBELT_LOCAL_DROPLETS: 'false', TOOLBELT_AGENT_REQUIRED: 'true' }).agentRequired).toBe(true);
+    const real = { DIGITALOCEAN_TOKEN: 'dop_v1_x', TOOLBELT_AGENT_URL: 'wss://toolbelt.example.com/agent/v1' };
+    expect(parseConfig([], { ...real, TOOLBELT_LOCAL_DROPLETS: 'false' }).agentRequired).toBe(true);
+    expect(parseConfig([], { ...real, TOOLBELT_AGENT_REQUIRED: 'no' }).agentRequired).toBe(false);
+    expect(() => parseConfig([], { TOOLBELT_AGENT_REQUIRED: 'maybe' })).toThrow(/TOOLBELT_AGENT_REQUIRED/);
   });
 
   it('reads lists, switches and ranges from the environment and flags', () => {

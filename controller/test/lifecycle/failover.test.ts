@@ -44,6 +44,7 @@ describeEachDatabase('lifecycle failover (two controller processes)', (t) => {
         DIGITALOCEAN_TOKEN: sim.token,
         DIGITALOCEAN_API_URL: sim.url,
         TOOLBELT_AGENT_URL: 'ws://127.0.0.1:9/agent/v1',
+        TOOLBELT_AGENT_REQUIRED: 'false', // these droplets run no agent: Ready is the droplet's
         TOOLBELT_LEASE_TTL_MS: String(LEASE_TTL_MS),
         TOOLBELT_LEASE_RENEW_MS: String(LEASE_RENEW_MS),
         TOOLBELT_SWEEP_FAST_MS: '250',

@@ -7,7 +7,8 @@ import { ToolbeltError } from '@toolbelt/schema';
 export interface LifecycleTimings {
   /**
    * Whether Ready waits for the droplet agent's hello and heartbeats (and a silent agent
-   * leads to power cycle and replacement). Off until droplets run the agent (default false).
+   * leads to power cycle and replacement). Default true; off only where droplets run no
+   * agent (a simulator without local droplets, lifecycle tests of the droplet alone).
    */
   agentRequired: boolean;
   /** From the droplet turning active to the agent's first hello (default 10 min). */
@@ -23,7 +24,7 @@ export interface LifecycleTimings {
 }
 
 export const DEFAULT_LIFECYCLE_TIMINGS: LifecycleTimings = {
-  agentRequired: false,
+  agentRequired: true,
   helloGraceMs: 10 * 60_000,
   silenceGraceMs: 90_000,
   replaceAfterMs: 10 * 60_000,
