@@ -70,7 +70,12 @@ function localDropletsOf({ config, logger }: Setup): LocalDroplets | undefined {
 
 function hooksOf(local: LocalDroplets | undefined): SimulatorHooks | undefined {
   if (!local) return undefined;
-  return { onBoot: (d) => local.onBoot(d), onDelete: (d) => local.onDelete(d), onStatusChange: (d, from) => local.onStatusChange(d, from) };
+  return {
+    onBoot: (d) => local.onBoot(d),
+    onDelete: (d) => local.onDelete(d),
+    onStatusChange: (d, from) => local.onStatusChange(d, from),
+    onRestart: (d) => local.onRestart(d),
+  };
 }
 
 export interface Parts {
@@ -118,6 +123,7 @@ function buildServing(database: Database, setup: Setup, registry: Registry): Bui
   shelf.mount(router);
   const onAgentEvent = hubOptions?.onAgentEvent;
   const hub = new AgentHub({
+    heartbeatIntervalMs: config.agentHeartbeatMs,
     ...hubOptions,
     ...(options.clock ? { clock: options.clock } : {}),
     secrets: hubOptions?.secrets ?? wiring.resolveSecrets,

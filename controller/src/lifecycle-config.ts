@@ -26,6 +26,7 @@ export const LIFECYCLE_SETTINGS = {
     flag: 'agent-required',
     help: 'Ready waits for the droplet agent (true/false; default true, false for an embedded simulator without local droplets)',
   },
+  agentHeartbeatMs: { env: 'TOOLBELT_AGENT_HEARTBEAT_MS', flag: 'agent-heartbeat-ms', help: 'how often droplet agents are told to send heartbeats' },
   agentHelloGraceMs: { env: 'TOOLBELT_AGENT_HELLO_GRACE_MS', flag: 'agent-hello-grace-ms', help: "from a droplet's boot to its agent's first hello" },
   agentSilenceGraceMs: { env: 'TOOLBELT_AGENT_SILENCE_GRACE_MS', flag: 'agent-silence-grace-ms', help: 'heartbeat silence before Unreachable' },
   replaceAfterMs: { env: 'TOOLBELT_REPLACE_AFTER_MS', flag: 'replace-after-ms', help: 'after a power cycle that did not help, replace the droplet' },
@@ -97,6 +98,7 @@ export const lifecycleFields = {
   sweepSteadyMs: ms(60_000, 100),
   createBatchWindowMs: ms(150, 0),
   agentRequired: maybeBool,
+  agentHeartbeatMs: z.preprocess(blank, z.coerce.number().int().min(1000).max(300_000).default(15_000)),
   agentHelloGraceMs: ms(10 * 60_000),
   agentSilenceGraceMs: ms(90_000),
   replaceAfterMs: ms(10 * 60_000),
@@ -118,6 +120,12 @@ export type LifecycleConfig = z.infer<z.ZodObject<typeof lifecycleFields>>;
 export function lifecycleConfigProblems(c: LifecycleConfig): [keyof typeof LIFECYCLE_SETTINGS, string][] {
   const problems: [keyof typeof LIFECYCLE_SETTINGS, string][] = [];
   if (c.sweepSteadyMs < c.sweepFastMs) problems.push(['sweepSteadyMs', `must be at least TOOLBELT_SWEEP_FAST_MS (${c.sweepFastMs})`]);
+  if (c.agentSilenceGraceMs < 2 * c.agentHeartbeatMs) {
+    problems.push([
+      'agentSilenceGraceMs',
+      `must be at least twice TOOLBELT_AGENT_HEARTBEAT_MS (${c.agentHeartbeatMs}): one late heartbeat must not make a healthy agent Unreachable`,
+    ]);
+  }
   if (c.digitaloceanToken && !c.agentUrl) {
     problems.push(['agentUrl', 'is required with DIGITALOCEAN_TOKEN: the wss:// URL droplets reach the controller at, e.g. wss://toolbelt.example.com/agent/v1']);
   }

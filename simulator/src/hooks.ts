@@ -1,5 +1,5 @@
 /**
- * Runs the embedder's hooks (onBoot, onDelete, onStatusChange). A hook never breaks the
+ * Runs the embedder's hooks (onBoot, onDelete, onStatusChange, onRestart). A hook never breaks the
  * simulator: what it throws or rejects with is recorded in `errors`, and `drain()` waits
  * for hooks still running (close() calls it, so no hook outlives the simulator).
  */
@@ -14,6 +14,11 @@ export interface SimulatorHooks {
   onDelete?: (droplet: DropletInfo) => unknown;
   /** Called on every status change (new → active, active → off, ...). */
   onStatusChange?: (droplet: DropletInfo, from: DropletStatus) => unknown;
+  /**
+   * Called when a `power_cycle` or `reboot` of an active droplet completes: its status stays
+   * `active`, but the machine restarted (whatever ran on it was stopped and started again).
+   */
+  onRestart?: (droplet: DropletInfo, action: 'power_cycle' | 'reboot') => unknown;
 }
 
 /** At most this many hook errors are kept (the oldest are dropped). */

@@ -7,7 +7,8 @@
  * - boot (new → active): the agent starts with the config the document writes, its paths
  *   moved into the droplet's directory;
  * - power off: the agent and every tool it started are killed, as a power cut would;
- *   power on: the agent starts again on the same disk;
+ *   power on: the agent starts again on the same disk; a power cycle or reboot of an active
+ *   droplet does both;
  * - delete: the same, and the droplet's directory and containers are removed.
  *
  * A document that is not a toolbelt bootstrap is recorded and ignored.
@@ -44,8 +45,12 @@ export interface LocalDroplets {
   onBoot(droplet: DropletInfo): void;
   onDelete(droplet: DropletInfo): Promise<void>;
   onStatusChange(droplet: DropletInfo, from: DropletStatus): Promise<void>;
+  /** A power cycle or reboot of an active droplet: the agent and its tools stop and the agent starts again. */
+  onRestart(droplet: DropletInfo): Promise<void>;
   /** Droplet ids whose agent process is running. */
   running(): number[];
+  /** The pid of a droplet's agent process while it runs (what a test kills to silence it). */
+  agentPid(dropletId: number): number | undefined;
   /** The directory standing in for a droplet's disk. */
   dirOf(dropletId: number): string;
   /** Kills every agent and tool and removes every droplet directory and container. */
@@ -68,29 +73,15 @@ export function createLocalDroplets(options: LocalDropletsOptions): LocalDroplet
     log(`droplet ${id}: agent started (pid ${local.child.pid})`);
   };
 
-  const powerCut = async (id: number) => {
-    const local = droplets.get(id);
-    if (local?.child && local.child.exitCode === null && local.child.signalCode === null) {
-      const exited = new Promise((resolve) => local.child!.once('exit', resolve));
-      local.child.kill('SIGKILL');
-      await exited;
-    }
-    killTools(join(dirOf(id), 'state'));
-    if (options.dockerSocket) await removeScopedContainers(options.dockerSocket, scopeOf(id)).catch(() => {});
-  };
+  const powerCut = (id: number) => cutPower(options, dirOf(id), id, droplets.get(id));
 
   return {
     onBoot(droplet) {
-      const bootstrap = droplet.userData ? extractAgentBootstrap(droplet.userData) : undefined;
-      if (!bootstrap) {
+      const local = prepareDisk(options, dirOf(droplet.id), droplet);
+      if (!local) {
         log(`droplet ${droplet.id}: user_data is not a toolbelt bootstrap; nothing to run`);
         return;
       }
-      const dir = dirOf(droplet.id);
-      for (const sub of ['etc', 'state', 'install']) mkdirSync(join(dir, sub), { recursive: true, mode: 0o700 });
-      writeFileSync(join(dir, 'etc', 'hostname'), `${droplet.name}\n`);
-      writeFileSync(join(dir, 'etc', 'instance-id'), `${droplet.id}\n`);
-      const local: Local = { config: localConfig(bootstrap.config, dir, droplet.id, options) };
       droplets.set(droplet.id, local);
       start(droplet.id, local);
     },
@@ -106,8 +97,18 @@ export function createLocalDroplets(options: LocalDropletsOptions): LocalDroplet
       if (droplet.status === 'off' && from === 'active') await powerCut(droplet.id);
       if (droplet.status === 'active' && from === 'off') start(droplet.id, local);
     },
-    running: () =>
-      [...droplets].filter(([, l]) => l.child && l.child.exitCode === null && l.child.signalCode === null).map(([id]) => id),
+    async onRestart(droplet) {
+      const local = droplets.get(droplet.id);
+      if (!local) return;
+      await powerCut(droplet.id);
+      log(`droplet ${droplet.id}: restarted`);
+      start(droplet.id, local);
+    },
+    running: () => [...droplets].filter(([, l]) => alive(l.child)).map(([id]) => id),
+    agentPid: (id) => {
+      const child = droplets.get(id)?.child;
+      return alive(child) ? child!.pid : undefined;
+    },
     dirOf,
     async stopAll() {
       for (const id of [...droplets.keys()]) {
@@ -119,7 +120,29 @@ export function createLocalDroplets(options: LocalDropletsOptions): LocalDroplet
   };
 }
 
+/** Kills a droplet's agent and every tool it started, as a power cut would. */
+async function cutPower(options: LocalDropletsOptions, dir: string, id: number, local: Local | undefined): Promise<void> {
+  if (local?.child && alive(local.child)) {
+    const exited = new Promise((resolve) => local.child!.once('exit', resolve));
+    local.child.kill('SIGKILL');
+    await exited;
+  }
+  killTools(join(dir, 'state'));
+  if (options.dockerSocket) await removeScopedContainers(options.dockerSocket, scopeOf(id)).catch(() => {});
+}
+
+/** A booting droplet's disk: its directories, hostname and instance id; undefined without a bootstrap. */
+function prepareDisk(options: LocalDropletsOptions, dir: string, droplet: DropletInfo): Local | undefined {
+  const bootstrap = droplet.userData ? extractAgentBootstrap(droplet.userData) : undefined;
+  if (!bootstrap) return undefined;
+  for (const sub of ['etc', 'state', 'install']) mkdirSync(join(dir, sub), { recursive: true, mode: 0o700 });
+  writeFileSync(join(dir, 'etc', 'hostname'), `${droplet.name}\n`);
+  writeFileSync(join(dir, 'etc', 'instance-id'), `${droplet.id}\n`);
+  return { config: localConfig(bootstrap.config, dir, droplet.id, options) };
+}
+
 const scopeOf = (dropletId: number) => `d${dropletId}`;
+const alive = (child: ChildProcess | undefined) => child !== undefined && child.exitCode === null && child.signalCode === null;
 
 function spawnAgent(options: LocalDropletsOptions, dir: string, config: Record<string, unknown>): ChildProcess {
   const configPath = join(dir, 'etc', 'agent.json');

@@ -79,7 +79,7 @@ export interface DropletInfo {
 
 /** An error a hook threw (or rejected with); the simulator records it and carries on. */
 export interface HookError {
-  readonly hook: 'onBoot' | 'onDelete' | 'onStatusChange';
+  readonly hook: 'onBoot' | 'onDelete' | 'onStatusChange' | 'onRestart';
   readonly dropletId: number;
   readonly error: Error;
   /** Simulated time of the failure. */

@@ -283,7 +283,13 @@ export class SimState {
     if (action.params.image !== undefined) droplet.image = action.params.image;
     if (action.params.name !== undefined) droplet.name = action.params.name;
     const to = ACTION_RESULT[action.type as DropletActionType];
+    const restarted = droplet.status === 'active' && (action.type === 'power_cycle' || action.type === 'reboot');
     if (to) this.setStatus(droplet, to);
+    const { onRestart } = this.#options;
+    if (restarted && onRestart) {
+      const type = action.type as 'power_cycle' | 'reboot';
+      this.hooks.run('onRestart', droplet.id, () => onRestart(toInfo(droplet), type));
+    }
   }
 
   #finishAction(action: ActionRecord, status: 'completed' | 'errored', at = this.now): void {

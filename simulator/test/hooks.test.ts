@@ -27,6 +27,29 @@ describe('hooks and the state API', () => {
     expect(booted).toHaveLength(1);
   });
 
+  it('calls onRestart when a power cycle or reboot of an active droplet completes, not for power on', async () => {
+    const clock = createManualClock();
+    const restarts: string[] = [];
+    const sim = await start({ clock, bootDelayMs: 10, actionDurationMs: 10, onRestart: (d, action) => void restarts.push(`${d.id}:${action}:${d.status}`) });
+    const api = client(sim);
+    const id = (await api.post('/droplets', dropletBody('restarts'))).body.droplet.id;
+    await clock.advance(10);
+    for (const type of ['power_cycle', 'reboot']) {
+      expect((await api.post(`/droplets/${id}/actions`, { type })).status).toBe(201);
+      await clock.advance(9);
+      expect(restarts, 'not before the action completes').toHaveLength(type === 'reboot' ? 1 : 0);
+      await clock.advance(1);
+    }
+    expect(restarts).toEqual([`${id}:power_cycle:active`, `${id}:reboot:active`]);
+    // An off droplet that is power-cycled comes on: that is a status change, not a restart.
+    await api.post(`/droplets/${id}/actions`, { type: 'power_off' });
+    await clock.advance(10);
+    await api.post(`/droplets/${id}/actions`, { type: 'power_cycle' });
+    await clock.advance(10);
+    expect(sim.state.getDroplet(id)!.status).toBe('active');
+    expect(restarts).toHaveLength(2);
+  });
+
   it('runs onBoot from timers on a scaled clock, without anyone polling', async () => {
     let resolveBoot!: (d: DropletInfo) => void;
     const firstBoot = new Promise<DropletInfo>((resolve) => (resolveBoot = resolve));

@@ -24,6 +24,7 @@ async function setup(): Promise<{ sim: Simulator; peer: TestPeer; local: LocalDr
     onBoot: (d) => local.onBoot(d),
     onDelete: (d) => local.onDelete(d),
     onStatusChange: (d, from) => local.onStatusChange(d, from),
+    onRestart: (d) => local.onRestart(d),
   });
   cleanups.push(() => sim.close());
   return { sim, peer, local, root };
@@ -44,7 +45,7 @@ async function until(check: () => boolean, what: string) {
 }
 
 describe('local droplets', () => {
-  it('boot a real agent from user_data that knows its droplet, power-cycle it and clean up on delete', async () => {
+  it('boot a real agent from user_data that knows its droplet, power it off, on and cycle it, and clean up on delete', async () => {
     const { sim, peer, local } = await setup();
     const userData = renderAgentUserData({ controllerUrl: peer.url, enrollmentToken: peer.enrollmentToken, agentVersion: '0.1.0' });
     const created = await api(sim, 'POST', '/droplets', {
@@ -68,6 +69,15 @@ describe('local droplets', () => {
     expect((await api(sim, 'POST', `/droplets/${id}/actions`, { type: 'power_on' })).status).toBe(201);
     await peer.waitFor('hello', undefined, since);
     expect(local.running()).toEqual([id]);
+
+    // A power cycle of the active droplet: the agent process is killed and started again.
+    await until(() => sim.state.getDroplet(id)?.locked === false, 'the power-on to complete');
+    const before = local.agentPid(id);
+    const cycled = peer.mark();
+    expect((await api(sim, 'POST', `/droplets/${id}/actions`, { type: 'power_cycle' })).status).toBe(201);
+    await peer.waitFor('hello', undefined, cycled);
+    expect(local.agentPid(id)).toBeDefined();
+    expect(local.agentPid(id)).not.toBe(before);
 
     const dir = local.dirOf(id);
     expect(existsSync(dir)).toBe(true);

@@ -14,6 +14,7 @@ describe('lifecycle settings', () => {
       sweepSteadyMs: 60_000,
       createBatchWindowMs: 150,
       agentRequired: true,
+      agentHeartbeatMs: 15_000,
       agentHelloGraceMs: 600_000,
       agentSilenceGraceMs: 90_000,
       replaceAfterMs: 600_000,
@@ -68,6 +69,9 @@ describe('lifecycle settings', () => {
     expect(attempt({ TOOLBELT_SWEEP_FAST_MS: '9000', TOOLBELT_SWEEP_STEADY_MS: '1000' })).toMatch(/TOOLBELT_SWEEP_STEADY_MS/);
     expect(attempt({ DIGITALOCEAN_API_URL: 'http://127.0.0.1:9090' })).toMatch(/DIGITALOCEAN_API_URL.*\/v2/);
     expect(attempt({ TOOLBELT_AGENT_URL: 'ws://toolbelt.example.com/agent/v1' })).toMatch(/TOOLBELT_AGENT_URL.*wss/);
+    expect(attempt({ TOOLBELT_AGENT_HEARTBEAT_MS: '60000' })).toMatch(/TOOLBELT_AGENT_SILENCE_GRACE_MS.*twice TOOLBELT_AGENT_HEARTBEAT_MS \(60000\)/);
+    expect(attempt({ TOOLBELT_AGENT_HEARTBEAT_MS: '500' })).toMatch(/TOOLBELT_AGENT_HEARTBEAT_MS/);
+    expect(attempt({ TOOLBELT_AGENT_HEARTBEAT_MS: '1000', TOOLBELT_AGENT_SILENCE_GRACE_MS: '2000' })).toBe('');
     const message = attempt({ DIGITALOCEAN_TOKEN: 'dop_v1_secret_value_1234' });
     expect(message).toMatch(/TOOLBELT_AGENT_URL.*required with DIGITALOCEAN_TOKEN/);
     expect(message).not.toContain('dop_v1_secret_value_1234');

@@ -1,0 +1,114 @@
+/**
+ * The lifecycle's recovery ladder for a silent agent, end to end: the whole controller with
+ * the embedded simulator whose droplets are real droplet agent processes (local droplets),
+ * Ready waiting for the agent (the default), short graces.
+ *
+ * 1. The agent is killed (SIGKILL: its socket closes, no more heartbeats) → Unreachable →
+ *    the droplet is power-cycled (a local power cycle restarts the agent on the same disk) →
+ *    the agent says hello again → Ready, on the same droplet.
+ * 2. The agent is killed and its stored credential lost (its enrollment token is spent): the
+ *    power cycle does not bring it back → after the replace grace the droplet is replaced →
+ *    the new droplet's agent enrolls with a fresh token → Ready, on a new droplet.
+ * Every step is told by an event an operator can read.
+ */
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { describeEachDatabase } from '@toolbelt/schema/testing';
+import { afterEach, expect, it } from 'vitest';
+import { type E2E, startE2E, until } from './harness.ts';
+
+const GRACES: Record<string, string> = {
+  TOOLBELT_AGENT_HEARTBEAT_MS: '1000',
+  TOOLBELT_AGENT_SILENCE_GRACE_MS: '3000',
+  // Long enough for a power-cycled agent (node + tsx) to boot and say hello on a busy machine.
+  TOOLBELT_REPLACE_AFTER_MS: '20000',
+  TOOLBELT_AGENT_HELLO_GRACE_MS: '60000',
+};
+
+interface Environment {
+  status: string;
+  droplet_id: number | null;
+  conditions: { type: string; status: string; reason: string }[];
+}
+
+let e2e: E2E | undefined;
+afterEach(async () => {
+  await e2e?.stop();
+  e2e = undefined;
+});
+
+const ready = (env: Environment) => env.conditions.find((c) => c.type === 'Ready')?.status === 'True';
+
+/** Polls the environment, remembering every status it passed through. */
+function watch(e: E2E, agent: string) {
+  const seen = new Set<string>();
+  const get = async (): Promise<Environment> => {
+    const env = (await e.call('GET', `/v1/agents/${agent}/environment`)).body as Environment;
+    seen.add(env.status);
+    return env;
+  };
+  const readyOn = (predicate: (env: Environment) => boolean, what: string) =>
+    until(
+      async () => {
+        const env = await get();
+        return ready(env) && env.status === 'active' && predicate(env) ? env : undefined;
+      },
+      async () => `${what}: ${JSON.stringify(await get())}; events ${JSON.stringify(await reasons(e, agent))}`,
+      120_000,
+    );
+  return { seen, get, readyOn };
+}
+
+/** The environment's events, oldest first (a repeated event is one row with a count). */
+async function events(e: E2E, agent: string): Promise<{ reason: string; count: number }[]> {
+  const env = (await e.call('GET', `/v1/agents/${agent}`)).body as { id: string };
+  const answer = (await e.call('GET', `/v1/events?object=environment/${env.id}&limit=200`)).body as { items: { reason: string; count: number }[] };
+  return answer.items.reverse();
+}
+
+const reasons = async (e: E2E, agent: string) => (await events(e, agent)).map((x) => x.reason);
+
+function killAgent(e: E2E, dropletId: number): void {
+  const pid = e.controller.localDroplets!.agentPid(dropletId);
+  expect(pid, `droplet ${dropletId} runs an agent`).toBeDefined();
+  process.kill(pid!, 'SIGKILL');
+}
+
+describeEachDatabase('a silent droplet agent (local droplets, end to end)', (t) => {
+  it(
+    'power-cycles the droplet of a killed agent, then replaces one whose agent cannot come back',
+    async () => {
+      const e = (e2e = await startE2E(t, GRACES));
+      expect((await e.call('POST', '/v1/agents', { name: 'quiet', environment: { active: true } })).status).toBe(201);
+      const env = watch(e, 'quiet');
+      const first = await env.readyOn(() => true, 'the agent never connected');
+      const dropletId = first.droplet_id!;
+      expect(first.conditions.find((c) => c.type === 'AgentConnected')).toMatchObject({ status: 'True' });
+
+      // 1. Killed: Unreachable, power-cycled, back on the same droplet.
+      env.seen.clear();
+      killAgent(e, dropletId);
+      await until(async () => (await env.get()).status === 'unreachable', async () => JSON.stringify(await env.get()), 60_000);
+      const back = await env.readyOn((x) => x.droplet_id === dropletId && env.seen.has('unreachable'), 'not Ready again after the power cycle');
+      expect(back.droplet_id).toBe(dropletId);
+      expect(await reasons(e, 'quiet')).toEqual(expect.arrayContaining(['PowerCycled']));
+      expect(await reasons(e, 'quiet')).not.toContain('Replacing');
+
+      // 2. Killed with its credential lost: the power cycle cannot help; the droplet is replaced.
+      env.seen.clear();
+      rmSync(join(e.controller.localDroplets!.dirOf(dropletId), 'state', 'credential.json'), { force: true });
+      killAgent(e, dropletId);
+      const replaced = await env.readyOn((x) => x.droplet_id !== null && x.droplet_id !== dropletId, 'the droplet was not replaced');
+      expect(env.seen.has('unreachable')).toBe(true);
+      const told = await reasons(e, 'quiet');
+      expect((await events(e, 'quiet')).find((x) => x.reason === 'PowerCycled')?.count).toBeGreaterThanOrEqual(2);
+      expect(told).toContain('Replacing');
+      expect(told.lastIndexOf('Ready')).toBeGreaterThan(told.lastIndexOf('Replacing'));
+      // The old droplet is gone from DigitalOcean and its agent from this machine.
+      const sim = e.controller.lifecycle!.simulator!;
+      expect(sim.state.listDroplets().map((d) => d.id)).toEqual([replaced.droplet_id]);
+      expect(e.controller.localDroplets!.running()).toEqual([replaced.droplet_id]);
+    },
+    300_000,
+  );
+});
