@@ -12,7 +12,7 @@
  * other agent credentials, which is how rotation finishes.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { and, eq, gt, inArray, isNull, ne, sql } from 'drizzle-orm';
+import { and, eq, gt, inArray, isNull, ne, or, sql } from 'drizzle-orm';
 import type { DbOrTx } from './db.ts';
 import { type Found, type NotFound, notFound, ok } from './outcomes.ts';
 import { rowsOf } from './raw.ts';
@@ -32,6 +32,16 @@ const AGENT_PREFIX = TOKEN_PREFIXES.agent;
 
 /** How long an enrollment token stays valid unless told otherwise: a slow boot plus margin. */
 export const DEFAULT_ENROLLMENT_TTL_MS = 2 * 60 * 60 * 1000;
+
+/**
+ * A spent enrollment token may be redeemed again this long after its last redemption, while
+ * the agent credential that redemption issued was never confirmed (no `credential_ack`, no
+ * connect with it): the answer carrying the credential was lost (the controller died, the
+ * socket dropped, the agent died before storing it). Long enough that two racing
+ * redemptions cannot both win; short enough that such an agent is back within a minute
+ * instead of waiting for its droplet to be replaced.
+ */
+export const ENROLLMENT_RETRY_AFTER_MS = 30_000;
 
 /** The stored form of a token: hex SHA-256. */
 export function hashToken(token: string): string {
@@ -157,13 +167,19 @@ async function insertAgentCredential(db: DbOrTx, environmentId: string, now: Dat
  * name, `tb-<environmentId>`, which the agent presents). It is required for a batch token
  * (bound to several environments): without it such a token is refused as `ambiguous` and
  * nothing is spent. With it, only that environment's row of the token is spent.
+ *
+ * Enrollment completes when the agent confirms the credential it got. Until then, and from
+ * `retryAfterMs` (default `ENROLLMENT_RETRY_AFTER_MS`) after the last redemption, the token
+ * may be redeemed again: the unconfirmed credential is revoked and a new one issued. Once a
+ * credential issued since the token's redemption is confirmed, the token is `used` for good.
  */
 export async function redeemEnrollmentToken(
   db: DbOrTx,
   token: string,
-  options: TimeOption & { environmentId?: string } = {},
+  options: TimeOption & { environmentId?: string; retryAfterMs?: number } = {},
 ): Promise<Found<IssuedCredential> | CredentialRefusal> {
   const now = options.now ?? new Date();
+  const retryBefore = new Date(now.getTime() - (options.retryAfterMs ?? ENROLLMENT_RETRY_AFTER_MS));
   const hash = hashToken(token);
   const { environmentId } = options;
   if (environmentId !== undefined && !UUID.test(environmentId)) return refused('unknown');
@@ -177,7 +193,7 @@ export async function redeemEnrollmentToken(
           eq(dropletCredentials.token_hash, hash),
           environmentId === undefined ? undefined : eq(dropletCredentials.agent_droplet_id, environmentId),
           eq(dropletCredentials.kind, 'enrollment'),
-          isNull(dropletCredentials.used_at),
+          or(isNull(dropletCredentials.used_at), unconfirmedSince(retryBefore)),
           isNull(dropletCredentials.revoked_at),
           gt(dropletCredentials.expires_at, now),
         ),
@@ -196,6 +212,19 @@ export async function redeemEnrollmentToken(
       );
     return ok(await insertAgentCredential(tx, spent.environmentId, now));
   });
+}
+
+/**
+ * For the enrollment row being updated: redeemed before `retryBefore`, and no agent
+ * credential issued since that redemption has been confirmed (see `redeemEnrollmentToken`).
+ */
+function unconfirmedSince(retryBefore: Date) {
+  return sql`(${dropletCredentials.used_at} < ${retryBefore.toISOString()}::timestamptz and not exists (
+    select 1 from droplet_credentials confirmed
+    where confirmed.agent_droplet_id = ${dropletCredentials.agent_droplet_id}
+      and confirmed.kind = 'agent'
+      and confirmed.used_at is not null
+      and confirmed.created_at >= ${dropletCredentials.used_at}))`;
 }
 
 /** How many environments a token hash is bound to. */

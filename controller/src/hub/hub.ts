@@ -229,7 +229,7 @@ export class AgentHub implements Component {
       return writeRefusal(socket, decision);
     }
     if (socket.destroyed || !this.#accepting) {
-      if (decision.enrolled) this.#o.logger.warn({ environmentId: decision.identity.environmentId }, 'agent left during enrollment; its token is spent');
+      if (decision.enrolled) this.#o.logger.warn({ environmentId: decision.identity.environmentId }, 'agent left during enrollment; it can redeem its token again once the retry window has passed');
       return void socket.destroy();
     }
     this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, decision.identity));

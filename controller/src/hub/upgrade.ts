@@ -8,7 +8,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { type Db, authenticateAgentCredential, bearerKind, redeemEnrollmentToken } from '@toolbelt/schema';
+import { type Db, authenticateAgentCredential, bearerKind, ENROLLMENT_RETRY_AFTER_MS, redeemEnrollmentToken } from '@toolbelt/schema';
 import { AGENT_ERROR_CODES, DROPLET_NAME_HEADER, PROTOCOL_VERSION_HEADER, SUPPORTED_PROTOCOL_VERSIONS } from '@toolbelt/schema/protocol';
 import type { AgentIdentity } from './connection.ts';
 
@@ -106,7 +106,12 @@ function refusalFor(reason: string, what: string): Refusal {
       reason: `${what} revoked`,
     };
   }
-  if (reason === 'used') return unauthorized(`${what} already used`, 'the enrollment token was already used; it works once');
+  if (reason === 'used') {
+    return unauthorized(
+      `${what} already used`,
+      `the token was redeemed moments ago (retry after ${ENROLLMENT_RETRY_AFTER_MS / 1000} s if that credential never arrived) or its credential was confirmed (use credential.json)`,
+    );
+  }
   return unauthorized(`${what} ${reason}`);
 }
 

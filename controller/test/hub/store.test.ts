@@ -67,6 +67,29 @@ describeEachDatabase('hub store', (t) => {
     expect(auth).toMatchObject({ environmentId: env.id, credentialId: issued.credentialId });
   });
 
+  it('lets an enrollment be redeemed again after the retry window while its credential was never confirmed', async () => {
+    const env = await environment();
+    const at = (seconds: number) => new Date(Date.UTC(2026, 10, 24, 12, 0, seconds));
+    const enrollment = await issueEnrollmentToken(t.db, env.id, { ttlMs: 3_600_000, now: at(0) });
+    const lost = value(await redeemEnrollmentToken(t.db, enrollment.token, { now: at(1) }));
+    // A racing second redemption inside the window loses, as before.
+    expect(await redeemEnrollmentToken(t.db, enrollment.token, { now: at(2) })).toEqual({ kind: 'refused', reason: 'used' });
+    // The answer carrying `lost` never reached the agent: past the window the token works again,
+    // and the unconfirmed credential is revoked.
+    const again = value(await redeemEnrollmentToken(t.db, enrollment.token, { now: at(32) }));
+    expect(again.credentialId).not.toBe(lost.credentialId);
+    expect(await authenticateAgentCredential(t.db, lost.token, { now: at(33) })).toEqual({ kind: 'refused', reason: 'revoked' });
+    // The agent confirms the new one (its credential_ack): enrollment is over for good.
+    value(await confirmAgentCredential(t.db, env.id, again.credentialId, { now: at(33) }));
+    expect(await redeemEnrollmentToken(t.db, enrollment.token, { now: at(3_000) })).toEqual({ kind: 'refused', reason: 'used' });
+    expect(value(await authenticateAgentCredential(t.db, again.token, { now: at(3_001) })).credentialId).toBe(again.credentialId);
+    // Another environment's confirmed credential does not count.
+    const other = await environment();
+    const otherEnrollment = await issueEnrollmentToken(t.db, other.id, { ttlMs: 3_600_000, now: at(0) });
+    value(await redeemEnrollmentToken(t.db, otherEnrollment.token, { now: at(1) }));
+    expect((await redeemEnrollmentToken(t.db, otherEnrollment.token, { now: at(40) })).kind).toBe('ok');
+  });
+
   it('refuses expired, superseded, unknown and wrong-kind tokens', async () => {
     const env = await environment();
     const now = new Date('2030-01-01T00:00:00Z');
