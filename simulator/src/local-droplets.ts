@@ -37,6 +37,8 @@ export interface LocalDropletsOptions {
   dockerSocket?: string;
   /** Heartbeat interval for local agents (default: what the document says). */
   heartbeatIntervalMs?: number;
+  /** The local agents' reconnect backoff (default: the agent's, 1 s doubling to 60 s). */
+  reconnect?: { initialDelayMs: number; maxDelayMs: number };
   /** Where the plug-in reports what it does (one line each). */
   log?: (line: string) => void;
 }
@@ -175,6 +177,7 @@ function localConfig(
     dockerScope: scopeOf(dropletId),
     ...(options.dockerSocket ? { dockerSocket: options.dockerSocket } : {}),
     ...(options.heartbeatIntervalMs ? { heartbeatIntervalMs: options.heartbeatIntervalMs } : {}),
+    ...(options.reconnect ? { reconnect: options.reconnect } : {}),
   };
 }
 

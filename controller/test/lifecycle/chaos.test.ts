@@ -2,21 +2,38 @@
  * Chaos: the real controller process (`node --import tsx controller/src/main.ts`) on real
  * Postgres against a simulator over HTTP, killed with SIGKILL at random moments while it
  * converges — at least 20 times per run, the desired state changing between lives — then
- * left to finish. In the end: exactly one droplet per enabled agent, none for the others,
- * no orphans, every enabled environment Ready, and no moment with two live droplets of one
- * name. Once on a clean API, once with 20 % 5xx, 429 storms and lost create answers.
+ * left to finish. Every droplet boots a real droplet agent from its user_data (local
+ * droplets, in this test process, so they outlive the controller) that enrolls and dials
+ * the controller's hub on a fixed port, redialling each new life. In the end: exactly one
+ * droplet per enabled agent, none for the others, no orphans, every enabled environment
+ * Ready with its agent connected, one agent process per droplet, and no moment with two
+ * live droplets of one name. Once on a clean API, once with 20 % 5xx, 429 storms and lost
+ * create answers.
  *
  * Postgres only: PGlite is one process's database.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { type Db, type Environment, listEnvironments, listEvents, updateAgentSpec } from '@toolbelt/schema';
 import { describeEachDatabase, truncateAll } from '@toolbelt/schema/testing';
-import { type DropletInfo, type FaultRule, type Simulator, startSimulator } from '@toolbelt/simulator';
+import {
+  createLocalDroplets,
+  type DropletInfo,
+  type FaultRule,
+  type LocalDroplets,
+  type Simulator,
+  type SimulatorHooks,
+  startSimulator,
+} from '@toolbelt/simulator';
 import { afterEach, expect, it } from 'vitest';
+import { freePort } from '../e2e/harness.ts';
 import { type ControllerProcess, killLeftoverControllers, startControllerProcess } from '../helpers/controller-process.ts';
 import { eventually, seedAgents } from './harness.ts';
 
 const KILLS = Number(process.env.TOOLBELT_CHAOS_KILLS ?? 20);
-const AGENTS = 24;
+/** Each is a real agent process (node + tsx, ~100 MiB) while its droplet runs. */
+const AGENTS = 16;
 
 afterEach(async () => {
   expect(await killLeftoverControllers(), 'a test left a controller running').toBe(0);
@@ -35,12 +52,13 @@ function watchDuplicates(sim: Simulator): { stop(): void; duplicates: Set<string
   return { stop: () => clearInterval(timer), duplicates };
 }
 
-function controllerEnv(sim: Simulator, url: string): Record<string, string> {
+function controllerEnv(sim: Simulator, url: string, port: number): Record<string, string> {
   return {
     DATABASE_URL: url,
     DIGITALOCEAN_TOKEN: sim.token,
     DIGITALOCEAN_API_URL: sim.url,
-    TOOLBELT_AGENT_URL: 'ws://127.0.0.1:9/agent/v1',
+    PORT: String(port),
+    TOOLBELT_AGENT_URL: `ws://127.0.0.1:${port}/agent/v1`,
     TOOLBELT_LEASE_TTL_MS: '1500',
     TOOLBELT_LEASE_RENEW_MS: '450',
     TOOLBELT_RESYNC_INTERVAL_MS: '5000',
@@ -74,13 +92,13 @@ function envProblem(env: Environment, enabled: boolean, droplets: DropletInfo[])
     return clean ? undefined : `disabled env ${env.id} is ${env.status} with droplet ${env.droplet_id}`;
   }
   const droplet = droplets.find((d) => d.name === `tb-${env.id}`);
-  const ready = env.conditions.find((c) => c.type === 'Ready')?.status === 'True';
-  const fine = env.status === 'active' && ready && env.droplet_id === droplet?.id && droplet?.status === 'active';
-  return fine ? undefined : `env ${env.id} is ${env.status}`;
+  const isTrue = (type: string) => env.conditions.find((c) => c.type === type)?.status === 'True';
+  const fine = env.status === 'active' && isTrue('Ready') && isTrue('AgentConnected') && env.droplet_id === droplet?.id && droplet?.status === 'active';
+  return fine ? undefined : `env ${env.id} is ${env.status} (${env.conditions.map((c) => `${c.type}=${c.status}/${c.reason}`).join(', ')})`;
 }
 
-/** Checks the end state: one droplet per enabled environment, nothing else, all Ready. */
-async function converged(db: Db, sim: Simulator, enabled: Set<string>): Promise<string | undefined> {
+/** Checks the end state: one droplet per enabled environment, nothing else, all Ready, one agent each. */
+async function converged(db: Db, sim: Simulator, local: LocalDroplets, enabled: Set<string>): Promise<string | undefined> {
   const envs = await listEnvironments(db, { limit: 1000 });
   const droplets = sim.state.listDroplets();
   const wanted = new Set(envs.filter((e) => enabled.has(e.agent_id)).map((e) => `tb-${e.id}`));
@@ -90,17 +108,42 @@ async function converged(db: Db, sim: Simulator, enabled: Set<string>): Promise<
     const problem = envProblem(env, enabled.has(env.agent_id), droplets);
     if (problem) return problem;
   }
+  const agents = local.running().sort();
+  const ids = droplets.map((d) => d.id).sort();
+  if (JSON.stringify(agents) !== JSON.stringify(ids)) return `agent processes on droplets ${agents.join(',')}, droplets ${ids.join(',')}`;
   return undefined;
 }
 
+/** Local droplets in this process: real agents that outlive every controller life. */
+function localDroplets(): { local: LocalDroplets; hooks: SimulatorHooks; remove(): Promise<void> } {
+  const root = mkdtempSync(join(tmpdir(), 'toolbelt-chaos-'));
+  // Agents redial a restarted controller within 2 s (the default backoff grows to 60 s).
+  const local = createLocalDroplets({ root, reconnect: { initialDelayMs: 250, maxDelayMs: 2_000 } });
+  return {
+    local,
+    hooks: {
+      onBoot: (d) => local.onBoot(d),
+      onDelete: (d) => local.onDelete(d),
+      onStatusChange: (d, from) => local.onStatusChange(d, from),
+      onRestart: (d) => local.onRestart(d),
+    },
+    async remove() {
+      await local.stopAll();
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+}
+
 async function chaosRun(db: Db, url: string, faults: readonly FaultRule[]): Promise<void> {
-  const sim = await startSimulator({ bootDelayMs: { minMs: 200, maxMs: 1500 }, actionDurationMs: { minMs: 100, maxMs: 400 }, faults });
+  const droplets = localDroplets();
+  const sim = await startSimulator({ bootDelayMs: { minMs: 200, maxMs: 1500 }, actionDurationMs: { minMs: 100, maxMs: 400 }, faults, ...droplets.hooks });
   const watcher = watchDuplicates(sim);
+  const port = await freePort();
   try {
     const agents = await seedAgents(db, AGENTS, `chaos-${faults.length}`, true);
     const enabled = new Set(agents.map((a) => a.agentId));
     for (let kill = 0; kill < KILLS; kill += 1) {
-      const controller = startControllerProcess(['server', '--port', '0'], controllerEnv(sim, url));
+      const controller = startControllerProcess(['server'], controllerEnv(sim, url, port));
       await controller.ready;
       await eventually(() => led(controller), () => 'the controller never led', 30_000);
       await new Promise((r) => setTimeout(r, jitter(1500)));
@@ -109,12 +152,12 @@ async function chaosRun(db: Db, url: string, faults: readonly FaultRule[]): Prom
       await flipSome(db, agents, enabled);
     }
     sim.faults.clear(); // the finish need not take forever; duplicates were the risk
-    const last = startControllerProcess(['server', '--port', '0'], controllerEnv(sim, url));
+    const last = startControllerProcess(['server'], controllerEnv(sim, url, port));
     try {
       await last.ready;
       let state: string | undefined = 'not checked';
       await eventually(
-        async () => (state = await converged(db, sim, enabled)) === undefined,
+        async () => (state = await converged(db, sim, droplets.local, enabled)) === undefined,
         () => `not converged: ${state}; warnings ${JSON.stringify(last.lines.filter((l) => (l.level as number) >= 40).slice(-5))}`,
         90_000,
       );
@@ -133,6 +176,7 @@ async function chaosRun(db: Db, url: string, faults: readonly FaultRule[]): Prom
   } finally {
     watcher.stop();
     await sim.close();
+    await droplets.remove();
   }
 }
 
