@@ -9,13 +9,15 @@
  * 2. The agent is killed and its stored credential lost (its enrollment token is spent): the
  *    power cycle does not bring it back → after the replace grace the droplet is replaced →
  *    the new droplet's agent enrolls with a fresh token → Ready, on a new droplet.
- * Every step is told by an event an operator can read.
+ * The agent's echo MCP tool answers before, after the power cycle and on the replacement
+ * droplet (the whole toolbelt comes back). Every step is told by an event an operator can read.
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeEachDatabase } from '@toolbelt/schema/testing';
 import { afterEach, expect, it } from 'vitest';
-import { type E2E, startE2E, until } from './harness.ts';
+import { type E2E, freePort, startE2E, until } from './harness.ts';
+import { tryMcpTool } from './mcp.ts';
 
 const GRACES: Record<string, string> = {
   TOOLBELT_AGENT_HEARTBEAT_MS: '1000',
@@ -68,6 +70,23 @@ async function events(e: E2E, agent: string): Promise<{ reason: string; count: n
 
 const reasons = async (e: E2E, agent: string) => (await events(e, agent)).map((x) => x.reason);
 
+/** Waits until the agent's echo tool runs and answers through its reported endpoint. */
+async function echoAnswers(e: E2E, toolPath: string, word: string): Promise<void> {
+  const get = async () => (await e.call('GET', toolPath)).body as { status: string; endpoints: { host: string; port: number; path: string }[] };
+  let last = '';
+  await until(
+    async () => {
+      const tool = await get();
+      const endpoint = tool.endpoints[0];
+      if (tool.status !== 'running' || !endpoint) return false;
+      last = await tryMcpTool(endpoint, 'echo', { text: word });
+      return last === `q: ${word}`;
+    },
+    async () => `the echo tool does not answer (${last}): ${JSON.stringify(await get())}`,
+    180_000,
+  );
+}
+
 function killAgent(e: E2E, dropletId: number): void {
   const pid = e.controller.localDroplets!.agentPid(dropletId);
   expect(pid, `droplet ${dropletId} runs an agent`).toBeDefined();
@@ -79,11 +98,17 @@ describeEachDatabase('a silent droplet agent (local droplets, end to end)', (t) 
     'power-cycles the droplet of a killed agent, then replaces one whose agent cannot come back',
     async () => {
       const e = (e2e = await startE2E(t, GRACES));
+      // The seeded echo tool, on a port free on this machine (local droplets share its network).
+      expect((await e.call('PATCH', '/v1/catalog/echo', { ports: [await freePort()] })).status).toBe(200);
       expect((await e.call('POST', '/v1/agents', { name: 'quiet', environment: { active: true } })).status).toBe(201);
+      const added = await e.call('POST', '/v1/agents/quiet/tools', { tool_name: 'echo', config_details: { prefix: 'q: ' } });
+      expect(added.status, added.text).toBe(201);
+      const toolPath = `/v1/agents/quiet/tools/${added.body.id}`;
       const env = watch(e, 'quiet');
       const first = await env.readyOn(() => true, 'the agent never connected');
       const dropletId = first.droplet_id!;
       expect(first.conditions.find((c) => c.type === 'AgentConnected')).toMatchObject({ status: 'True' });
+      await echoAnswers(e, toolPath, 'first');
 
       // 1. Killed: Unreachable, power-cycled, back on the same droplet.
       env.seen.clear();
@@ -93,6 +118,7 @@ describeEachDatabase('a silent droplet agent (local droplets, end to end)', (t) 
       expect(back.droplet_id).toBe(dropletId);
       expect(await reasons(e, 'quiet')).toEqual(expect.arrayContaining(['PowerCycled']));
       expect(await reasons(e, 'quiet')).not.toContain('Replacing');
+      await echoAnswers(e, toolPath, 'cycled');
 
       // 2. Killed with its credential lost: the power cycle cannot help; the droplet is replaced.
       env.seen.clear();
@@ -101,13 +127,16 @@ describeEachDatabase('a silent droplet agent (local droplets, end to end)', (t) 
       const replaced = await env.readyOn((x) => x.droplet_id !== null && x.droplet_id !== dropletId, 'the droplet was not replaced');
       expect(env.seen.has('unreachable')).toBe(true);
       const told = await reasons(e, 'quiet');
-      expect((await events(e, 'quiet')).find((x) => x.reason === 'PowerCycled')?.count).toBeGreaterThanOrEqual(2);
+      const cycles = (await events(e, 'quiet')).filter((x) => x.reason === 'PowerCycled').reduce((n, x) => n + x.count, 0);
+      expect(cycles, 'one power cycle per silence').toBeGreaterThanOrEqual(2);
       expect(told).toContain('Replacing');
       expect(told.lastIndexOf('Ready')).toBeGreaterThan(told.lastIndexOf('Replacing'));
       // The old droplet is gone from DigitalOcean and its agent from this machine.
       const sim = e.controller.lifecycle!.simulator!;
       expect(sim.state.listDroplets().map((d) => d.id)).toEqual([replaced.droplet_id]);
       expect(e.controller.localDroplets!.running()).toEqual([replaced.droplet_id]);
+      // The replacement droplet got its whole toolbelt back.
+      await echoAnswers(e, toolPath, 'replaced');
     },
     300_000,
   );
