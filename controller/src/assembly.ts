@@ -70,7 +70,12 @@ function localDropletsOf({ config, logger }: Setup): LocalDroplets | undefined {
 
 function hooksOf(local: LocalDroplets | undefined): SimulatorHooks | undefined {
   if (!local) return undefined;
-  return { onBoot: (d) => local.onBoot(d), onDelete: (d) => local.onDelete(d), onStatusChange: (d, from) => local.onStatusChange(d, from) };
+  return {
+    onBoot: (d) => local.onBoot(d),
+    onDelete: (d) => local.onDelete(d),
+    onStatusChange: (d, from) => local.onStatusChange(d, from),
+    publicIpv4: (d) => local.publicIpv4(d),
+  };
 }
 
 export interface Parts {

@@ -10,9 +10,15 @@
  *   power on: the agent starts again on the same disk;
  * - delete: the same, and the droplet's directory and containers are removed.
  *
+ * Their public IPv4 is 127.0.0.1 (the `publicIpv4` hook): they run on this machine and share
+ * its network, so that is where their tools answer. Their containers carry a scope of their
+ * own (`toolbelt.scope`), unique to this plug-in instance, so two controllers sharing one
+ * engine never see — or remove — each other's containers.
+ *
  * A document that is not a toolbelt bootstrap is recorded and ignored.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,6 +50,10 @@ export interface LocalDroplets {
   onBoot(droplet: DropletInfo): void;
   onDelete(droplet: DropletInfo): Promise<void>;
   onStatusChange(droplet: DropletInfo, from: DropletStatus): Promise<void>;
+  /** The public IPv4 of a local droplet (the simulator's `publicIpv4` hook): 127.0.0.1. */
+  publicIpv4(droplet: { id: number }): string;
+  /** The `toolbelt.scope` label of a droplet's containers (docker runtime). */
+  dockerScopeOf(dropletId: number): string;
   /** Droplet ids whose agent process is running. */
   running(): number[];
   /** The directory standing in for a droplet's disk. */
@@ -61,6 +71,7 @@ export function createLocalDroplets(options: LocalDropletsOptions): LocalDroplet
   const log = options.log ?? (() => {});
   const droplets = new Map<number, Local>();
   const dirOf = (id: number) => join(options.root, String(id));
+  const scopeOf = scopeNamer();
 
   const start = (id: number, local: Local) => {
     local.child = spawnAgent(options, dirOf(id), local.config);
@@ -87,10 +98,8 @@ export function createLocalDroplets(options: LocalDropletsOptions): LocalDroplet
         return;
       }
       const dir = dirOf(droplet.id);
-      for (const sub of ['etc', 'state', 'install']) mkdirSync(join(dir, sub), { recursive: true, mode: 0o700 });
-      writeFileSync(join(dir, 'etc', 'hostname'), `${droplet.name}\n`);
-      writeFileSync(join(dir, 'etc', 'instance-id'), `${droplet.id}\n`);
-      const local: Local = { config: localConfig(bootstrap.config, dir, droplet.id, options) };
+      prepareDisk(dir, droplet);
+      const local: Local = { config: localConfig(bootstrap.config, { dir, scope: scopeOf(droplet.id) }, options) };
       droplets.set(droplet.id, local);
       start(droplet.id, local);
     },
@@ -106,6 +115,8 @@ export function createLocalDroplets(options: LocalDropletsOptions): LocalDroplet
       if (droplet.status === 'off' && from === 'active') await powerCut(droplet.id);
       if (droplet.status === 'active' && from === 'off') start(droplet.id, local);
     },
+    publicIpv4: () => '127.0.0.1',
+    dockerScopeOf: scopeOf,
     running: () =>
       [...droplets].filter(([, l]) => l.child && l.child.exitCode === null && l.child.signalCode === null).map(([id]) => id),
     dirOf,
@@ -119,7 +130,21 @@ export function createLocalDroplets(options: LocalDropletsOptions): LocalDroplet
   };
 }
 
-const scopeOf = (dropletId: number) => `d${dropletId}`;
+/** The droplet's directory as cloud-init would leave its disk: hostname, instance id, room for the agent. */
+function prepareDisk(dir: string, droplet: DropletInfo): void {
+  for (const sub of ['etc', 'state', 'install']) mkdirSync(join(dir, sub), { recursive: true, mode: 0o700 });
+  writeFileSync(join(dir, 'etc', 'hostname'), `${droplet.name}\n`);
+  writeFileSync(join(dir, 'etc', 'instance-id'), `${droplet.id}\n`);
+}
+
+/**
+ * Names the containers' scope of each droplet. Droplet ids repeat across simulators (each
+ * counts from the same first id): a nonce per plug-in keeps two controllers on one engine apart.
+ */
+function scopeNamer(): (dropletId: number) => string {
+  const nonce = randomBytes(4).toString('hex');
+  return (dropletId) => `d${dropletId}-${nonce}`;
+}
 
 function spawnAgent(options: LocalDropletsOptions, dir: string, config: Record<string, unknown>): ChildProcess {
   const configPath = join(dir, 'etc', 'agent.json');
@@ -136,8 +161,7 @@ function spawnAgent(options: LocalDropletsOptions, dir: string, config: Record<s
 
 function localConfig(
   config: Record<string, unknown>,
-  dir: string,
-  dropletId: number,
+  { dir, scope }: { dir: string; scope: string },
   options: LocalDropletsOptions,
 ): Record<string, unknown> {
   return {
@@ -149,7 +173,7 @@ function localConfig(
     runtimes: options.runtimes ?? ['process'],
     // The droplet's npm lives under /opt/toolbelt/node there; here it is this machine's.
     npm: { ...(config.npm as Record<string, unknown> | undefined), command: options.npmCommand ?? 'npm' },
-    dockerScope: scopeOf(dropletId),
+    dockerScope: scope,
     ...(options.dockerSocket ? { dockerSocket: options.dockerSocket } : {}),
     ...(options.heartbeatIntervalMs ? { heartbeatIntervalMs: options.heartbeatIntervalMs } : {}),
   };

@@ -137,6 +137,7 @@ export function resolveOptions(options: SimulatorOptions = {}): ResolvedOptions 
     onBoot: o.onBoot,
     onDelete: o.onDelete,
     onStatusChange: o.onStatusChange,
+    publicIpv4: o.publicIpv4,
   };
 }
 
