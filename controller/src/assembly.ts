@@ -75,6 +75,7 @@ function hooksOf(local: LocalDroplets | undefined): SimulatorHooks | undefined {
     onDelete: (d) => local.onDelete(d),
     onStatusChange: (d, from) => local.onStatusChange(d, from),
     onRestart: (d) => local.onRestart(d),
+    publicIpv4: (d) => local.publicIpv4(d),
   };
 }
 

@@ -256,6 +256,8 @@ export class ToolManager {
       return { message: 'already running', duplicate: true, tool: await this.report(id) };
     }
     const secrets = tool.runtime.kind === 'process' ? await this.#o.fetchSecrets(id, tool.record.spec.secretEnv) : {};
+    // A new process or container: what was checked of the previous one says nothing about it.
+    tool.health = { status: 'unknown' };
     await tool.runtime.start(id, secrets);
     tool.record.desired = 'running';
     return { message: 'started', tool: await this.report(id) };
@@ -265,6 +267,7 @@ export class ToolManager {
     const tool = this.#tools.get(command.toolInstanceId);
     if (!tool) return { message: 'not installed; nothing to stop', duplicate: true };
     this.#checkGeneration(tool, command, true);
+    tool.health = { status: 'unknown' };
     await tool.runtime.stop(command.toolInstanceId, command.payload.timeoutMs ?? DEFAULT_STOP_TIMEOUT_MS);
     tool.record.desired = 'stopped';
     return { message: 'stopped', tool: await this.report(command.toolInstanceId) };

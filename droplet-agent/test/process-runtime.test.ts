@@ -137,10 +137,10 @@ describe('process runtime (real agent, real npm package, real MCP server)', () =
     // A real `npm install` from the registry: seconds when idle, much longer on a loaded machine.
   }, 180_000);
 
-  it('health-checks an mcp-http tool over Streamable HTTP and reports its endpoint', async () => {
+  it('health-checks an mcp-http tool over Streamable HTTP, reports its endpoint, and checks every new process afresh', async () => {
     const { peer } = await setup();
     const port = await freePort();
-    await install(peer, 'http1', 1, {
+    const tool: ToolSpecInput = {
       instanceName: 'everything-http',
       packagingType: 'npm_package',
       packageIdentifier: EVERYTHING.name,
@@ -148,14 +148,33 @@ describe('process runtime (real agent, real npm package, real MCP server)', () =
       transport: 'mcp-http',
       args: ['streamableHttp'],
       ports: [{ port }],
-    });
+      // Once healthy, not checked again for an hour: only a new process may be checked sooner.
+      healthCheck: { intervalMs: 3_600_000 },
+    };
+    await install(peer, 'http1', 1, tool);
     const started = await peer.command({ commandType: 'start', toolInstanceId: 'http1', generation: 1, payload: {} });
     cleanups.push(() => killGroup(pidOf(started.tool?.runtimeId)));
     const healthy = await peer.waitFor('tool_status', (m) => m.tool.toolInstanceId === 'http1' && m.tool.health.status === 'healthy');
     expect(healthy.tool.endpoints).toEqual([{ host: '127.0.0.1', port, path: '/mcp', transport: 'mcp-http' }]);
     expect(healthy.tool.capabilities?.tools.length).toBeGreaterThan(0);
-    await peer.command({ commandType: 'stop', toolInstanceId: 'http1', generation: 1, payload: {} });
-  });
+
+    // Reconfigured (a new process): unknown until checked, then healthy — not an hour later.
+    const since = peer.mark();
+    const configured = await peer.command({ commandType: 'configure', toolInstanceId: 'http1', generation: 2, payload: { tool: { ...tool, env: { MODE: 'two' } } } });
+    cleanups.push(() => killGroup(pidOf(configured.tool?.runtimeId)));
+    expect(configured.tool).toMatchObject({ generation: 2, state: 'running', health: { status: 'unknown' } });
+    await peer.waitFor('tool_status', (m) => m.tool.generation === 2 && m.tool.health.status === 'healthy', since);
+
+    // Stopped and started again: the old process's health is not carried over to the new one.
+    await peer.command({ commandType: 'stop', toolInstanceId: 'http1', generation: 2, payload: {} });
+    const restartSince = peer.mark();
+    const restarted = await peer.command({ commandType: 'start', toolInstanceId: 'http1', generation: 2, payload: {} });
+    cleanups.push(() => killGroup(pidOf(restarted.tool?.runtimeId)));
+    expect(restarted.tool?.health.status).toBe('unknown');
+    await peer.waitFor('tool_status', (m) => m.tool.state === 'running' && m.tool.health.status === 'healthy', restartSince);
+    await peer.command({ commandType: 'stop', toolInstanceId: 'http1', generation: 2, payload: {} });
+    // Two real `npm install`s: seconds when idle, longer on a loaded machine.
+  }, 120_000);
 
   it('restarts a crashing tool with backoff and reports a crash loop with its last output', async () => {
     const { peer } = await setup();

@@ -5,10 +5,20 @@
 import type { CatalogTool, Command, ToolInstance } from '@toolbelt/schema';
 import type { ToolStatusReport } from '@toolbelt/schema/protocol';
 import { describe, expect, it } from 'vitest';
-import { buildToolSpec, deliveryFingerprint, type Observation, planTools, retryDelay, type ToolInput, type ToolsDiffInput } from '../src/tools/index.ts';
+import {
+  buildToolSpec,
+  deliveryFingerprint,
+  type Observation,
+  planTools,
+  reachableEndpoints,
+  retryDelay,
+  type ToolInput,
+  type ToolsDiffInput,
+} from '../src/tools/index.ts';
 
 const NOW = Date.parse('2026-11-24T12:00:00Z');
 const TOOL_ID = '11111111-1111-4111-8111-111111111111';
+const DROPLET_IP = '203.0.113.7';
 
 const catalog: CatalogTool = {
   id: 'c1',
@@ -105,7 +115,7 @@ function command(type: string, generation: number, status: Command['status'], mo
 
 function diff(tools: ToolInput[], reports: ToolStatusReport[] = [], commands: Command[] = [], extra: Partial<ToolsDiffInput> = {}) {
   const observed = new Map<string, Observation>(reports.map((r) => [r.toolInstanceId, { report: r, observedAt: NOW - 500 }]));
-  return planTools({ tools, observed, commands, agentConnected: true, now: NOW, retry: { baseMs: 1_000, maxMs: 60_000 }, ...extra });
+  return planTools({ tools, observed, commands, agentConnected: true, dropletAddress: DROPLET_IP, now: NOW, retry: { baseMs: 1_000, maxMs: 60_000 }, ...extra });
 }
 
 const delivered = (tool: ToolInstance, secretVersion = 1) => ({ ...tool, delivery: { wireGeneration: 1, specGeneration: tool.generation, fingerprint: input(tool, secretVersion).fingerprint } });
@@ -187,6 +197,15 @@ describe('planTools', () => {
     expect(plan.events.map((e) => e.reason)).toEqual(['CapabilitiesDiscovered', 'ToolRunning']);
   });
 
+  it("reports a running tool's loopback or wildcard endpoint at the droplet's public address, and none while it is stopped", () => {
+    const running = diff([input(delivered(row()))], [report()]);
+    expect(running.tools[0]!.status.endpoints).toEqual([{ host: DROPLET_IP, port: 18765, path: '/mcp', transport: 'mcp-http' }]);
+    const unknownAddress = diff([input(delivered(row()))], [report()], [], { dropletAddress: null });
+    expect(unknownAddress.tools[0]!.status.endpoints).toEqual([{ host: '127.0.0.1', port: 18765, path: '/mcp', transport: 'mcp-http' }]);
+    const stopped = diff([input(delivered(row({ desired_state: 'stopped' })))], [report({ state: 'stopped' })]);
+    expect(stopped.tools[0]!.status.endpoints).toEqual([]);
+  });
+
   it('explains a crash loop with the last exit and output', () => {
     const looping = report({
       state: 'crash_loop',
@@ -249,5 +268,28 @@ describe('planTools', () => {
     const tool = delivered(row({ capabilities: { tools: [{ name: 'echo' }] }, status: 'running' }));
     const plan = diff([input(tool)], [report({ capabilities: { tools: [{ name: 'echo' }, { name: 'shout' }] } })]);
     expect(plan.events).toEqual([expect.objectContaining({ reason: 'CapabilitiesChanged', message: expect.stringMatching(/added shout; removed none/) })]);
+  });
+});
+
+describe('reachableEndpoints', () => {
+  const at = (host: string) => ({ host, port: 8000, path: '/mcp', transport: 'mcp-http' as const });
+
+  it.each(['127.0.0.1', '127.64.0.2', '0.0.0.0', '::', '[::]', '::1', '[::1]', 'localhost', 'LOCALHOST', '::ffff:127.0.0.1'])(
+    'puts the droplet address in place of %s',
+    (host) => {
+      expect(reachableEndpoints([at(host)], DROPLET_IP)).toEqual([at(DROPLET_IP)]);
+    },
+  );
+
+  it('keeps a specific address the tool is bound to', () => {
+    expect(reachableEndpoints([at('10.108.0.5'), at('198.51.100.4'), at('2001:db8::5')], DROPLET_IP)).toEqual([
+      at('10.108.0.5'),
+      at('198.51.100.4'),
+      at('2001:db8::5'),
+    ]);
+  });
+
+  it('reports what the agent reported while the droplet address is not known', () => {
+    expect(reachableEndpoints([at('127.0.0.1'), at('0.0.0.0')], null)).toEqual([at('127.0.0.1'), at('0.0.0.0')]);
   });
 });

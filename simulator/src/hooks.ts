@@ -19,6 +19,12 @@ export interface SimulatorHooks {
    * `active`, but the machine restarted (whatever ran on it was stopped and started again).
    */
   onRestart?: (droplet: DropletInfo, action: 'power_cycle' | 'reboot') => unknown;
+  /**
+   * Asked once per droplet, at create: its public IPv4. Default (and on a throw or an answer
+   * that is not an IPv4 address): an address of its own in 127.64.0.0/10. A plug-in that
+   * makes droplets real on this machine says where they answer (local droplets: 127.0.0.1).
+   */
+  publicIpv4?: (droplet: { id: number; name: string }) => string;
 }
 
 /** At most this many hook errors are kept (the oldest are dropped). */
@@ -48,6 +54,18 @@ export class HookRunner {
     } catch (error) {
       this.#record(hook, dropletId, error);
     }
+  }
+
+  /** `fn()`'s answer when `accept` takes it; otherwise undefined, and the throw or the answer is recorded. */
+  value<T>(hook: HookError['hook'], dropletId: number, fn: () => T, accept: (value: T) => boolean): T | undefined {
+    try {
+      const value = fn();
+      if (accept(value)) return value;
+      this.#record(hook, dropletId, new Error(`${hook} answered ${JSON.stringify(value)}, which is not usable; the default is used`));
+    } catch (error) {
+      this.#record(hook, dropletId, error);
+    }
+    return undefined;
   }
 
   /** Resolves when every hook started so far has settled. */

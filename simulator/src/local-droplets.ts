@@ -11,9 +11,15 @@
  *   droplet does both;
  * - delete: the same, and the droplet's directory and containers are removed.
  *
+ * Their public IPv4 is 127.0.0.1 (the `publicIpv4` hook): they run on this machine and share
+ * its network, so that is where their tools answer. Their containers carry a scope of their
+ * own (`toolbelt.scope`), unique to this plug-in instance, so two controllers sharing one
+ * engine never see — or remove — each other's containers.
+ *
  * A document that is not a toolbelt bootstrap is recorded and ignored.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -49,6 +55,10 @@ export interface LocalDroplets {
   onStatusChange(droplet: DropletInfo, from: DropletStatus): Promise<void>;
   /** A power cycle or reboot of an active droplet: the agent and its tools stop and the agent starts again. */
   onRestart(droplet: DropletInfo): Promise<void>;
+  /** The public IPv4 of a local droplet (the simulator's `publicIpv4` hook): 127.0.0.1. */
+  publicIpv4(droplet: { id: number }): string;
+  /** The `toolbelt.scope` label of a droplet's containers (docker runtime). */
+  dockerScopeOf(dropletId: number): string;
   /** Droplet ids whose agent process is running. */
   running(): number[];
   /** The pid of a droplet's agent process while it runs (what a test kills to silence it). */
@@ -68,6 +78,7 @@ export function createLocalDroplets(options: LocalDropletsOptions): LocalDroplet
   const log = options.log ?? (() => {});
   const droplets = new Map<number, Local>();
   const dirOf = (id: number) => join(options.root, String(id));
+  const scopeOf = scopeNamer();
 
   const start = (id: number, local: Local) => {
     local.child = spawnAgent(options, dirOf(id), local.config);
@@ -75,11 +86,12 @@ export function createLocalDroplets(options: LocalDropletsOptions): LocalDroplet
     log(`droplet ${id}: agent started (pid ${local.child.pid})`);
   };
 
-  const powerCut = (id: number) => cutPower(options, dirOf(id), id, droplets.get(id));
+  const where = (id: number) => ({ dir: dirOf(id), scope: scopeOf(id) });
+  const powerCut = (id: number) => cutPower(options, where(id), droplets.get(id));
 
   return {
     onBoot(droplet) {
-      const local = prepareDisk(options, dirOf(droplet.id), droplet);
+      const local = bootLocal(options, where(droplet.id), droplet);
       if (!local) {
         log(`droplet ${droplet.id}: user_data is not a toolbelt bootstrap; nothing to run`);
         return;
@@ -106,6 +118,8 @@ export function createLocalDroplets(options: LocalDropletsOptions): LocalDroplet
       log(`droplet ${droplet.id}: restarted`);
       start(droplet.id, local);
     },
+    publicIpv4: () => '127.0.0.1',
+    dockerScopeOf: scopeOf,
     running: () => [...droplets].filter(([, l]) => alive(l.child)).map(([id]) => id),
     agentPid: (id) => {
       const child = droplets.get(id)?.child;
@@ -123,27 +137,38 @@ export function createLocalDroplets(options: LocalDropletsOptions): LocalDroplet
 }
 
 /** Kills a droplet's agent and every tool it started, as a power cut would. */
-async function cutPower(options: LocalDropletsOptions, dir: string, id: number, local: Local | undefined): Promise<void> {
+async function cutPower(options: LocalDropletsOptions, where: { dir: string; scope: string }, local: Local | undefined): Promise<void> {
   if (local?.child && alive(local.child)) {
     const exited = new Promise((resolve) => local.child!.once('exit', resolve));
     local.child.kill('SIGKILL');
     await exited;
   }
-  killTools(join(dir, 'state'));
-  if (options.dockerSocket) await removeScopedContainers(options.dockerSocket, scopeOf(id)).catch(() => {});
+  killTools(join(where.dir, 'state'));
+  if (options.dockerSocket) await removeScopedContainers(options.dockerSocket, where.scope).catch(() => {});
 }
 
-/** A booting droplet's disk: its directories, hostname and instance id; undefined without a bootstrap. */
-function prepareDisk(options: LocalDropletsOptions, dir: string, droplet: DropletInfo): Local | undefined {
+/**
+ * A booting droplet: its disk as cloud-init would leave it (hostname, instance id, room for
+ * the agent) and the agent's config from its user_data; undefined without a toolbelt bootstrap.
+ */
+function bootLocal(options: LocalDropletsOptions, where: { dir: string; scope: string }, droplet: DropletInfo): Local | undefined {
   const bootstrap = droplet.userData ? extractAgentBootstrap(droplet.userData) : undefined;
   if (!bootstrap) return undefined;
-  for (const sub of ['etc', 'state', 'install']) mkdirSync(join(dir, sub), { recursive: true, mode: 0o700 });
-  writeFileSync(join(dir, 'etc', 'hostname'), `${droplet.name}\n`);
-  writeFileSync(join(dir, 'etc', 'instance-id'), `${droplet.id}\n`);
-  return { config: localConfig(bootstrap.config, dir, droplet.id, options) };
+  for (const sub of ['etc', 'state', 'install']) mkdirSync(join(where.dir, sub), { recursive: true, mode: 0o700 });
+  writeFileSync(join(where.dir, 'etc', 'hostname'), `${droplet.name}\n`);
+  writeFileSync(join(where.dir, 'etc', 'instance-id'), `${droplet.id}\n`);
+  return { config: localConfig(bootstrap.config, where, options) };
 }
 
-const scopeOf = (dropletId: number) => `d${dropletId}`;
+/**
+ * Names the containers' scope of each droplet. Droplet ids repeat across simulators (each
+ * counts from the same first id): a nonce per plug-in keeps two controllers on one engine apart.
+ */
+function scopeNamer(): (dropletId: number) => string {
+  const nonce = randomBytes(4).toString('hex');
+  return (dropletId) => `d${dropletId}-${nonce}`;
+}
+
 const alive = (child: ChildProcess | undefined) => child !== undefined && child.exitCode === null && child.signalCode === null;
 
 function spawnAgent(options: LocalDropletsOptions, dir: string, config: Record<string, unknown>): ChildProcess {
@@ -161,8 +186,7 @@ function spawnAgent(options: LocalDropletsOptions, dir: string, config: Record<s
 
 function localConfig(
   config: Record<string, unknown>,
-  dir: string,
-  dropletId: number,
+  { dir, scope }: { dir: string; scope: string },
   options: LocalDropletsOptions,
 ): Record<string, unknown> {
   return {
@@ -174,7 +198,7 @@ function localConfig(
     runtimes: options.runtimes ?? ['process'],
     // The droplet's npm lives under /opt/toolbelt/node there; here it is this machine's.
     npm: { ...(config.npm as Record<string, unknown> | undefined), command: options.npmCommand ?? 'npm' },
-    dockerScope: scopeOf(dropletId),
+    dockerScope: scope,
     ...(options.dockerSocket ? { dockerSocket: options.dockerSocket } : {}),
     ...(options.heartbeatIntervalMs ? { heartbeatIntervalMs: options.heartbeatIntervalMs } : {}),
     ...(options.reconnect ? { reconnect: options.reconnect } : {}),

@@ -67,7 +67,10 @@ export interface DropletInfo {
   /** The user_data document given at create (cloud-init), if any. */
   readonly userData: string | undefined;
   readonly sshKeys: readonly (string | number)[];
-  /** Public IPv4 address: a loopback address (127.64.0.0/10), so anything dialling it stays on this machine. */
+  /**
+   * Public IPv4 address: a loopback address (127.64.0.0/10), so anything dialling it stays on
+   * this machine — or what the `publicIpv4` hook said (local droplets: 127.0.0.1).
+   */
   readonly publicIp: string;
   /** Private IPv4 address (10.108.0.0/14). */
   readonly privateIp: string;
@@ -79,7 +82,7 @@ export interface DropletInfo {
 
 /** An error a hook threw (or rejected with); the simulator records it and carries on. */
 export interface HookError {
-  readonly hook: 'onBoot' | 'onDelete' | 'onStatusChange' | 'onRestart';
+  readonly hook: 'onBoot' | 'onDelete' | 'onStatusChange' | 'onRestart' | 'publicIpv4';
   readonly dropletId: number;
   readonly error: Error;
   /** Simulated time of the failure. */

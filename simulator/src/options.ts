@@ -138,6 +138,7 @@ export function resolveOptions(options: SimulatorOptions = {}): ResolvedOptions 
     onDelete: o.onDelete,
     onStatusChange: o.onStatusChange,
     onRestart: o.onRestart,
+    publicIpv4: o.publicIpv4,
   };
 }
 

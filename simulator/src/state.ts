@@ -54,6 +54,9 @@ const ACTION_RESULT: Record<DropletActionType, DropletStatus | undefined> = {
 };
 
 const FIRST_DROPLET_ID = 500_000_001;
+
+const isIpv4 = (value: unknown): boolean =>
+  typeof value === 'string' && /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.test(value) && value.split('.').every((part) => Number(part) <= 255);
 const FIRST_ACTION_ID = 2_000_000_001;
 
 export class SimState {
@@ -115,7 +118,7 @@ export class SimState {
       createdAt: now,
       bootAt: now + Math.max(0, this.#options.random.delay(this.#options.bootDelayMs)),
       status: 'new',
-      publicIp: addresses.publicIp,
+      publicIp: this.#publicIpv4(id, spec.name, addresses.publicIp),
       privateIp: addresses.privateIp,
       ipv6: spec.ipv6 ? addresses.ipv6 : undefined,
       held: false,
@@ -128,6 +131,12 @@ export class SimState {
     droplet.held = this.#holds.some((hold) => hold(toInfo(droplet)));
     this.#scheduler.schedule(droplet.bootAt, id);
     return droplet;
+  }
+
+  /** The public IPv4 the `publicIpv4` hook gives a new droplet, else `fallback`. */
+  #publicIpv4(id: number, name: string, fallback: string): string {
+    const hook = this.#options.publicIpv4;
+    return (hook && this.hooks.value('publicIpv4', id, () => hook({ id, name }), isIpv4)) ?? fallback;
   }
 
   /** A droplet with its transitions brought up to now; undefined when it does not exist. */

@@ -83,6 +83,33 @@ describe('hooks and the state API', () => {
     expect(errors).toEqual([`onBoot:${a}:boot plug-in failed`, `onBoot:${b}:async failure`, `onDelete:${a}:stop failed`]);
   });
 
+  it('gives a droplet the public IPv4 the publicIpv4 hook names, and its own when the hook fails', async () => {
+    const clock = createManualClock();
+    const asked: string[] = [];
+    const sim = await start({
+      clock,
+      bootDelayMs: 10,
+      publicIpv4: ({ id, name }) => {
+        asked.push(`${id}:${name}`);
+        if (name === 'throws') throw new Error('no address');
+        return name === 'garbled' ? 'not-an-address' : '127.0.0.1';
+      },
+    });
+    const api = client(sim);
+    const ids = [];
+    for (const name of ['here', 'throws', 'garbled']) ids.push((await api.post('/droplets', dropletBody(name))).body.droplet.id as number);
+    await clock.advance(10);
+    const publicOf = async (id: number) =>
+      (await api.get(`/droplets/${id}`)).body.droplet.networks.v4.find((n: { type: string }) => n.type === 'public').ip_address as string;
+    expect(asked).toEqual([`${ids[0]}:here`, `${ids[1]}:throws`, `${ids[2]}:garbled`]);
+    expect(await publicOf(ids[0]!)).toBe('127.0.0.1');
+    // The default: an address of its own in 127.64.0.0/10.
+    for (const id of ids.slice(1)) expect(await publicOf(id)).toMatch(/^127\.(6[4-9]|[7-9]\d|1[01]\d|12[0-7])\.\d+\.\d+$/);
+    expect(sim.state.getDroplet(ids[0]!)?.publicIp).toBe('127.0.0.1');
+    const errors = sim.state.hookErrors().map((e) => `${e.hook}:${e.dropletId}:${e.error.message}`);
+    expect(errors).toEqual([`publicIpv4:${ids[1]}:no address`, expect.stringMatching(new RegExp(`^publicIpv4:${ids[2]}:publicIpv4 answered "not-an-address"`))]);
+  });
+
   it('waits for running hooks on close', async () => {
     let finished = false;
     const sim = await start({

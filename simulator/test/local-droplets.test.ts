@@ -86,6 +86,19 @@ describe('local droplets', () => {
     expect(local.running()).toEqual([]);
   });
 
+  it('say their droplets answer at 127.0.0.1, and give their containers a scope no other instance shares', () => {
+    const root = mkdtempSync(join(tmpdir(), 'toolbelt-local-droplets-'));
+    cleanups.push(async () => rmSync(root, { recursive: true, force: true }));
+    const one = createLocalDroplets({ root });
+    const two = createLocalDroplets({ root });
+    expect(one.publicIpv4({ id: 500_000_001 })).toBe('127.0.0.1');
+    // Every simulator counts droplet ids from the same first id: the scopes must still differ.
+    expect(one.dockerScopeOf(500_000_001)).toBe(one.dockerScopeOf(500_000_001));
+    expect(one.dockerScopeOf(500_000_001)).not.toBe(two.dockerScopeOf(500_000_001));
+    expect(one.dockerScopeOf(500_000_001)).not.toBe(one.dockerScopeOf(500_000_002));
+    for (const scope of [one.dockerScopeOf(500_000_001), two.dockerScopeOf(500_000_001)]) expect(scope).toMatch(/^[a-z0-9][a-z0-9-]{0,62}$/);
+  });
+
   it('ignores user_data that is not a toolbelt bootstrap', async () => {
     const lines: string[] = [];
     const root = mkdtempSync(join(tmpdir(), 'toolbelt-local-droplets-'));

@@ -27,7 +27,11 @@ export interface HubContext {
 
 export const now = (ctx: HubContext): Date => new Date(ctx.clock.now());
 
-/** Refuses a message that reached for another environment, and records why. */
+/**
+ * Refuses a message that reached for another environment, and records why. The event is
+ * written before the agent hears the refusal (whoever sees the error finds the event too);
+ * the refusal goes out even when the write fails.
+ */
 export async function refuseForeign(
   ctx: HubContext,
   connection: AgentConnection,
@@ -35,16 +39,19 @@ export async function refuseForeign(
   inReplyTo?: string,
 ): Promise<void> {
   ctx.stats.violations += 1;
-  connection.sendError(AGENT_ERROR_CODES.unauthorized, `refused: ${what} does not belong to this droplet`, inReplyTo);
   ctx.logger.warn({ environmentId: connection.environmentId, what }, 'agent reached for another droplet; refused');
-  await recordEvent(ctx.db, {
-    type: 'Warning',
-    reason: 'AgentIsolationViolation',
-    message: `the agent sent ${what}, which belongs to another droplet; refused`,
-    object: { kind: 'environment', id: connection.environmentId },
-    reporter: 'hub',
-    at: now(ctx),
-  });
+  try {
+    await recordEvent(ctx.db, {
+      type: 'Warning',
+      reason: 'AgentIsolationViolation',
+      message: `the agent sent ${what}, which belongs to another droplet; refused`,
+      object: { kind: 'environment', id: connection.environmentId },
+      reporter: 'hub',
+      at: now(ctx),
+    });
+  } finally {
+    connection.sendError(AGENT_ERROR_CODES.unauthorized, `refused: ${what} does not belong to this droplet`, inReplyTo);
+  }
 }
 
 /**

@@ -7,19 +7,18 @@
  * removal → the environment switched off → droplet gone, credentials revoked. Then the leak
  * check: the secret's value appears nowhere it must not.
  */
-import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import { rowsOf } from '@toolbelt/schema';
 import { describeEachDatabase } from '@toolbelt/schema/testing';
 import { afterEach, expect, it } from 'vitest';
-import { type E2E, freePort, startE2E, until } from './harness.ts';
+import { fingerprintOf, switchOffLeavingNothing, ToolHandle } from './flow.ts';
+import { type E2E, freePort, startE2E } from './harness.ts';
 import { tryMcpTool } from './mcp.ts';
 
 const SECRET = `e2e-secret-${Math.random().toString(36).slice(2)}-value`;
 const ROTATED = `${SECRET}-rotated`;
-const fingerprintOf = (value: string) => createHash('sha256').update(value).digest('hex').slice(0, 16);
 
 let e2e: E2E | undefined;
 afterEach(async () => {
@@ -53,14 +52,6 @@ async function databaseDump(e: E2E): Promise<string> {
   return parts.join('\n');
 }
 
-/** Commands and observations, for a failure message. */
-async function debugDump(e: E2E): Promise<string> {
-  const db = e.controller.database.db;
-  const commands = rowsOf(await db.execute(sql`select command_type, generation, status, result, created_at, finished_at from commands order by created_at`));
-  const observations = rowsOf(await db.execute(sql`select report, observed_at from agent_tool_observations`));
-  return JSON.stringify({ commands, observations }, null, 1).slice(0, 20_000);
-}
-
 describeEachDatabase('tools end to end (process runtime)', (t) => {
   it(
     'runs the echo MCP server with a secret through its whole life, and leaks the secret nowhere',
@@ -78,71 +69,29 @@ describeEachDatabase('tools end to end (process runtime)', (t) => {
         secret_refs: { ECHO_SECRET: 'echo-secret' },
       });
       expect(added.status, added.text).toBe(201);
-      const toolPath = `/v1/agents/alpha/tools/${added.body.id}`;
-      const get = async () => (await e.call('GET', toolPath)).body;
-      const ready = (tool: { status: string; conditions: { type: string; status: string }[] }) =>
-        tool.conditions.find((c) => c.type === 'Ready')?.status === 'True';
+      const tool = new ToolHandle(e, 'alpha', added.body.id);
 
       // Installed from the package shelf, started, healthy: its endpoint and MCP tools are known.
-      const running = await until(async () => {
-        const tool = await get();
-        return tool.status === 'running' && ready(tool) && tool.endpoints.length > 0 ? tool : undefined;
-      }, async () => `${JSON.stringify(await get())}\n${await debugDump(e)}`, 180_000);
+      const running = await tool.untilRunning(180_000);
       expect(running.endpoints).toEqual([{ host: '127.0.0.1', port, path: '/mcp', transport: 'mcp-http' }]);
       expect(running.capabilities.serverInfo.name).toBe('toolbelt-echo');
       expect(running.capabilities.tools.map((x: { name: string }) => x.name).sort()).toEqual(['echo', 'secret_fingerprint']);
       expect(running.observed_generation).toBe(running.generation);
       const endpoint = running.endpoints[0];
+      await tool.expectInToolbelt(endpoint);
       expect(await tryMcpTool(endpoint, 'echo', { text: 'hi' })).toBe('one: hi');
       expect(await tryMcpTool(endpoint, 'secret_fingerprint')).toBe(fingerprintOf(SECRET));
 
-      // A config change restarts it with the new setting.
-      expect((await e.call('PATCH', toolPath, { config_details: { prefix: 'two: ' } })).status).toBe(200);
-      await until(async () => (await tryMcpTool(endpoint, 'echo', { text: 'hi' })) === 'two: hi', () => 'the new prefix never answered');
-      await until(async () => {
-        const tool = await get();
-        return tool.observed_generation === tool.generation && ready(tool);
-      }, async () => JSON.stringify(await get()));
+      // A config change restarts it with the new setting; a rotated secret is delivered again.
+      await tool.reconfigure(endpoint, 'two: ');
+      await tool.rotateSecret(endpoint, 'echo-secret', ROTATED);
 
-      // A rotated secret is delivered again (the tool restarts with it).
-      expect((await e.call('PUT', '/v1/agents/alpha/secrets/echo-secret', { value: ROTATED })).status).toBeLessThan(300);
-      await until(async () => (await tryMcpTool(endpoint, 'secret_fingerprint')) === fingerprintOf(ROTATED), () => 'the rotated secret never arrived');
-
-      // Stop, then start again.
-      expect((await e.call('PATCH', toolPath, { desired_state: 'stopped' })).status).toBe(200);
-      await until(async () => (await get()).status === 'stopped', async () => JSON.stringify(await get()));
-      expect(await tryMcpTool(endpoint, 'echo', { text: 'hi' })).toMatch(/^unreachable/);
-      expect((await e.call('PATCH', toolPath, { desired_state: 'running' })).status).toBe(200);
-      await until(async () => (await tryMcpTool(endpoint, 'echo', { text: 'back' })) === 'two: back', () => 'the tool did not start again');
-
-      // Removed: uninstalled by the agent, then the row goes.
-      expect((await e.call('DELETE', toolPath)).status).toBeLessThan(300);
-      await until(async () => (await e.call('GET', toolPath)).status === 404, async () => JSON.stringify(await get()));
-      expect(await tryMcpTool(endpoint, 'echo', { text: 'hi' })).toMatch(/^unreachable/);
-      const events = (await e.call('GET', `/v1/events?object=tool/${added.body.id}&limit=200`)).body.items.map((x: { reason: string }) => x.reason);
-      expect(events).toEqual(expect.arrayContaining(['ToolInstalling', 'ToolConfiguring', 'ToolStopping', 'ToolStarting', 'ToolUninstalling', 'ToolRemoved', 'CapabilitiesDiscovered']));
+      // Stop, then start again; removed: uninstalled by the agent, then the row goes.
+      await tool.stopAndStart(endpoint, 'two: ', async () => {});
+      await tool.remove(endpoint);
 
       // The environment switched off: the droplet goes, its credentials are revoked, nothing is left.
-      const environmentId = running.environment_id as string;
-      expect((await e.call('PUT', '/v1/agents/alpha/environment', { active: false })).status).toBe(200);
-      const simulator = e.controller.lifecycle!.simulator!;
-      await until(async () => {
-        const droplets = (await (await fetch(`${simulator.url}/droplets`, { headers: { authorization: `Bearer ${simulator.token}` } })).json()) as { droplets: unknown[] };
-        return droplets.droplets.length === 0 && e.controller.localDroplets!.running().length === 0;
-      }, () => 'the droplet is still there');
-      const revoked = async () =>
-        rowsOf<{ kind: string; used_at: unknown; revoked_at: unknown }>(
-          await e.controller.database.db.execute(sql`select kind, used_at, revoked_at from droplet_credentials where agent_droplet_id = ${environmentId}`),
-        );
-      // Agent credentials are revoked; a used enrollment token is spent already.
-      await until(async () => {
-        const credentials = await revoked();
-        const agentCredentials = credentials.filter((c) => c.kind !== 'enrollment');
-        return agentCredentials.length > 0 && credentials.every((c) => c.revoked_at !== null || (c.kind === 'enrollment' && c.used_at !== null));
-      }, async () => `credentials: ${JSON.stringify(await revoked())}`);
-      const leftovers = rowsOf(await e.controller.database.db.execute(sql`select tool_instance_id from agent_tool_observations`));
-      expect(leftovers).toEqual([]);
-      expect(rowsOf(await e.controller.database.db.execute(sql`select id from agent_droplet_tools`))).toEqual([]);
+      await switchOffLeavingNothing(e, 'alpha', running.environment_id);
 
       // The leak check: neither value in any log line, event, command, API answer, database
       // column outside the encrypted store, or file on the droplet's disk.

@@ -126,6 +126,7 @@ function localDroplets(): { local: LocalDroplets; hooks: SimulatorHooks; remove(
       onDelete: (d) => local.onDelete(d),
       onStatusChange: (d, from) => local.onStatusChange(d, from),
       onRestart: (d) => local.onRestart(d),
+      publicIpv4: (d) => local.publicIpv4(d),
     },
     async remove() {
       await local.stopAll();

@@ -1,6 +1,8 @@
 /**
  * Runs each running tool's health check on its interval (sooner while it is not yet
- * healthy) and hands results to the tool manager, which reports changes.
+ * healthy) and hands results to the tool manager, which reports changes. A tool whose health
+ * is unknown — just installed, reconfigured, started again, or seen not running — is checked
+ * within `retryMs`, not after the interval its last healthy check set.
  */
 import type { Clock } from '@toolbelt/schema/clock';
 import type { ToolSpec, ToolStatusReport } from '@toolbelt/schema/protocol';
@@ -20,6 +22,8 @@ export interface HealthMonitorOptions {
 export class HealthMonitor {
   readonly #o: Required<HealthMonitorOptions>;
   readonly #due = new Map<string, number>();
+  /** When each tool's last check ended (due again `retryMs` later while its health is unknown). */
+  readonly #checked = new Map<string, number>();
   readonly #running = new Set<string>();
 
   constructor(options: HealthMonitorOptions) {
@@ -29,11 +33,16 @@ export class HealthMonitor {
   /** Checks due tools until `signal` aborts. */
   async run(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
-      for (const [id] of this.#o.manager.entries()) {
-        if ((this.#due.get(id) ?? 0) <= this.#o.clock.now() && !this.#running.has(id)) void this.check(id);
+      for (const [id, entry] of this.#o.manager.entries()) {
+        if (this.#dueAt(id, entry.health.status) <= this.#o.clock.now() && !this.#running.has(id)) void this.check(id);
       }
       await this.#o.clock.sleep(this.#o.tickMs, signal).catch(() => {});
     }
+  }
+
+  #dueAt(toolInstanceId: string, health: string): number {
+    const due = this.#due.get(toolInstanceId) ?? 0;
+    return health === 'unknown' ? Math.min(due, (this.#checked.get(toolInstanceId) ?? 0) + this.#o.retryMs) : due;
   }
 
   /** Runs one tool's check now (skipped while one is in flight or the tool is not running). */
@@ -45,6 +54,8 @@ export class HealthMonitor {
       if (!entry) return;
       const report = await this.#o.manager.report(toolInstanceId);
       if (report.state !== 'running') {
+        // Whatever runs next (a restart by the runtime, a start) is checked afresh.
+        if (entry.health.status !== 'unknown') this.#o.manager.setHealth(toolInstanceId, { status: 'unknown' });
         this.#due.set(toolInstanceId, this.#o.clock.now() + this.#o.retryMs);
         return;
       }
@@ -61,6 +72,7 @@ export class HealthMonitor {
     } catch {
       this.#due.set(toolInstanceId, this.#o.clock.now() + this.#o.retryMs);
     } finally {
+      this.#checked.set(toolInstanceId, this.#o.clock.now());
       this.#running.delete(toolInstanceId);
     }
   }

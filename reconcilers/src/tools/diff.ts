@@ -45,6 +45,8 @@ export interface ToolsDiffInput {
   commands: readonly Command[];
   /** The agent is connected and said hello (commands would reach it). */
   agentConnected: boolean;
+  /** The droplet's public IPv4 as last observed (endpoints are reported there); null if not known. */
+  dropletAddress: string | null;
   now: number;
   retry: { baseMs: number; maxMs: number };
 }

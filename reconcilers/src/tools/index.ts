@@ -14,6 +14,7 @@ import {
   enqueueCommand,
   listToolEnvironmentIds,
   removeToolInstance,
+  replaceToolObservations,
   setToolDelivery,
   type ToolInstance,
   updateToolStatus,
@@ -104,6 +105,8 @@ export function createToolsReconciler(options: ToolsReconcilerOptions = {}): Rec
   async function reconcile(ctx: ReconcileContext, key: string): Promise<ReconcileResult> {
     const state = await loadToolsState(ctx.db, key, resolvePackage);
     if (!state) return;
+    // The droplet is gone: its agent's last reports describe nothing that exists any more.
+    if (state.staleObservations) await ctx.fence.write((tx) => replaceToolObservations(tx, key, [], new Date(ctx.clock.now())));
     const plan = planTools({ ...state.diff, now: ctx.clock.now(), retry });
     const rows = new Map(state.rows.map((r) => [r.id, r]));
     for (const toolPlan of plan.tools) {
@@ -122,6 +125,7 @@ export function createToolsReconciler(options: ToolsReconcilerOptions = {}): Rec
 
 export { planTools } from './plan.ts';
 export * from './diff.ts';
+export * from './endpoints.ts';
 export * from './spec.ts';
 export * from './status.ts';
 export { stopEnvironmentTools, type StopToolsOptions } from './stop.ts';

@@ -25,6 +25,8 @@ const COMMAND_WINDOW = 500;
 export interface ToolsState {
   rows: ToolInstance[];
   diff: Omit<ToolsDiffInput, 'now' | 'retry'>;
+  /** The droplet is gone but what its agent reported is still stored: to be forgotten. */
+  staleObservations: boolean;
 }
 
 async function catalogsOf(db: DbOrTx, rows: readonly ToolInstance[]): Promise<Map<string, CatalogTool>> {
@@ -65,11 +67,19 @@ export async function loadToolsState(db: DbOrTx, environmentId: string, resolve:
   const session = await getAgentSession(db, environmentId);
   // Without a droplet, whatever was reported last is gone with it.
   const hasDroplet = environment.droplet_id !== null && environment.status !== 'deleted';
-  const observed = hasDroplet ? await observationsOf(db, environmentId) : new Map<string, Observation>();
+  const stored = await observationsOf(db, environmentId);
+  const observed = hasDroplet ? stored : new Map<string, Observation>();
   const agentConnected = hasDroplet && session !== undefined && session.disconnected_at === null && session.hello_at !== null;
   const commands = await listCommands(db, { environmentId, limit: COMMAND_WINDOW });
   return {
     rows,
-    diff: { tools: rows.map((row) => inputOf(row, catalogs.get(row.tool_catalog_id), versions, resolve)), observed, commands, agentConnected },
+    diff: {
+      tools: rows.map((row) => inputOf(row, catalogs.get(row.tool_catalog_id), versions, resolve)),
+      observed,
+      commands,
+      agentConnected,
+      dropletAddress: hasDroplet ? environment.ip_address : null,
+    },
+    staleObservations: !hasDroplet && stored.size > 0,
   };
 }

@@ -17,6 +17,7 @@ import {
   type ToolsPlan,
   wantedCommand,
 } from './diff.ts';
+import { reachableEndpoints } from './endpoints.ts';
 import { conditionsOf, explainFailure, statusOfState, withConditions } from './status.ts';
 
 const OPEN = new Set(['queued', 'sent', 'accepted']);
@@ -28,6 +29,7 @@ interface StatusFacts {
   failure: Command | undefined;
   installing: boolean;
   agentConnected: boolean;
+  dropletAddress: string | null;
   now: number;
 }
 
@@ -62,7 +64,7 @@ export function statusOf(facts: StatusFacts): ToolStatusPatch {
   const current = report !== undefined && report.generation === delivery.wireGeneration;
   return {
     conditions: withConditions(tool.conditions, conditionsOf(report, wanted), facts.now, tool.generation),
-    endpoints: report?.state === 'running' ? report.endpoints : [],
+    endpoints: report?.state === 'running' ? reachableEndpoints(report.endpoints, facts.dropletAddress) : [],
     capabilities: report?.capabilities ?? tool.capabilities,
     observed_generation: current ? delivery.specGeneration : tool.observed_generation,
     ...(blockedStatus(facts) ?? observedStatus(facts)),
@@ -135,7 +137,8 @@ function planOne(input: ToolInput, diff: ToolsDiffInput, byTool: ReadonlyMap<str
   const deleteRow = command === undefined && rowCanGo(input, report, toolCommands);
   const installing = toolCommands.some((c) => (c.command_type === 'install' || c.command_type === 'configure') && OPEN.has(c.status));
   const failure = lastFailure(toolCommands, wanted);
-  const status = statusOf({ input, delivery: next.delivery, observation, failure, installing, agentConnected: diff.agentConnected, now: diff.now });
+  const { agentConnected, dropletAddress, now } = diff;
+  const status = statusOf({ input, delivery: next.delivery, observation, failure, installing, agentConnected, dropletAddress, now });
   const plan: ToolPlan = { toolId: tool.id, status, deleteRow, ...(next.changed ? { delivery: next.delivery } : {}), ...(command ? { command } : {}) };
   return { plan, events: deleteRow ? [] : statusEvents(input, status), ...(waitMs === undefined ? {} : { waitMs }) };
 }

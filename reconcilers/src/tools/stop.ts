@@ -4,6 +4,7 @@
  * then SIGKILL after the timeout) before their droplet is deleted.
  */
 import { type DbOrTx, enqueueCommand, FINAL_COMMAND_STATUSES, getAgentSession, getCommand, listToolObservations } from '@toolbelt/schema';
+import { systemClock } from '@toolbelt/schema/clock';
 import { toolStatusReportSchema } from '@toolbelt/schema/protocol';
 
 export interface StopToolsOptions {
@@ -17,11 +18,8 @@ export interface StopToolsOptions {
 
 const LIVE = new Set(['running', 'starting', 'crash_loop', 'stopping']);
 
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
-  });
+/** Waits `ms`, or less when `signal` aborts (its listener goes with the wait: polls do not pile up). */
+const sleep = (ms: number, signal?: AbortSignal) => systemClock.sleep(ms, signal).catch(() => {});
 
 /** Sends `stop` for each tool the agent reports alive; returns the command ids. */
 async function sendStops(db: DbOrTx, environmentId: string, stopTimeoutMs: number): Promise<string[]> {
