@@ -102,7 +102,7 @@ export function createLocalDroplets(options: LocalDropletsOptions): LocalDroplet
     async onDelete(droplet) {
       await powerCut(droplet.id);
       droplets.delete(droplet.id);
-      rmSync(dirOf(droplet.id), { recursive: true, force: true });
+      removeDisk(dirOf(droplet.id));
       log(`droplet ${droplet.id}: deleted`);
     },
     async onStatusChange(droplet, from) {
@@ -129,7 +129,7 @@ export function createLocalDroplets(options: LocalDropletsOptions): LocalDroplet
     async stopAll() {
       for (const id of [...droplets.keys()]) {
         await powerCut(id);
-        rmSync(dirOf(id), { recursive: true, force: true });
+        removeDisk(dirOf(id));
       }
       droplets.clear();
     },
@@ -140,7 +140,9 @@ export function createLocalDroplets(options: LocalDropletsOptions): LocalDroplet
 async function cutPower(options: LocalDropletsOptions, where: { dir: string; scope: string }, local: Local | undefined): Promise<void> {
   if (local?.child && alive(local.child)) {
     const exited = new Promise((resolve) => local.child!.once('exit', resolve));
-    local.child.kill('SIGKILL');
+    // The agent's whole process group: what it ran itself (an npm install, say) dies with it.
+    // Its tools run in groups of their own, found by killTools.
+    killGroup(local.child.pid!);
     await exited;
   }
   killTools(join(where.dir, 'state'));
@@ -169,6 +171,11 @@ function scopeNamer(): (dropletId: number) => string {
   return (dropletId) => `d${dropletId}-${nonce}`;
 }
 
+/** Removes a droplet's directory; retried while a process that is dying still writes in it. */
+function removeDisk(dir: string): void {
+  rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
+}
+
 const alive = (child: ChildProcess | undefined) => child !== undefined && child.exitCode === null && child.signalCode === null;
 
 function spawnAgent(options: LocalDropletsOptions, dir: string, config: Record<string, unknown>): ChildProcess {
@@ -177,6 +184,7 @@ function spawnAgent(options: LocalDropletsOptions, dir: string, config: Record<s
   const argv = options.agentCommand ?? [process.execPath, '--import', 'tsx', AGENT_MAIN];
   const child = spawn(argv[0]!, [...argv.slice(1), '--config', configPath], {
     cwd: REPO_ROOT,
+    detached: true, // a process group of its own, killed whole by a power cut
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', NO_PROXY: '*' },
   });
