@@ -20,6 +20,7 @@ import { Router } from './http/router.ts';
 import { HttpServer } from './http/server.ts';
 import { AgentHub } from './hub/index.ts';
 import { createLifecycle, type Lifecycle } from './lifecycle.ts';
+import { toolHostIp } from './lifecycle-config.ts';
 import { registerControllerMetrics } from './metrics.ts';
 import type { Logger } from './logger.ts';
 import { createLoop, type Loop } from './loop/assemble.ts';
@@ -162,7 +163,11 @@ async function buildLoop(database: Database, setup: Setup, built: Built, registr
   const { config, logger, options } = setup;
   if (options.loop === false) return { loop: undefined, lifecycle: undefined, localDroplets: undefined };
   const { lifecycle, localDroplets } = await buildLifecycle(database, setup, built, registry);
-  const tools = createToolsReconciler({ resolvePackage: await built.shelf.resolver(), ...(options.toolRetry ? { retry: options.toolRetry } : {}) });
+  const tools = createToolsReconciler({
+    resolvePackage: await built.shelf.resolver(),
+    toolHostIp: toolHostIp(config),
+    ...(options.toolRetry ? { retry: options.toolRetry } : {}),
+  });
   const reconcilers = [...(lifecycle?.reconcilers ?? []), tools, ...(options.reconcilers ?? [])];
   const loop = createLoop({ database, logger, registry, settings: config, reconcilers, leaderComponents: lifecycle?.leaderComponents, clock: options.clock });
   lifecycle?.bindSink(loop.runner);

@@ -116,6 +116,15 @@ export const lifecycleFields = {
 /** The lifecycle's part of the parsed config. */
 export type LifecycleConfig = z.infer<z.ZodObject<typeof lifecycleFields>>;
 
+/**
+ * Where tools listen on their droplets: on every address (`0.0.0.0`) only when the fleet
+ * firewall opens their ports to somebody (TOOLBELT_TOOL_SOURCE_CIDRS); on loopback otherwise,
+ * so that a droplet without a firewall in front (or a local droplet on a laptop) exposes nothing.
+ */
+export function toolHostIp(c: Pick<LifecycleConfig, 'toolSourceCidrs' | 'firewall'>): '0.0.0.0' | '127.0.0.1' {
+  return c.firewall && c.toolSourceCidrs.length > 0 ? '0.0.0.0' : '127.0.0.1';
+}
+
 /** Cross-field checks: returns problems as [setting, message]. */
 export function lifecycleConfigProblems(c: LifecycleConfig): [keyof typeof LIFECYCLE_SETTINGS, string][] {
   const problems: [keyof typeof LIFECYCLE_SETTINGS, string][] = [];

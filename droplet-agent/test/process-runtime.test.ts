@@ -157,6 +157,9 @@ describe('process runtime (real agent, real npm package, real MCP server)', () =
     const healthy = await peer.waitFor('tool_status', (m) => m.tool.toolInstanceId === 'http1' && m.tool.health.status === 'healthy');
     expect(healthy.tool.endpoints).toEqual([{ host: '127.0.0.1', port, path: '/mcp', transport: 'mcp-http' }]);
     expect(healthy.tool.capabilities?.tools.length).toBeGreaterThan(0);
+    // Told where to listen: its port, and the address of the spec's port (loopback by default).
+    const environ = readFileSync(`/proc/${pidOf(started.tool?.runtimeId)}/environ`, 'utf8').split('\0');
+    expect(environ).toEqual(expect.arrayContaining([`PORT=${port}`, 'HOST=127.0.0.1']));
 
     // Reconfigured (a new process): unknown until checked, then healthy — not an hour later.
     const since = peer.mark();

@@ -131,9 +131,17 @@ describe('tool specs from the catalog', () => {
       env: { ECHO_PREFIX: 'a: ' },
       secretEnv: ['ECHO_SECRET'],
       args: ['--transport', 'http'],
-      ports: [{ port: 18765 }],
+      ports: [{ port: 18765, hostIp: '127.0.0.1' }],
     });
     expect(JSON.stringify(built.spec)).not.toContain('echo-secret');
+  });
+
+  it('puts tools where the controller wants them reachable: loopback by default, or every address', () => {
+    const open = buildToolSpec(row(), catalog, { hostIp: '0.0.0.0' });
+    expect(open).toMatchObject({ ok: true, spec: { ports: [{ port: 18765, hostIp: '0.0.0.0' }] } });
+    const image = { ...catalog, packaging_type: 'docker_image', package_identifier: '127.0.0.1:5000/echo' } as CatalogTool;
+    expect(buildToolSpec(row(), image, { hostIp: '0.0.0.0' })).toMatchObject({ ok: true, spec: { ports: [{ port: 18765, hostPort: 18765, hostIp: '0.0.0.0' }] } });
+    expect(buildToolSpec(row(), image)).toMatchObject({ ok: true, spec: { ports: [{ hostIp: '127.0.0.1' }] } });
   });
 
   it('refuses a catalog entry that cannot make a spec, with the reason', () => {

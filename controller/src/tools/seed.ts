@@ -35,7 +35,8 @@ export function seedCatalog(echoVersion: string): CatalogToolSpec[] {
       package_identifier: '@toolbelt/echo-mcp',
       transport: 'mcp-http',
       ports: [ECHO_PORT],
-      default_config_template: echoTemplate({ 'x-toolbelt-launch': { args: ['--transport', 'http', '--host', '127.0.0.1'] } }),
+      // Listens at HOST:PORT, which the agent sets (HOST: where the controller wants tools reachable).
+      default_config_template: echoTemplate({ 'x-toolbelt-launch': { args: ['--transport', 'http'] } }),
     },
     {
       tool_name: 'echo-docker',

@@ -1,6 +1,7 @@
 /** The lifecycle's settings: defaults that need no setup, parsing, and refusals that say why. */
 import { describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../../src/config.ts';
+import { toolHostIp } from '../../src/lifecycle-config.ts';
 
 describe('lifecycle settings', () => {
   it('defaults to the embedded simulator and an operator-friendly pace', () => {
@@ -38,6 +39,12 @@ describe('lifecycle settings', () => {
     expect(parseConfig([], { ...real, TOOLBELT_LOCAL_DROPLETS: 'false' }).agentRequired).toBe(true);
     expect(parseConfig([], { ...real, TOOLBELT_AGENT_REQUIRED: 'no' }).agentRequired).toBe(false);
     expect(() => parseConfig([], { TOOLBELT_AGENT_REQUIRED: 'maybe' })).toThrow(/TOOLBELT_AGENT_REQUIRED/);
+  });
+
+  it('lets tools listen beyond loopback only when the fleet firewall opens their ports to some sources', () => {
+    expect(toolHostIp(parseConfig([], {}))).toBe('127.0.0.1');
+    expect(toolHostIp(parseConfig([], { TOOLBELT_TOOL_SOURCE_CIDRS: '203.0.113.0/24' }))).toBe('0.0.0.0');
+    expect(toolHostIp(parseConfig([], { TOOLBELT_TOOL_SOURCE_CIDRS: '203.0.113.0/24', TOOLBELT_FIREWALL: 'false' }))).toBe('127.0.0.1');
   });
 
   it('reads lists, switches and ranges from the environment and flags', () => {

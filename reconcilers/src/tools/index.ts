@@ -32,6 +32,8 @@ export const TOOL_OBJECT_KIND = 'tool';
 export interface ToolsReconcilerOptions {
   /** Maps catalog packages to what the agent installs (default: as they are). */
   resolvePackage?: ResolvePackage;
+  /** Where tools listen on their droplets (see `SpecOptions.hostIp`; default 127.0.0.1). */
+  toolHostIp?: string;
   /** Backoff of a failed command: first retry after `baseMs`, doubling up to `maxMs`. */
   retry?: { baseMs?: number; maxMs?: number };
   /** Timeout of each command (default: the command seam's). */
@@ -99,11 +101,11 @@ async function actOnTool(ctx: ReconcileContext, { environmentId, row, plan, time
 
 /** Makes the tools reconciler. */
 export function createToolsReconciler(options: ToolsReconcilerOptions = {}): Reconciler {
-  const resolvePackage = options.resolvePackage ?? identityPackage;
+  const build = { resolve: options.resolvePackage ?? identityPackage, hostIp: options.toolHostIp ?? '127.0.0.1' };
   const retry = { baseMs: options.retry?.baseMs ?? 2_000, maxMs: options.retry?.maxMs ?? 300_000 };
 
   async function reconcile(ctx: ReconcileContext, key: string): Promise<ReconcileResult> {
-    const state = await loadToolsState(ctx.db, key, resolvePackage);
+    const state = await loadToolsState(ctx.db, key, build);
     if (!state) return;
     // The droplet is gone: its agent's last reports describe nothing that exists any more.
     if (state.staleObservations) await ctx.fence.write((tx) => replaceToolObservations(tx, key, [], new Date(ctx.clock.now())));

@@ -17,7 +17,7 @@ import {
 } from '@toolbelt/schema';
 import { toolStatusReportSchema } from '@toolbelt/schema/protocol';
 import type { ToolsDiffInput, Observation, ToolInput } from './diff.ts';
-import { buildToolSpec, deliveryFingerprint, type ResolvePackage } from './spec.ts';
+import { buildToolSpec, deliveryFingerprint, type SpecOptions } from './spec.ts';
 
 /** How many of the environment's newest commands the diff looks at. */
 const COMMAND_WINDOW = 500;
@@ -38,9 +38,9 @@ async function catalogsOf(db: DbOrTx, rows: readonly ToolInstance[]): Promise<Ma
   return catalogs;
 }
 
-function inputOf(row: ToolInstance, catalog: CatalogTool | undefined, versions: ReadonlyMap<string, number>, resolve: ResolvePackage): ToolInput {
+function inputOf(row: ToolInstance, catalog: CatalogTool | undefined, versions: ReadonlyMap<string, number>, build: SpecOptions): ToolInput {
   if (!catalog) return { tool: row, spec: { ok: false, reason: `catalog tool ${row.tool_catalog_id} is gone` }, fingerprint: '', missingSecrets: [] };
-  const spec = buildToolSpec(row, catalog, resolve);
+  const spec = buildToolSpec(row, catalog, build);
   const secretNames = Object.values(row.secret_refs);
   const missingSecrets = [...new Set(secretNames.filter((name) => !versions.has(name)))].sort();
   const secretVersions = Object.fromEntries(secretNames.map((name) => [name, versions.get(name) ?? null]));
@@ -58,7 +58,7 @@ async function observationsOf(db: DbOrTx, environmentId: string): Promise<Map<st
 }
 
 /** The state of one environment's toolbelt, or undefined when the environment is gone. */
-export async function loadToolsState(db: DbOrTx, environmentId: string, resolve: ResolvePackage): Promise<ToolsState | undefined> {
+export async function loadToolsState(db: DbOrTx, environmentId: string, build: SpecOptions): Promise<ToolsState | undefined> {
   const environment = await getEnvironment(db, environmentId);
   if (!environment) return undefined;
   const rows = await listToolInstances(db, environmentId);
@@ -74,7 +74,7 @@ export async function loadToolsState(db: DbOrTx, environmentId: string, resolve:
   return {
     rows,
     diff: {
-      tools: rows.map((row) => inputOf(row, catalogs.get(row.tool_catalog_id), versions, resolve)),
+      tools: rows.map((row) => inputOf(row, catalogs.get(row.tool_catalog_id), versions, build)),
       observed,
       commands,
       agentConnected,

@@ -25,6 +25,17 @@ export type ResolvePackage = (catalog: CatalogTool, version: string) => { packag
 
 export const identityPackage: ResolvePackage = (catalog, version) => ({ packageIdentifier: catalog.package_identifier, version });
 
+/** How the controller turns catalog entries into specs. */
+export interface SpecOptions {
+  resolve?: ResolvePackage;
+  /**
+   * Where a tool listens on its droplet: `127.0.0.1` (default: reachable on the droplet only)
+   * or `0.0.0.0` (reachable at the droplet's address, through the fleet firewall). A
+   * container's ports are published there; a process tool is told in `HOST`.
+   */
+  hostIp?: string;
+}
+
 type Built = { ok: true; spec: ToolSpec } | { ok: false; reason: string };
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -48,11 +59,17 @@ function launchOf(template: Record<string, unknown>): Record<string, unknown> {
   return isRecord(launch) ? launch : {};
 }
 
+/** The catalog's ports, at `hostIp`; a container's are published on the same host port. */
+function portsOf(catalog: CatalogTool, hostIp = '127.0.0.1') {
+  const docker = catalog.packaging_type === 'docker_image';
+  return catalog.ports.map((port) => (docker ? { port, hostPort: port, hostIp } : { port, hostIp }));
+}
+
 /** The spec of one tool instance, or why none can be made (a catalog entry that cannot work). */
-export function buildToolSpec(tool: ToolInstance, catalog: CatalogTool, resolve: ResolvePackage = identityPackage): Built {
+export function buildToolSpec(tool: ToolInstance, catalog: CatalogTool, options: SpecOptions = {}): Built {
   const template = catalog.default_config_template;
   const launch = launchOf(template);
-  const { packageIdentifier, version } = resolve(catalog, tool.version);
+  const { packageIdentifier, version } = (options.resolve ?? identityPackage)(catalog, tool.version);
   const docker = catalog.packaging_type === 'docker_image';
   const input = {
     instanceName: tool.instance_name,
@@ -61,7 +78,7 @@ export function buildToolSpec(tool: ToolInstance, catalog: CatalogTool, resolve:
     packageIdentifier,
     version,
     transport: catalog.transport,
-    ports: catalog.ports.map((port) => (docker ? { port, hostPort: port } : { port })),
+    ports: portsOf(catalog, options.hostIp),
     config: tool.config_details,
     // The process runtime sets PORT itself; a container learns its port here.
     env: { ...(docker && catalog.ports[0] ? { PORT: String(catalog.ports[0]) } : {}), ...(isRecord(launch.env) ? launch.env : {}), ...envFromConfig(template, tool.config_details) },

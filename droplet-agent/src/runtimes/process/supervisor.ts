@@ -235,7 +235,8 @@ export class ProcessSupervisor {
         LANG: 'C.UTF-8',
         TOOLBELT_TOOL_INSTANCE_ID: this.record.toolInstanceId,
         TOOLBELT_TOOL_CONFIG: JSON.stringify(spec.config),
-        ...(spec.ports[0] ? { PORT: String(spec.ports[0].port) } : {}),
+        // Where to listen: the port, and the address the controller chose (`hostIp`).
+        ...(spec.ports[0] ? { PORT: String(spec.ports[0].port), HOST: spec.ports[0].hostIp } : {}),
         ...spec.env,
         ...secrets,
       };
