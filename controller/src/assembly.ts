@@ -5,7 +5,7 @@
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { createToolsReconciler } from '@toolbelt/reconcilers';
 import type { Database } from '@toolbelt/schema';
 import { createLocalDroplets, type LocalDroplets, type SimulatorHooks } from '@toolbelt/simulator';
@@ -54,7 +54,8 @@ export function publicHttpUrl(config: Config, serverUrl: string): string {
 /** Where local state goes: the data dir, or a fresh temporary one for an in-memory database. */
 function stateDir(config: Config, name: string): string {
   if (config.dataDir.startsWith('memory://')) return mkdtempSync(join(tmpdir(), `toolbelt-${name}-`));
-  return join(config.dataDir, name);
+  // Absolute: `npm pack` and the local droplets' agents run in other working directories.
+  return resolve(config.dataDir, name);
 }
 
 /** Local droplets for the embedded simulator, when asked for and no real DigitalOcean is used. */

@@ -186,6 +186,15 @@ describe('planTools', () => {
     expect(diff([input(tool)], [report()]).tools[0]!.command).toBeUndefined();
   });
 
+  it('sends nothing while the environment winds down: a tool stopped before its droplet goes is not started again', () => {
+    const tool = delivered(row());
+    const stoppedOnPurpose = [report({ state: 'stopped' })];
+    expect(diff([input(tool)], stoppedOnPurpose).tools[0]!.command).toMatchObject({ type: 'start' });
+    const plan = diff([input(tool)], stoppedOnPurpose, [], { windingDown: true });
+    expect(plan.tools[0]!.command).toBeUndefined();
+    expect(plan.orphans).toEqual([]);
+  });
+
   it('configures at the next generation on a spec change and on a rotated secret', () => {
     const tool = delivered(row());
     const edited = { ...tool, generation: 2, config_details: { prefix: 'b: ' } };

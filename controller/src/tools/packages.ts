@@ -12,7 +12,7 @@
 import { execFile } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { mkdir, readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { ResolvePackage } from '@toolbelt/reconcilers';
@@ -49,7 +49,8 @@ export class PackageShelf {
   #shelved: Promise<Map<string, Shelved>> | undefined;
 
   constructor(options: PackageShelfOptions) {
-    this.#o = options;
+    // Absolute: `npm pack` writes there from each tool's own directory.
+    this.#o = { ...options, dir: resolve(options.dir) };
   }
 
   /** Reads the tools' package.json files (cheap; packing happens on first download). */

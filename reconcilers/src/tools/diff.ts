@@ -45,6 +45,12 @@ export interface ToolsDiffInput {
   commands: readonly Command[];
   /** The agent is connected and said hello (commands would reach it). */
   agentConnected: boolean;
+  /**
+   * The environment is being torn down (switched off, agent deleted, droplet deleting): the
+   * lifecycle stops its tools itself before the droplet goes, so nothing is sent — above
+   * all no `start` for a tool that has just been stopped on purpose.
+   */
+  windingDown?: boolean;
   /** The droplet's public IPv4 as last observed (endpoints are reported there); null if not known. */
   dropletAddress: string | null;
   now: number;

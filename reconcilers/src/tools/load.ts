@@ -6,6 +6,7 @@
 import {
   type CatalogTool,
   type DbOrTx,
+  getAgent,
   getAgentSession,
   getCatalogTool,
   getEnvironment,
@@ -71,6 +72,8 @@ export async function loadToolsState(db: DbOrTx, environmentId: string, build: S
   const observed = hasDroplet ? stored : new Map<string, Observation>();
   const agentConnected = hasDroplet && session !== undefined && session.disconnected_at === null && session.hello_at !== null;
   const commands = await listCommands(db, { environmentId, limit: COMMAND_WINDOW });
+  const agent = await getAgent(db, environment.agent_id);
+  const windingDown = environment.status === 'deleting' || !agent?.tool_environment_active || agent.deletion_requested_at !== null;
   return {
     rows,
     diff: {
@@ -78,6 +81,7 @@ export async function loadToolsState(db: DbOrTx, environmentId: string, build: S
       observed,
       commands,
       agentConnected,
+      windingDown,
       dropletAddress: hasDroplet ? environment.ip_address : null,
     },
     staleObservations: !hasDroplet && stored.size > 0,

@@ -114,7 +114,7 @@ const NO_DELIVERY: ToolDelivery = { wireGeneration: 0, specGeneration: 0, finger
 
 /** The command to send now (if any) and how long to wait otherwise. */
 function decide(wanted: PlannedCommand | undefined, toolCommands: readonly Command[], observation: Observation | undefined, diff: ToolsDiffInput) {
-  if (!wanted || !diff.agentConnected) return { command: undefined, waitMs: undefined };
+  if (!wanted || !diff.agentConnected || diff.windingDown) return { command: undefined, waitMs: undefined };
   const verdict = gate(wanted, toolCommands, observation, diff);
   return verdict.send ? { command: wanted, waitMs: undefined } : { command: undefined, waitMs: verdict.waitMs };
 }
@@ -145,7 +145,7 @@ function planOne(input: ToolInput, diff: ToolsDiffInput, byTool: ReadonlyMap<str
 
 /** Uninstalls of reported tools that no row describes. */
 function orphansOf(diff: ToolsDiffInput, byTool: ReadonlyMap<string, Command[]>): PlannedCommand[] {
-  if (!diff.agentConnected) return [];
+  if (!diff.agentConnected || diff.windingDown) return [];
   const known = new Set(diff.tools.map((t) => t.tool.id));
   const orphans: PlannedCommand[] = [];
   for (const [id, { report }] of diff.observed) {
