@@ -76,7 +76,7 @@ async function send(ctx: ReconcileContext, environmentId: string, command: Plann
   });
   if (result.kind === 'invalid') throw new Error(`the ${command.type} command for tool ${command.toolInstanceId} is invalid: ${result.reason}`);
   if (result.kind === 'ok' && result.value.created) {
-    await ctx.events.normal(`Tool${COMMAND_VERB[command.type]}`, `${command.type} sent at generation ${command.generation}`, { kind: TOOL_OBJECT_KIND, id: command.toolInstanceId });
+    await ctx.events.normal(`Tool${COMMAND_VERB[command.type]}`, `${command.type} sent (delivery ${command.generation})`, { kind: TOOL_OBJECT_KIND, id: command.toolInstanceId });
   }
 }
 

@@ -61,9 +61,9 @@ export function explainFailure(report: ToolStatusReport): string {
 function readyCondition(report: ToolStatusReport, wanted: { wireGeneration: number; desiredState: 'running' | 'stopped' }): ConditionInput {
   const current = report.generation === wanted.wireGeneration;
   const inState = wanted.desiredState === 'running' ? report.state === 'running' && report.health.status === 'healthy' : report.state === 'stopped';
-  if (current && inState) return { type: 'Ready', status: 'True', reason: 'Ready', message: `generation ${report.generation} is ${report.state}` };
+  if (current && inState) return { type: 'Ready', status: 'True', reason: 'Ready', message: `delivery ${report.generation} (the current spec and secrets) is ${report.state}` };
   if (!current) {
-    return { type: 'Ready', status: 'False', reason: 'Updating', message: `the agent has generation ${report.generation}; generation ${wanted.wireGeneration} is on its way` };
+    return { type: 'Ready', status: 'False', reason: 'Updating', message: `the agent has delivery ${report.generation}; delivery ${wanted.wireGeneration} is on its way` };
   }
   const reason = report.state === 'crash_loop' ? 'CrashLoop' : report.state === 'error' ? 'Failed' : 'NotInDesiredState';
   return { type: 'Ready', status: 'False', reason, message: `wanted ${wanted.desiredState}, observed ${report.state} (health ${report.health.status})` };
