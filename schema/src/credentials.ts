@@ -118,10 +118,12 @@ export interface IssuedBatchEnrollment {
  * `environmentId` the droplet's name says) spends only that environment's row, once. Each
  * environment's earlier unused enrollment tokens are revoked.
  *
- * Residual risk: whoever reads one droplet's user_data (its metadata service) could enroll as
- * a sibling before the sibling does; the sibling's own enrollment then fails (`used`), its
- * agent never connects, and the lifecycle replaces it. The hub can close this by requiring
- * the socket's source address to be the droplet's public address.
+ * Residual risk: whoever reads one droplet's user_data (its metadata service) holds the
+ * token of its siblings too, but redeeming it for a sibling takes that sibling's environment
+ * id — a random UUID that is in no user_data and in no other droplet's metadata. Should it
+ * leak anyway, the sibling's own enrollment fails (`used`) and the lifecycle replaces it; the
+ * hub could close even that by requiring the socket's source address to be the droplet's
+ * public address (not done: behind a load balancer the source is the balancer's).
  */
 export async function issueBatchEnrollmentToken(
   db: DbOrTx,
