@@ -1,6 +1,7 @@
 /**
  * Metrics read from the parts at scrape time (prom-client `collect`): agents connected to
- * this replica, tools by state, and the DigitalOcean client's calls and remaining budget.
+ * this replica, tools and environments by status, and the DigitalOcean client's calls and
+ * remaining budget.
  * The loop registers its own (reconcile outcomes and durations, queue depth, leadership).
  */
 import { type Db, rowsOf } from '@toolbelt/schema';
@@ -33,20 +34,33 @@ export function registerControllerMetrics(registry: Registry, sources: MetricSou
       this.set(sources.hub.stats().heartbeatsReceived);
     },
   });
-  new Gauge({
+  countByStatus(registers, sources.db, {
     name: 'toolbelt_tools',
     help: 'Tool instances by observed status (the whole fleet)',
+    table: 'agent_droplet_tools',
+  });
+  countByStatus(registers, sources.db, {
+    name: 'toolbelt_environments',
+    help: 'Tool environments by status (the whole fleet): alert on unreachable and error',
+    table: 'agent_droplets',
+  });
+  if (sources.provider) registerProviderMetrics(registers, sources.provider);
+}
+
+/** A gauge of a table's rows by `status`, counted at scrape time. */
+function countByStatus(registers: Registry[], db: Db, what: { name: string; help: string; table: 'agent_droplet_tools' | 'agent_droplets' }): void {
+  const { name, help, table } = what;
+  new Gauge({
+    name,
+    help,
     labelNames: ['status'],
     registers,
     async collect() {
-      const rows = rowsOf<{ status: string; n: number }>(
-        await sources.db.execute(sql`select status, count(*)::int as n from agent_droplet_tools group by status`),
-      );
+      const rows = rowsOf<{ status: string; n: number }>(await db.execute(sql.raw(`select status, count(*)::int as n from ${table} group by status`)));
       this.reset();
       for (const row of rows) this.set({ status: row.status }, row.n);
     },
   });
-  if (sources.provider) registerProviderMetrics(registers, sources.provider);
 }
 
 function registerProviderMetrics(registers: Registry[], provider: Provider): void {

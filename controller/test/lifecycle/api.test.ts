@@ -59,6 +59,7 @@ describeEachDatabase('lifecycle through the API (embedded simulator)', (t) => {
     // Active means its local droplet's agent has said hello (TOOLBELT_AGENT_REQUIRED, on by default).
     expect(metrics).toMatch(/toolbelt_agents_connected 1\n/);
     expect(metrics).toMatch(/# TYPE toolbelt_tools gauge/);
+    expect(metrics).toMatch(/toolbelt_environments\{status="active"\} 1\n/);
     expect(metrics).toMatch(/toolbelt_reconcile_total\{/);
 
     expect((await api('PUT', `/v1/agents/${agentId}/environment`, { active: false })).status).toBe(200);
