@@ -5,6 +5,17 @@ import { stringify } from 'yaml';
 import type { CommandContext } from './context.ts';
 
 /** Prints rows as aligned columns under upper-case headers. */
+/** An event as the API answers it (`GET /v1/events`, its SSE stream). */
+export interface EventRow {
+  id: number;
+  type: string;
+  reason: string;
+  message: string;
+  count: number;
+  last_seen: string;
+  object: { kind: string; id: string };
+}
+
 export function printTable(ctx: CommandContext, headers: string[], rows: (string | number | null | undefined)[][]): void {
   const cells = [headers.map((h) => h.toUpperCase()), ...rows.map((r) => r.map((c) => (c === null || c === undefined ? '-' : String(c))))];
   const widths = headers.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));

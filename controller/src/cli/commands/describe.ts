@@ -3,7 +3,7 @@
  * tools and the recent events of everything involved — what an operator reads first.
  */
 import { type CommandContext, usageError } from '../context.ts';
-import { age, printStructured } from '../output.ts';
+import { age, type EventRow, printStructured } from '../output.ts';
 
 const USAGE = 'toolbelt describe agent NAME | toolbelt describe tool AGENT/NAME';
 const enc = encodeURIComponent;
@@ -14,14 +14,6 @@ interface Condition {
   reason: string;
   message: string;
   lastTransitionTime: string;
-}
-interface EventRow {
-  type: string;
-  reason: string;
-  message: string;
-  count: number;
-  last_seen: string;
-  object: { kind: string; id: string };
 }
 type Row = Record<string, unknown>;
 

@@ -6,20 +6,11 @@
 import { parseArgs } from 'node:util';
 import { apiError } from '../client.ts';
 import { CliError, type CommandContext, usageError } from '../context.ts';
-import { printStructured } from '../output.ts';
+import { type EventRow, printStructured } from '../output.ts';
 
 const USAGE = 'toolbelt events [--object KIND/ID]... [--follow] | toolbelt logs AGENT [--follow]';
 const enc = encodeURIComponent;
 
-interface EventRow {
-  id: number;
-  type: string;
-  reason: string;
-  message: string;
-  count: number;
-  last_seen: string;
-  object: { kind: string; id: string };
-}
 
 function line(e: EventRow): string {
   return `${e.last_seen}  ${e.type.padEnd(7)}  ${e.reason.padEnd(20)}  ${e.object.kind}/${e.object.id}  ${e.message}${e.count > 1 ? ` (x${e.count})` : ''}`;
