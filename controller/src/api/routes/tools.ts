@@ -2,7 +2,7 @@
  * An agent's toolbelt: its tool instances (list, add, get, change, remove) and the
  * `toolbelt` view the agent platform reads — active tools with endpoints and MCP capabilities.
  */
-import { getEnvironmentByAgent, toolInstanceSpecSchema, toolUpdateSchema } from '@toolbelt/schema';
+import { getEnvironmentByAgent, type ToolInstance, toolInstanceSpecSchema, toolUpdateSchema } from '@toolbelt/schema';
 import { z } from 'zod';
 import type { ApiDeps } from '../deps.ts';
 import { requireAgent } from '../ops/agents.ts';
@@ -13,6 +13,11 @@ import { pageOf, toolView, toolViewSchema } from '../views.ts';
 import { AUTH_ERRORS, agentParams, errors, nextCursor, pageQuery } from './common.ts';
 
 const TAG = 'tools';
+
+/** A tool instance as the API answers it, its generation as the ETag. */
+function toolAnswer<S extends number>(status: S, agent: { id: string }, record: { tool: ToolInstance; toolName: string }) {
+  return { status, body: toolView(record.tool, { agentId: agent.id, toolName: record.toolName }), etag: String(record.tool.generation) };
+}
 const toolParams = agentParams.extend({ tool: z.string().min(1).describe('tool instance id or instance_name') });
 
 const listTools = (deps: ApiDeps): AnyRoute =>
@@ -50,11 +55,7 @@ const addTool = (deps: ApiDeps): AnyRoute =>
         const owner = await requireAgent(ctx.tx, params.id, { lock: true });
         return { agent: owner, record: await addToolWrite(ctx, owner, body) };
       });
-      return {
-        status: 201,
-        body: toolView(record.tool, { agentId: agent.id, toolName: record.toolName }),
-        etag: String(record.tool.generation),
-      };
+      return toolAnswer(201, agent, record);
     },
   });
 
@@ -70,11 +71,7 @@ const getTool = (deps: ApiDeps): AnyRoute =>
     async handle({ params }) {
       const agent = await requireAgent(deps.db, params.id);
       const record = await requireAgentTool(deps.db, agent, params.tool);
-      return {
-        status: 200,
-        body: toolView(record.tool, { agentId: agent.id, toolName: record.toolName }),
-        etag: String(record.tool.generation),
-      };
+      return toolAnswer(200, agent, record);
     },
   });
 
@@ -95,11 +92,7 @@ const updateTool = (deps: ApiDeps): AnyRoute =>
         const current = await requireAgentTool(ctx.tx, owner, params.tool);
         return { agent: owner, record: await updateToolWrite(ctx, { agent: owner, record: current }, body, { ifMatch }) };
       });
-      return {
-        status: 200,
-        body: toolView(record.tool, { agentId: agent.id, toolName: record.toolName }),
-        etag: String(record.tool.generation),
-      };
+      return toolAnswer(200, agent, record);
     },
   });
 
