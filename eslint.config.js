@@ -21,6 +21,19 @@ export default tseslint.config(
     },
   },
   {
+    // The console runs in the browser.
+    files: ['console/src/**'],
+    languageOptions: {
+      globals: {
+        window: 'readonly', document: 'readonly', location: 'readonly', history: 'readonly', fetch: 'readonly',
+        EventSource: 'readonly', addEventListener: 'readonly', setInterval: 'readonly', clearInterval: 'readonly',
+        HTMLElement: 'readonly', HTMLInputElement: 'readonly', HTMLSelectElement: 'readonly', HTMLTextAreaElement: 'readonly',
+        HTMLDialogElement: 'readonly', MouseEvent: 'readonly', MessageEvent: 'readonly', Event: 'readonly', Response: 'readonly',
+        URLSearchParams: 'readonly', AbortController: 'readonly',
+      },
+    },
+  },
+  {
     files: ['**/test/**', '**/*.test.ts', '**/bench/**', '**/*.bench.ts'],
     rules: { 'max-lines-per-function': 'off', 'max-lines': ['error', { max: 600 }] },
   },

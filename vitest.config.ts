@@ -3,7 +3,7 @@ import { defineConfig } from 'vitest/config';
 // One vitest run across the workspace: each room is a project with its own tests.
 export default defineConfig({
   test: {
-    projects: ['schema', 'reconcilers', 'controller', 'droplet-agent', 'simulator', 'tools/echo-mcp'].map((room) => ({
+    projects: ['schema', 'reconcilers', 'controller', 'droplet-agent', 'simulator', 'tools/echo-mcp', 'console'].map((room) => ({
       extends: true,
       test: {
         name: room,

@@ -15,6 +15,7 @@ import { ensureAdminToken } from './api/bootstrap.ts';
 import { type Component, ComponentSet } from './component.ts';
 import type { Config } from './config.ts';
 import type { ControllerOptions } from './controller.ts';
+import { addConsoleRoutes } from './http/console.ts';
 import { addHealthRoutes } from './http/health.ts';
 import { Router } from './http/router.ts';
 import { HttpServer } from './http/server.ts';
@@ -105,6 +106,7 @@ function buildServing(database: Database, setup: Setup, registry: Registry): Bui
   const { config, logger, options } = setup;
   const router = new Router();
   addHealthRoutes(router, { db: database.db });
+  addConsoleRoutes(router, config.consoleDir ? { dir: config.consoleDir } : {});
   const wiring = new ToolsWiring({ db: database.db, logger: logger.child({ component: 'tools' }), secrets: options.secrets });
   const onSpecChange = (kind: string, key: string) => {
     options.onSpecChange?.(kind as never, key);
@@ -115,6 +117,7 @@ function buildServing(database: Database, setup: Setup, registry: Registry): Bui
     db: database.db,
     logger,
     defaults: { region: config.defaultRegion, size: config.defaultSize },
+    sessionTtlMs: config.sessionTtlMs,
     ...apiOptions,
     ...(options.secrets ? { secrets: wiring.watchSecrets(options.secrets) } : {}),
     metrics: options.metrics ?? registry,
@@ -197,6 +200,7 @@ export async function assemble(database: Database, setup: Setup): Promise<Parts>
     });
     if (config.seedCatalog) await seedCatalogTools(database.db, logger, (await built.shelf.list()).get('@toolbelt/echo-mcp')?.version ?? '1.0.0');
     looped = await buildLoop(database, setup, built, registry);
+    if (looped.lifecycle) built.api.digitalocean.bind(looped.lifecycle.provider);
     registerControllerMetrics(registry, { db: database.db, hub: built.hub, provider: looped.lifecycle?.provider });
     // Stopped in reverse: the loop first, then the hub, the API (its event streams), the server.
     const started: Component[] = [built.http, built.api, built.hub, ...(looped.loop ? [looped.loop.elector] : [])];

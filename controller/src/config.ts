@@ -55,6 +55,8 @@ export const SETTINGS = {
     help: 'local droplets: a Docker Engine API socket, enabling the docker runtime',
   },
   seedCatalog: { env: 'TOOLBELT_SEED_CATALOG', flag: 'seed-catalog', help: 'add the built-in tools (echo, everything) to the catalog at start (true/false)' },
+  consoleDir: { env: 'TOOLBELT_CONSOLE_DIR', flag: 'console-dir', help: "the web console's built assets, served at / (default: console/dist of this checkout)" },
+  sessionTtlMs: { env: 'TOOLBELT_SESSION_TTL_MS', flag: 'session-ttl-ms', help: 'how long a console session lasts after sign-in' },
   ...LIFECYCLE_SETTINGS,
 } as const;
 type SettingName = keyof typeof SETTINGS;
@@ -110,6 +112,8 @@ const fields = z.object({
   localDroplets: flag(true),
   localDockerSocket: z.preprocess(blankToUndefined, z.string().min(1).optional()),
   seedCatalog: flag(true),
+  consoleDir: z.preprocess(blankToUndefined, z.string().min(1).optional()),
+  sessionTtlMs: z.preprocess(blankToUndefined, z.coerce.number().int().min(60_000).max(30 * 86_400_000).default(12 * 3_600_000)),
   ...lifecycleFields,
 });
 

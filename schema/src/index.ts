@@ -26,3 +26,6 @@ export * from './agent-views.ts';
 export * from './event-stream.ts';
 export * from './locks.ts';
 export * from './secrets.ts';
+export * from './console-sessions.ts';
+export * from './host-metrics.ts';
+export * from './provisioning-stats.ts';

@@ -420,3 +420,46 @@ export const agentToolObservations = pgTable(
   },
   (t) => [primaryKey({ columns: [t.agent_droplet_id, t.tool_instance_id] })],
 );
+
+/**
+ * Host metrics history for the console's charts: at most one point a minute per environment
+ * (the last heartbeat of the minute), kept 24 hours — so at most 1,440 rows per environment.
+ * The hub writes a point when an environment's minute changes and prunes older rows.
+ */
+export const hostMetricPoints = pgTable(
+  'host_metric_points',
+  {
+    agent_droplet_id: uuid('agent_droplet_id')
+      .notNull()
+      .references(() => agentDroplets.id, { onDelete: 'cascade' }),
+    minute: ts('minute').notNull(),
+    metrics: jsonb('metrics').$type<HostMetrics>().notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.agent_droplet_id, t.minute] }),
+    // Pruning deletes by age across all environments.
+    index('host_metric_points_minute_idx').on(t.minute),
+  ],
+);
+
+/**
+ * Console sessions: an API token exchanged for an opaque cookie (only its SHA-256 is kept).
+ * A session carries its token's role, ends at `expires_at`, on sign-out (`revoked_at`), and
+ * with its token (revoking the token ends its sessions: the join checks the token).
+ * `csrf_token` must come back in `X-CSRF-Token` on every write made with the cookie.
+ */
+export const consoleSessions = pgTable(
+  'console_sessions',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    session_hash: text('session_hash').notNull(),
+    token_id: uuid('token_id')
+      .notNull()
+      .references(() => apiTokens.id, { onDelete: 'cascade' }),
+    csrf_token: text('csrf_token').notNull(),
+    created_at: createdAt(),
+    expires_at: ts('expires_at').notNull(),
+    revoked_at: ts('revoked_at'),
+  },
+  (t) => [uniqueIndex('console_sessions_session_hash_key').on(t.session_hash), index('console_sessions_expires_at_idx').on(t.expires_at)],
+);

@@ -41,7 +41,16 @@ export type Endpoint = z.infer<typeof endpointSchema>;
 /** What an MCP tool said it offers in its last health check. */
 export const toolCapabilitiesSchema = z.object({
   serverInfo: z.object({ name: z.string(), version: z.string() }).optional(),
-  tools: z.array(z.object({ name: z.string(), description: z.string().optional() })).default([]),
+  tools: z
+    .array(
+      z.object({
+        name: z.string(),
+        description: z.string().optional(),
+        /** The tool's JSON Schema of its arguments, as `tools/list` gave it (left out when over 8 KB). */
+        inputSchema: z.record(z.string(), z.unknown()).optional(),
+      }),
+    )
+    .default([]),
   checkedAt: z.string().optional(),
 });
 export type ToolCapabilities = z.infer<typeof toolCapabilitiesSchema>;

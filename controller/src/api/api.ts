@@ -9,6 +9,7 @@ import type { Router } from '../http/router.ts';
 import type { Logger } from '../logger.ts';
 import { Authenticator } from './auth.ts';
 import type { ApiDeps, MetricsRegistry } from './deps.ts';
+import { DigitalOceanOptions } from './digitalocean-options.ts';
 import { buildOpenApi } from './openapi.ts';
 import type { EnvironmentDefaults, OnSpecChange } from './ops/context.ts';
 import { ToolConfigValidator } from './ops/tool-config.ts';
@@ -17,8 +18,10 @@ import { defineRoute } from './route.ts';
 import { agentRoutes } from './routes/agents.ts';
 import { applyRoutes } from './routes/apply.ts';
 import { catalogRoutes } from './routes/catalog.ts';
+import { consoleDataRoutes } from './routes/console-data.ts';
 import { eventRoutes } from './routes/events.ts';
 import { secretRoutes } from './routes/secrets.ts';
+import { sessionRoutes } from './routes/session.ts';
 import { systemRoutes } from './routes/system.ts';
 import { toolRoutes } from './routes/tools.ts';
 import type { SecretStore } from './secrets.ts';
@@ -40,6 +43,8 @@ export interface ApiOptions {
   eventPollMs?: number;
   /** The version shown in the OpenAPI document. */
   version?: string;
+  /** How long a console session lasts (default 12 hours). */
+  sessionTtlMs?: number;
 }
 
 export const DEFAULT_ENVIRONMENT: EnvironmentDefaults = { region: 'nyc3', size: 's-1vcpu-1gb' };
@@ -51,9 +56,12 @@ export class Api implements Component {
   readonly #abort = new AbortController();
   readonly #authenticator: Authenticator;
   readonly #openapi: Record<string, unknown>;
+  /** DigitalOcean's regions and sizes for the console; `startController` binds the provider. */
+  readonly digitalocean: DigitalOceanOptions;
 
   constructor(options: ApiOptions) {
     const logger = options.logger;
+    this.digitalocean = new DigitalOceanOptions({ clock: options.clock ?? systemClock });
     const deps: ApiDeps = {
       db: options.db,
       logger,
@@ -65,6 +73,7 @@ export class Api implements Component {
       metrics: options.metrics,
       eventPollMs: options.eventPollMs ?? 500,
       signal: this.#abort.signal,
+      digitalocean: this.digitalocean,
     };
     this.#authenticator = new Authenticator({ db: options.db, clock: deps.clock });
     this.registry.add(
@@ -75,6 +84,8 @@ export class Api implements Component {
       ...eventRoutes(deps),
       ...applyRoutes(deps),
       ...systemRoutes(deps),
+      ...consoleDataRoutes(deps),
+      ...sessionRoutes(deps, options.sessionTtlMs ?? 12 * 3_600_000),
     );
     this.registry.add(
       defineRoute({

@@ -1,12 +1,13 @@
 /**
- * API authentication: `Authorization: Bearer <token>`, looked up by its SHA-256 hash, and a
- * role check (viewer < operator < admin). 401 and 403 say why. The token itself is never
- * stored, logged or echoed.
+ * API authentication: `Authorization: Bearer <token>`, looked up by its SHA-256 hash, or the
+ * console's session cookie (see `sessions.ts`), and a role check (viewer < operator <
+ * admin). 401 and 403 say why. The token itself is never stored, logged or echoed.
  */
 import type { IncomingMessage } from 'node:http';
 import { type ApiRole, type Clock, type Db, findApiTokenByHash, hashApiToken, touchApiToken } from '@toolbelt/schema';
 import { ApiError } from './errors.ts';
 import type { Access, Caller } from './route.ts';
+import { sessionCaller, SESSION_COOKIE, readCookie } from './sessions.ts';
 
 const ROLE_RANK: Record<ApiRole, number> = { viewer: 1, operator: 2, admin: 3 };
 /** What each role is for, named in 403 answers. */
@@ -23,7 +24,7 @@ export function allows(role: ApiRole, access: Access): boolean {
   return access === 'public' || ROLE_RANK[role] >= ROLE_RANK[access];
 }
 
-function unauthenticated(message: string): ApiError {
+export function unauthenticated(message: string): ApiError {
   return new ApiError(401, 'UNAUTHENTICATED', message, {
     hint: 'send "Authorization: Bearer <token>"; the first start of the controller prints an admin token',
   });
@@ -43,18 +44,28 @@ export class Authenticator {
   /** The caller of `req`, or an ApiError (401/403) saying why not. Public routes need no token. */
   async authenticate(req: IncomingMessage, access: Access): Promise<Caller | undefined> {
     if (access === 'public') return undefined;
+    const caller = await this.identify(req);
+    if (!allows(caller.role, access)) {
+      throw new ApiError(403, 'FORBIDDEN', `token "${caller.name}" has role ${caller.role}; this needs ${access} or above`, {
+        hint: `${access} tokens may ${ROLE_MEANING[access as ApiRole]}; ask an admin for one`,
+      });
+    }
+    await this.#touch(caller.tokenId);
+    return caller;
+  }
+
+  /** Who sent `req` (a bearer token, else a console session cookie), whatever the route needs. */
+  async identify(req: IncomingMessage): Promise<Caller> {
     const header = req.headers.authorization;
-    if (!header) throw unauthenticated('no Authorization header');
+    if (!header) {
+      const session = readCookie(req, SESSION_COOKIE);
+      if (session !== undefined) return sessionCaller(this.#db, req, session, new Date(this.#clock.now()));
+      throw unauthenticated('no Authorization header');
+    }
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
     if (!match) throw unauthenticated('the Authorization header is not of the form "Bearer <token>"');
     const row = await findApiTokenByHash(this.#db, hashApiToken(match[1]!));
     if (!row) throw unauthenticated('the token is not known or was revoked');
-    if (!allows(row.role, access)) {
-      throw new ApiError(403, 'FORBIDDEN', `token "${row.name}" has role ${row.role}; this needs ${access} or above`, {
-        hint: `${access} tokens may ${ROLE_MEANING[access as ApiRole]}; ask an admin for one`,
-      });
-    }
-    await this.#touch(row.id);
     return { tokenId: row.id, name: row.name, role: row.role };
   }
 

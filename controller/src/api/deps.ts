@@ -3,6 +3,7 @@
  * seams other components plug into (secret store, metrics registry).
  */
 import type { Clock } from '@toolbelt/schema';
+import type { DigitalOceanOptions } from './digitalocean-options.ts';
 import type { WriteDeps } from './ops/context.ts';
 import type { SecretStore } from './secrets.ts';
 
@@ -20,6 +21,8 @@ export interface ApiDeps extends WriteDeps {
   metrics: MetricsRegistry | undefined;
   /** How often an event stream looks for new events. */
   eventPollMs: number;
+  /** DigitalOcean's regions and sizes, cached (empty until a provider is bound). */
+  digitalocean: DigitalOceanOptions;
   /** Aborted when the API stops: open streams end. */
   signal: AbortSignal;
 }

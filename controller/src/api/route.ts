@@ -16,6 +16,8 @@ export interface Caller {
   tokenId: string;
   name: string;
   role: ApiRole;
+  /** Set when the caller came with a console session cookie rather than a bearer token. */
+  sessionId?: string;
 }
 
 export interface RouteContext<P, Q, B> {

@@ -5,6 +5,7 @@
  */
 import { type Clock, type Db, type HeartbeatRow, type HostMetrics, writeHeartbeats } from '@toolbelt/schema';
 import type { Logger } from '../logger.ts';
+import { MetricsHistory } from './metrics-history.ts';
 
 /** Rows per statement: keeps one statement's JSON parameter to a few MB. */
 const CHUNK = 5000;
@@ -24,7 +25,11 @@ export class HeartbeatBuffer {
   #flushing: Promise<void> | undefined;
   readonly stats: HeartbeatStats = { received: 0, written: 0, flushes: 0, lastFlushRows: 0, flushMsTotal: 0, flushMsMax: 0 };
 
-  constructor(private readonly deps: { db: Db; clock: Clock; logger: Logger; flushMs: number }) {}
+  readonly #history: MetricsHistory;
+
+  constructor(private readonly deps: { db: Db; clock: Clock; logger: Logger; flushMs: number }) {
+    this.#history = new MetricsHistory({ db: deps.db, clock: deps.clock });
+  }
 
   /** Notes that the environment's agent was heard from now. */
   record(environmentId: string, agentVersion: string, metrics?: HostMetrics): void {
@@ -78,6 +83,9 @@ export class HeartbeatBuffer {
     } catch (error) {
       this.deps.logger.warn({ err: error, rows: rows.length }, 'writing heartbeats failed; retrying with the next flush');
       for (const row of rows) if (!this.#pending.has(row.environmentId)) this.#pending.set(row.environmentId, row);
+      return;
     }
+    // The history is for charts: a failed write is logged and skipped, never retried.
+    await this.#history.record(rows).catch((error: unknown) => this.deps.logger.warn({ err: error }, 'writing host metrics history failed'));
   }
 }

@@ -16,6 +16,20 @@ export interface HealthResult {
 }
 
 const MAX_TOOL_PAGES = 10;
+/** An input schema larger than this (as JSON) is left out of the report: the socket's messages stay small. */
+const MAX_INPUT_SCHEMA_BYTES = 8 * 1024;
+
+type McpToolInfo = NonNullable<ToolCapabilities['tools']>[number];
+
+function toolInfo(t: { name: string; description?: string | undefined; inputSchema?: unknown }): McpToolInfo {
+  const info: McpToolInfo = { name: t.name };
+  if (t.description) info.description = t.description;
+  const schema = t.inputSchema;
+  if (schema && typeof schema === 'object' && JSON.stringify(schema).length <= MAX_INPUT_SCHEMA_BYTES) {
+    info.inputSchema = schema as Record<string, unknown>;
+  }
+  return info;
+}
 
 /** Runs initialize + tools/list over `transport` and closes the session. */
 export async function mcpSession(transport: Transport, timeoutMs: number, agentVersion: string): Promise<HealthResult> {
@@ -23,11 +37,11 @@ export async function mcpSession(transport: Transport, timeoutMs: number, agentV
   client.onerror = () => {}; // stray lines on a shared pipe are not this check's failure
   try {
     await client.connect(transport, { timeout: timeoutMs });
-    const tools: { name: string; description?: string }[] = [];
+    const tools: McpToolInfo[] = [];
     let cursor: string | undefined;
     for (let page = 0; page < MAX_TOOL_PAGES; page += 1) {
       const result = await client.listTools(cursor ? { cursor } : undefined, { timeout: timeoutMs });
-      for (const t of result.tools) tools.push(t.description ? { name: t.name, description: t.description } : { name: t.name });
+      for (const t of result.tools) tools.push(toolInfo(t));
       cursor = result.nextCursor;
       if (!cursor) break;
     }

@@ -10,6 +10,7 @@ import {
   getAgentWithEnvironment,
   listAgentsWithEnvironments,
   listEnvironmentsWithAgents,
+  provisioningStats,
 } from '@toolbelt/schema';
 import { z } from 'zod';
 import type { ApiDeps } from '../deps.ts';
@@ -24,6 +25,7 @@ import {
 } from '../ops/agents.ts';
 import { write } from '../ops/context.ts';
 import { type AnyRoute, defineRoute } from '../route.ts';
+import { priceSchema } from './console-data.ts';
 import { agentView, agentViewSchema, environmentEtag, environmentView, environmentViewSchema, pageOf } from '../views.ts';
 import { AUTH_ERRORS, agentParams, errors, nextCursor, pageQuery } from './common.ts';
 
@@ -124,7 +126,16 @@ const getEnvironment = (deps: ApiDeps): AnyRoute =>
     access: 'viewer',
     params: agentParams,
     responses: {
-      200: { description: 'the environment; ETag covers the switch and the spec', schema: environmentViewSchema },
+      200: {
+        description: "the environment with its size's price and this fleet's typical provisioning time; ETag covers the switch and the spec",
+        schema: environmentViewSchema.extend({
+          price: priceSchema.nullable().describe("DigitalOcean's list price of the size (null when the size is not listed)"),
+          typical_provisioning: z.object({
+            median_seconds: z.number().nullable().describe('median time from create to Ready'),
+            samples: z.number().int().describe('over this many of the last environments that became Ready (at most 20)'),
+          }),
+        }),
+      },
       ...errors(...AUTH_ERRORS, 404),
     },
     async handle({ params }) {
@@ -133,9 +144,14 @@ const getEnvironment = (deps: ApiDeps): AnyRoute =>
       if (!full?.environment) {
         throw notFoundError(`the environment of agent "${agent.name}"`, `create it with PUT /v1/agents/${agent.name}/environment`);
       }
+      const [price, stats] = await Promise.all([deps.digitalocean.priceOf(full.environment.size), provisioningStats(deps.db)]);
       return {
         status: 200,
-        body: environmentView(full.environment, full.agent.tool_environment_active),
+        body: {
+          ...environmentView(full.environment, full.agent.tool_environment_active),
+          price,
+          typical_provisioning: { median_seconds: stats.medianSeconds, samples: stats.samples },
+        },
         etag: environmentEtag(full.agent.generation, full.environment.generation),
       };
     },

@@ -23,13 +23,33 @@ async function fetchAll(ctx: CommandContext, path: string): Promise<Row[]> {
   return items;
 }
 
-const TABLES: Record<string, { path: (arg?: string) => string; headers: string[]; row: (r: Row) => unknown[]; single?: boolean }> = {
+/** Monthly prices by size slug, from `GET /v1/digitalocean/options` (empty when it cannot answer). */
+type Prices = Map<string, number>;
+
+async function fetchPrices(ctx: CommandContext): Promise<Prices> {
+  try {
+    const options: { sizes: { slug: string; price_monthly: number }[] } = await ctx.client().request('GET', '/v1/digitalocean/options');
+    return new Map(options.sizes.map((s) => [s.slug, s.price_monthly]));
+  } catch {
+    return new Map();
+  }
+}
+
+/** What an environment costs a month while it is on: `$6.00/mo`, `-` when off or the size is not listed. */
+function priceOf(r: Row, prices: Prices): string {
+  const env = r.environment as Row | null;
+  const price = env && r.tool_environment_active ? prices.get(env.size as string) : undefined;
+  return price === undefined ? '-' : `$${price.toFixed(2)}/mo`;
+}
+
+const TABLES: Record<string, { path: (arg?: string) => string; headers: string[]; row: (r: Row, prices: Prices) => unknown[]; single?: boolean }> = {
   agents: {
     path: () => '/v1/agents',
-    headers: ['name', 'environment', 'region', 'size', 'status', 'ready', 'age'],
-    row: (r) => {
+    headers: ['name', 'environment', 'region', 'size', 'price', 'status', 'ready', 'age'],
+    row: (r, prices) => {
       const env = r.environment as Row | null;
-      return [r.name, r.tool_environment_active ? 'on' : 'off', env?.region, env?.size, r.deletion_requested_at ? 'deleting' : env?.status, conditionStatus(env?.conditions), age(r.created_at as string)];
+      const status = r.deletion_requested_at ? 'deleting' : env?.status;
+      return [r.name, r.tool_environment_active ? 'on' : 'off', env?.region, env?.size, priceOf(r, prices), status, conditionStatus(env?.conditions), age(r.created_at as string)];
     },
   },
   catalog: {
@@ -80,5 +100,6 @@ export async function getCommand(ctx: CommandContext): Promise<void> {
   const single = name !== undefined && (kind !== 'tools' || name.includes('/'));
   const rows = single ? [await getOne(ctx, kind, name)] : await fetchAll(ctx, table.path(name));
   if (printStructured(ctx, single ? rows[0] : rows)) return;
-  printTable(ctx, table.headers, rows.map((r) => table.row(r) as (string | null)[]));
+  const prices = kind === 'agents' ? await fetchPrices(ctx) : new Map<string, number>();
+  printTable(ctx, table.headers, rows.map((r) => table.row(r, prices) as (string | null)[]));
 }
