@@ -22,7 +22,7 @@ import {
   type RenderUserData,
 } from '@toolbelt/reconcilers';
 import { type Clock, type Db, systemClock } from '@toolbelt/schema';
-import { renderAgentUserData } from '@toolbelt/schema/protocol';
+import { renderAgentUserData } from '@toolbelt/schema/cloud-init';
 import { type Simulator, type SimulatorHooks, startSimulator } from '@toolbelt/simulator';
 import type { Registry } from 'prom-client';
 import type { Component } from './component.ts';

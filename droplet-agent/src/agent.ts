@@ -24,7 +24,7 @@ import { createRuntimes } from './runtimes/create.ts';
 import type { RestartPolicy } from './runtimes/process/supervisor.ts';
 import type { Runtime } from './runtimes/types.ts';
 import { SecretBroker } from './secrets.ts';
-import { ToolManager } from './tools.ts';
+import { ToolManager } from './tool-manager.ts';
 import { Updater } from './updater.ts';
 
 export interface AgentOptions {

@@ -24,7 +24,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { extractAgentBootstrap } from '@toolbelt/schema/protocol';
+import { extractAgentBootstrap } from '@toolbelt/schema/cloud-init';
 import { removeScopedContainers } from './local-containers.ts';
 import type { DropletInfo, DropletStatus } from './model.ts';
 
