@@ -78,7 +78,7 @@ export function readyOf(conditions: Condition[] | undefined): string {
 export function Conditions(props: { conditions: Condition[] }) {
   if (props.conditions.length === 0) return <Empty>No conditions reported yet.</Empty>;
   return (
-    <div class="table-wrap">
+    <div class="table-wrap" tabIndex={0} role="region" aria-label="Table (scrolls sideways on narrow screens)">
       <table>
         <caption class="sr-only">Conditions</caption>
         <thead>
@@ -201,7 +201,7 @@ export function mergeEvent(list: ToolbeltEvent[], e: ToolbeltEvent, max = 500): 
 export function EventsTable(props: { events: ToolbeltEvent[]; names?: Map<string, string>; caption: string }) {
   if (props.events.length === 0) return <Empty>No events yet. New ones appear here as they happen.</Empty>;
   return (
-    <div class="table-wrap">
+    <div class="table-wrap" tabIndex={0} role="region" aria-label="Table (scrolls sideways on narrow screens)">
       <table class="events">
         <caption class="sr-only">{props.caption}</caption>
         <thead>

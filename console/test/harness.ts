@@ -156,7 +156,8 @@ export async function seriousViolations(page: Page): Promise<string[]> {
 }
 
 /** Saves a screenshot into docs/console/ for docs/console.md. */
-export async function screenshot(page: Page, name: string): Promise<void> {
+export async function screenshot(page: Page, name: string, options: { fullPage?: boolean } = {}): Promise<void> {
   mkdirSync(SHOTS, { recursive: true });
-  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+  // A modal's backdrop covers the viewport only: photograph dialogs without fullPage.
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: options.fullPage ?? true });
 }

@@ -34,7 +34,8 @@ function AgentEvents(props: { agent: Agent; tools: Tool[] }) {
 export function AgentPage(props: { id: string; can: Abilities }) {
   const base = `/v1/agents/${encodeURIComponent(props.id)}`;
   const agent = useApi<Agent>(base);
-  const env = useApi<Environment>(`${base}/environment`);
+  // An agent without an environment row has nothing at /environment (404): ask only when it has one.
+  const env = useApi<Environment>(agent.data?.environment ? `${base}/environment` : undefined);
   const tools = useApi<Page<Tool>>(`${base}/tools?limit=500`);
   useEffect(() => {
     const timer = setInterval(() => {
@@ -68,15 +69,15 @@ export function AgentPage(props: { id: string; can: Abilities }) {
       {a.deletion_requested_at ? <p class="state error">This agent is being deleted.</p> : null}
       {agent.error ? <ErrorBox error={agent.error} retry={agent.reload} /> : null}
       <div class="grid">
-        <EnvironmentPanel agentId={a.id} active={a.tool_environment_active} can={props.can} env={env} onChanged={agent.reload} />
+        <EnvironmentPanel agentId={a.id} active={a.tool_environment_active} exists={a.environment !== null} can={props.can} env={env} onChanged={agent.reload} />
         <section aria-labelledby="conditions-title" class="card">
           <h2 id="conditions-title">Conditions</h2>
-          {env.data ? <Conditions conditions={env.data.conditions} /> : <p class="muted">No environment yet.</p>}
+          {a.environment ? <Conditions conditions={env.data?.conditions ?? a.environment.conditions} /> : <p class="muted">No environment yet.</p>}
         </section>
       </div>
       <section aria-labelledby="metrics-title" class="card">
         <h2 id="metrics-title">Host metrics (24 hours)</h2>
-        {env.data ? <MetricsCharts agentId={a.id} /> : <p class="muted">No environment yet.</p>}
+        {a.environment ? <MetricsCharts agentId={a.id} /> : <p class="muted">No environment yet.</p>}
       </section>
       <Toolbelt agentId={a.id} can={props.can} tools={tools} />
       <AgentEvents agent={a} tools={tools.data?.items ?? []} />

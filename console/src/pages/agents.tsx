@@ -121,7 +121,7 @@ function AgentRow(props: { agent: Agent; prices: Map<string, number> }) {
 
 function AgentsTable(props: { agents: Agent[]; prices: Map<string, number> }) {
   return (
-    <div class="table-wrap">
+    <div class="table-wrap" tabIndex={0} role="region" aria-label="Table (scrolls sideways on narrow screens)">
       <table class="agents">
         <caption class="sr-only">Agents and their tool environments</caption>
         <thead>

@@ -109,7 +109,7 @@ function Details(props: { tool: CatalogTool; can: Abilities; onSaved: () => void
         <dd>{(t.default_config_template['x-toolbelt-secrets'] ?? []).join(', ') || '—'}</dd>
       </dl>
       <h3>Config template</h3>
-      <pre>{JSON.stringify(t.default_config_template, null, 2)}</pre>
+      <pre tabIndex={0}>{JSON.stringify(t.default_config_template, null, 2)}</pre>
       {editing ? <EditDialog tool={t} open={editing} onClose={() => setEditing(false)} onSaved={props.onSaved} /> : null}
     </article>
   );

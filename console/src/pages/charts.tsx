@@ -18,7 +18,10 @@ function Chart(props: { title: string; unit: string; points: { t: number; v: num
   const { points, max, from, to } = props;
   const x = (t: number) => ((t - from) / Math.max(1, to - from)) * W;
   const y = (v: number) => H - (Math.min(v, max) / max) * (H - 4) - 2;
+  // Each point also gets a zero-length segment: with round caps it shows as a dot, so a single
+  // point (the first minute of an environment) is visible too.
   const path = points.map((p, i) => `${i === 0 ? 'M' : 'L'}${x(p.t).toFixed(1)},${y(p.v).toFixed(1)}`).join('');
+  const dots = points.map((p) => `M${x(p.t).toFixed(1)},${y(p.v).toFixed(1)}h0`).join('');
   const last = points.at(-1)?.v;
   const peak = points.reduce((m, p) => Math.max(m, p.v), 0);
   const summary = last === undefined ? 'no data' : `now ${last.toFixed(1)}${props.unit}, peak ${peak.toFixed(1)}${props.unit} over the last 24 hours`;
@@ -31,6 +34,7 @@ function Chart(props: { title: string; unit: string; points: { t: number; v: num
         <line x1="0" y1={H - 1} x2={W} y2={H - 1} class="axis" />
         <line x1="0" y1={y(max / 2)} x2={W} y2={y(max / 2)} class="grid" />
         {path ? <path d={path} class="line" /> : null}
+        {dots ? <path d={dots} class="dots" /> : null}
       </svg>
     </figure>
   );

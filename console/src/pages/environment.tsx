@@ -4,7 +4,7 @@
  * provisioning time — and the region and size pickers, from DigitalOcean's own lists.
  */
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, api } from '../api.ts';
+import { api } from '../api.ts';
 import type { Abilities } from '../app.tsx';
 import { Ago, Badge, Dialog, duration, ErrorBox, money, readyOf, useApi } from '../components.tsx';
 import type { DoOptions, Environment } from '../types.ts';
@@ -163,7 +163,7 @@ function EnvironmentState(props: { env: ReturnType<typeof useApi<Environment>>; 
   return props.env.data ? <Facts env={props.env.data} /> : null;
 }
 
-export function EnvironmentPanel(props: { agentId: string; active: boolean; can: Abilities; onChanged: () => void; env: ReturnType<typeof useApi<Environment>> }) {
+export function EnvironmentPanel(props: { agentId: string; active: boolean; exists: boolean; can: Abilities; onChanged: () => void; env: ReturnType<typeof useApi<Environment>> }) {
   const options = useApi<DoOptions>('/v1/digitalocean/options');
   const env = props.env.data;
   const [spec, setSpec] = useState<Spec>({ region: 'nyc3', size: 's-1vcpu-1gb' });
@@ -172,7 +172,7 @@ export function EnvironmentPanel(props: { agentId: string; active: boolean; can:
   useEffect(() => {
     if (env) setSpec({ region: env.region, size: env.size });
   }, [env?.region, env?.size]);
-  const missing = props.env.error instanceof ApiError && props.env.error.status === 404;
+  const missing = !props.exists;
   const turnOn = !props.active;
   const confirmed = async () => {
     if (await write.put(turnOn ? { active: true, ...spec } : { active: false })) setConfirm(false);

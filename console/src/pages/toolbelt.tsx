@@ -22,7 +22,7 @@ function Capabilities(props: { tool: Tool }) {
           {t.inputSchema ? (
             <details>
               <summary>Input schema</summary>
-              <pre>{JSON.stringify(t.inputSchema, null, 2)}</pre>
+              <pre tabIndex={0}>{JSON.stringify(t.inputSchema, null, 2)}</pre>
             </details>
           ) : null}
         </li>
