@@ -79,7 +79,12 @@ export async function currentSession(): Promise<Session | undefined> {
   return answer.signed_in ? answer : undefined;
 }
 
-export const signIn = (token: string) => api<Session>('/v1/session', { method: 'POST', body: { token }, quiet401: true });
+/** Sends the token once, as a bearer credential; the answer sets the session cookie. */
+export async function signIn(token: string): Promise<Session> {
+  const res = await fetch('/v1/session', { method: 'POST', headers: { authorization: `Bearer ${token.trim()}`, accept: 'application/json' }, credentials: 'same-origin', cache: 'no-store' });
+  if (!res.ok) throw await errorOf(res);
+  return (await res.json()) as Session;
+}
 export const signOut = () => api<void>('/v1/session', { method: 'DELETE', quiet401: true });
 
 /** `encodeURIComponent` for a path segment. */

@@ -6,7 +6,7 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { ApiError } from '../api.ts';
 import type { Abilities } from '../app.tsx';
-import { Conditions, ErrorBox, EventsTable, Link, Loading, mergeEvent, useApi, useEventStream } from '../components.tsx';
+import { Conditions, ErrorBox, EventsTable, Link, type Loaded, Loading, mergeEvent, useApi, useEventStream } from '../components.tsx';
 import type { Agent, Environment, Page, Tool, ToolbeltEvent } from '../types.ts';
 import { MetricsCharts } from './charts.tsx';
 import { EnvironmentPanel } from './environment.tsx';
@@ -47,7 +47,12 @@ export function AgentPage(props: { id: string; can: Abilities }) {
     return () => clearInterval(timer);
   }, [agent.reload, env.reload, tools.reload]);
 
-  if (agent.error instanceof ApiError && agent.error.status === 404) {
+  if (!agent.data) return <AgentMissing id={props.id} error={agent.error} retry={agent.reload} />;
+  return <AgentView agent={agent} env={env} tools={tools} can={props.can} />;
+}
+
+function AgentMissing(props: { id: string; error: unknown; retry: () => void }) {
+  if (props.error instanceof ApiError && props.error.status === 404) {
     return (
       <section>
         <h1>Agent not found</h1>
@@ -57,8 +62,12 @@ export function AgentPage(props: { id: string; can: Abilities }) {
       </section>
     );
   }
-  if (!agent.data) return agent.error ? <ErrorBox error={agent.error} retry={agent.reload} /> : <Loading label="Loading the agent…" />;
-  const a = agent.data;
+  return props.error ? <ErrorBox error={props.error} retry={props.retry} /> : <Loading label="Loading the agent…" />;
+}
+
+function AgentView(props: { agent: Loaded<Agent>; env: Loaded<Environment>; tools: Loaded<Page<Tool>>; can: Abilities }) {
+  const { agent, env, tools } = props;
+  const a = agent.data!;
   return (
     <div class="agent-page">
       <p class="crumbs">

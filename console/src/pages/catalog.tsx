@@ -78,6 +78,12 @@ function EditDialog(props: { tool: CatalogTool | undefined; open: boolean; onClo
   );
 }
 
+function secretsText(t: CatalogTool): string {
+  const required = t.default_config_template['x-toolbelt-secrets'] ?? [];
+  const optional = (t.default_config_template['x-toolbelt-optional-secrets'] as string[] | undefined) ?? [];
+  return [...required, ...optional.map((s) => `${s} (optional)`)].join(', ') || '—';
+}
+
 function Details(props: { tool: CatalogTool; can: Abilities; onSaved: () => void }) {
   const [editing, setEditing] = useState(false);
   const t = props.tool;
@@ -106,7 +112,7 @@ function Details(props: { tool: CatalogTool; can: Abilities; onSaved: () => void
         <dt>Ports</dt>
         <dd>{t.ports.join(', ') || '—'}</dd>
         <dt>Secrets it needs</dt>
-        <dd>{(t.default_config_template['x-toolbelt-secrets'] ?? []).join(', ') || '—'}</dd>
+        <dd>{secretsText(t)}</dd>
       </dl>
       <h3>Config template</h3>
       <pre tabIndex={0}>{JSON.stringify(t.default_config_template, null, 2)}</pre>

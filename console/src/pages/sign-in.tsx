@@ -1,6 +1,6 @@
 /**
  * Sign-in: an API token is exchanged for a server-side session (an HttpOnly cookie). The
- * token is sent once, in the body of a POST, and kept nowhere in the browser.
+ * token is sent once, as the bearer credential of a POST, and kept nowhere in the browser.
  */
 import { useState } from 'preact/hooks';
 import { ApiError, signIn } from '../api.ts';

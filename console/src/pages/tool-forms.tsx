@@ -15,7 +15,7 @@ interface Binding {
   value: string;
 }
 
-function SecretBindings(props: { bindings: Binding[]; required: string[]; errorAt: (f: string) => string | undefined; onChange: (b: Binding[]) => void }) {
+function SecretBindings(props: { bindings: Binding[]; required: string[]; declared: string[]; errorAt: (f: string) => string | undefined; onChange: (b: Binding[]) => void }) {
   const set = (i: number, patch: Partial<Binding>) => props.onChange(props.bindings.map((b, j) => (j === i ? { ...b, ...patch } : b)));
   return (
     <fieldset>
@@ -25,7 +25,7 @@ function SecretBindings(props: { bindings: Binding[]; required: string[]; errorA
         <div class="binding" key={i}>
           <div class="field">
             <label for={`bind-env-${i}`}>Environment variable{props.required.includes(b.env) ? ' (required)' : ''}</label>
-            <input id={`bind-env-${i}`} value={b.env} readOnly={props.required.includes(b.env)} onInput={(e) => set(i, { env: (e.target as HTMLInputElement).value })} />
+            <input id={`bind-env-${i}`} value={b.env} readOnly={props.declared.includes(b.env)} onInput={(e) => set(i, { env: (e.target as HTMLInputElement).value })} />
           </div>
           <div class="field">
             <label for={`bind-secret-${i}`}>Secret name</label>
@@ -45,9 +45,18 @@ function SecretBindings(props: { bindings: Binding[]; required: string[]; errorA
   );
 }
 
-const bindingsOf = (required: string[], refs: Record<string, string> = {}): Binding[] => {
-  const envs = [...new Set([...required, ...Object.keys(refs)])];
-  return envs.map((env) => ({ env, secret: refs[env] ?? env.toLowerCase().replace(/_/g, '-'), value: '' }));
+/** The template's secret variables: required ones (`x-toolbelt-secrets`) and optional ones. */
+function secretsOf(template: CatalogTool['default_config_template']): { required: string[]; declared: string[] } {
+  const required = template['x-toolbelt-secrets'] ?? [];
+  const optional = (template['x-toolbelt-optional-secrets'] as string[] | undefined) ?? [];
+  return { required, declared: [...required, ...optional] };
+}
+
+/** One row per declared variable (and per existing binding); an optional one starts unbound. */
+const bindingsOf = (template: CatalogTool['default_config_template'], refs: Record<string, string> = {}): Binding[] => {
+  const { required, declared } = secretsOf(template);
+  const envs = [...new Set([...declared, ...Object.keys(refs)])];
+  return envs.map((env) => ({ env, secret: refs[env] ?? (required.includes(env) ? env.toLowerCase().replace(/_/g, '-') : ''), value: '' }));
 };
 
 /** Stores typed secret values, then sends the tool's body; errors come back per field. */
@@ -101,14 +110,14 @@ function AddToolForm(props: { agentId: string; items: CatalogTool[]; onClose: ()
   const [toolName, setToolName] = useState('');
   const tool = props.items.find((t) => t.tool_name === toolName) ?? props.items[0]!;
   const template = tool.default_config_template;
-  const required = template['x-toolbelt-secrets'] ?? [];
+  const secrets = secretsOf(template);
   const [instance, setInstance] = useState('');
   const [version, setVersion] = useState('');
   const [values, setValues] = useState<ConfigValues | undefined>(undefined);
   const [bindings, setBindings] = useState<Binding[] | undefined>(undefined);
   const form = useFormErrors();
   const shownValues = values ?? initialValues(template);
-  const shownBindings = bindings ?? bindingsOf(required);
+  const shownBindings = bindings ?? bindingsOf(template);
   const pick = (name: string) => (setToolName(name), setValues(undefined), setBindings(undefined), setVersion(''), form.setError(undefined));
 
   const submit = async (e: Event) => {
@@ -134,7 +143,7 @@ function AddToolForm(props: { agentId: string; items: CatalogTool[]; onClose: ()
       <input id="add-instance" placeholder={tool.tool_name} value={instance} aria-describedby="add-instance-error" onInput={(e) => setInstance((e.target as HTMLInputElement).value)} />
       <p id="add-instance-error" class="field-error">{form.errorAt('instance_name') ?? ''}</p>
       <SchemaForm idPrefix="add-config" template={template} values={shownValues} errorAt={form.errorAt} onChange={setValues} />
-      <SecretBindings bindings={shownBindings} required={required} errorAt={form.errorAt} onChange={setBindings} />
+      <SecretBindings bindings={shownBindings} {...secrets} errorAt={form.errorAt} onChange={setBindings} />
       {generalError ? <ErrorBox error={generalError} /> : null}
       <div class="actions">
         <button type="button" class="secondary" onClick={props.onClose}>
@@ -162,7 +171,7 @@ export function AddToolDialog(props: { agentId: string; open: boolean; onClose: 
 export function ConfigureDialog(props: { agentId: string; tool: Tool; template: Record<string, unknown> | undefined; open: boolean; onClose: () => void; onSaved: () => void }) {
   const template = useMemo(() => (props.template ?? {}) as CatalogTool['default_config_template'], [props.template]);
   const [values, setValues] = useState<ConfigValues>(() => initialValues(template, props.tool.config_details));
-  const [bindings, setBindings] = useState<Binding[]>(() => bindingsOf(template['x-toolbelt-secrets'] ?? [], props.tool.secret_refs));
+  const [bindings, setBindings] = useState<Binding[]>(() => bindingsOf(template, props.tool.secret_refs));
   const form = useFormErrors();
   const submit = async (e: Event) => {
     e.preventDefault();
@@ -184,7 +193,7 @@ export function ConfigureDialog(props: { agentId: string; tool: Tool; template: 
     <Dialog title={`Configure ${props.tool.instance_name}`} open={props.open} onClose={props.onClose}>
       <form onSubmit={submit}>
         <SchemaForm idPrefix={`cfg-${props.tool.instance_name}`} template={template} values={values} errorAt={form.errorAt} onChange={setValues} />
-        <SecretBindings bindings={bindings} required={template['x-toolbelt-secrets'] ?? []} errorAt={form.errorAt} onChange={setBindings} />
+        <SecretBindings bindings={bindings} {...secretsOf(template)} errorAt={form.errorAt} onChange={setBindings} />
         {generalError ? <ErrorBox error={generalError} /> : null}
         <div class="actions">
           <button type="button" class="secondary" onClick={props.onClose}>

@@ -22,7 +22,7 @@ describeEachDatabase('API: console sessions', (t) => {
   afterAll(() => api.stop());
 
   async function signIn(token: string): Promise<Signed> {
-    const answer = await api.call('POST', '/v1/session', { token: null, body: { token } });
+    const answer = await api.call('POST', '/v1/session', { token });
     expect(answer.status).toBe(201);
     const setCookie = answer.headers.get('set-cookie') ?? '';
     return { cookie: setCookie.split(';')[0]!, csrf: answer.body.csrf_token, setCookie };
@@ -48,12 +48,12 @@ describeEachDatabase('API: console sessions', (t) => {
   });
 
   it('marks the cookie Secure when the request came over TLS (a proxy saying so)', async () => {
-    const answer = await api.call('POST', '/v1/session', { token: null, body: { token: api.adminToken }, headers: { 'x-forwarded-proto': 'https' } });
+    const answer = await api.call('POST', '/v1/session', { headers: { 'x-forwarded-proto': 'https' } });
     expect(answer.headers.get('set-cookie')).toMatch(/; Secure/);
   });
 
   it('refuses an unknown token without a cookie', async () => {
-    const answer = await api.call('POST', '/v1/session', { token: null, body: { token: 'tb_not-a-token' } });
+    const answer = await api.call('POST', '/v1/session', { token: 'tb_not-a-token' });
     expect(answer.status).toBe(401);
     expect(answer.headers.get('set-cookie')).toBeNull();
   });

@@ -7,15 +7,13 @@
 import {
   API_ROLES,
   createConsoleSession,
-  findApiTokenByHash,
   findConsoleSession,
-  hashApiToken,
   pruneConsoleSessions,
   revokeConsoleSession,
 } from '@toolbelt/schema';
 import { z } from 'zod';
-import { unauthenticated } from '../auth.ts';
 import type { ApiDeps } from '../deps.ts';
+import { invalid } from '../errors.ts';
 import { type AnyRoute, defineRoute } from '../route.ts';
 import { readCookie, SESSION_COOKIE, setSessionCookie } from '../sessions.ts';
 import { errors } from './common.ts';
@@ -31,18 +29,19 @@ const signInRoute = (deps: ApiDeps, ttlMs: number): AnyRoute =>
   defineRoute({
     method: 'POST',
     path: '/v1/session',
-    summary: 'Sign in to the console: trade an API token for a session cookie (HttpOnly, SameSite=Strict)',
+    summary: 'Sign in to the console: trade the API token of `Authorization: Bearer` for a session cookie (HttpOnly, SameSite=Strict)',
     tag: 'session',
-    access: 'public',
-    body: z.strictObject({ token: z.string().min(1).max(200) }),
+    // The token comes as it always does, in the Authorization header, checked by the registry.
+    access: 'viewer',
+    writes: [],
     responses: { 201: { description: 'signed in; the cookie is set', schema: sessionView.extend({ signed_in: z.literal(true) }) }, ...errors(400, 401) },
-    async handle({ body, req, res }) {
-      const token = await findApiTokenByHash(deps.db, hashApiToken(body.token.trim()));
-      if (!token) throw unauthenticated('the token is not known or was revoked');
+    async handle({ caller, req, res }) {
+      if (caller!.sessionId) throw invalid([{ path: 'headers.authorization', message: 'sign in with an API token (Authorization: Bearer), not with a session' }]);
+      const token = caller!;
       // Ended sessions are kept a day (for the record), then removed as new ones come in.
       await pruneConsoleSessions(deps.db, new Date(deps.clock.now() - 86_400_000));
       const expiresAt = new Date(deps.clock.now() + ttlMs);
-      const session = await createConsoleSession(deps.db, { tokenId: token.id, expiresAt });
+      const session = await createConsoleSession(deps.db, { tokenId: token.tokenId, expiresAt });
       setSessionCookie(req, res, session.secret, ttlMs);
       res.setHeader('cache-control', 'no-store');
       return {
@@ -81,6 +80,7 @@ const signOutRoute = (deps: ApiDeps): AnyRoute =>
     summary: 'Sign out: end the console session on the server and clear its cookie',
     tag: 'session',
     access: 'viewer',
+    writes: [],
     responses: { 204: { description: 'signed out' }, ...errors(401, 403) },
     async handle({ caller, req, res }) {
       if (caller!.sessionId) await revokeConsoleSession(deps.db, caller!.sessionId, new Date(deps.clock.now()));
