@@ -50,7 +50,7 @@ describeEachDatabase('API: event stream caps and fan-out', (t) => {
     const fourth = await follow(viewer, 'environment/e4');
     expect(fourth.response.status).toBe(429);
     expect(fourth.response.headers.get('retry-after')).toMatch(/^\d+$/);
-    expect((await fourth.response.json()).error.code).toBe('TOO_MANY_STREAMS');
+    expect(((await fourth.response.json()) as { error: { code: string } }).error.code).toBe('TOO_MANY_STREAMS');
 
     const theirs = await Promise.all([5, 6].map((i) => follow(other, `environment/e${i}`)));
     expect(theirs.map((s) => s.response.status)).toEqual([200, 200]);
