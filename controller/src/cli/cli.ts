@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ADMIN_TOKEN_FILE } from '../api/bootstrap.ts';
+import { ADMIN_TOKEN_FILE } from '../api/admin-token.ts';
 import { ApiClient } from './client.ts';
 import { applyCommand } from './commands/apply.ts';
 import { describeCommand } from './commands/describe.ts';

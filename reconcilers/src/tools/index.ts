@@ -5,7 +5,7 @@
  *
  *   load desired (tool rows, catalog, secret versions)
  *   → observe (the agent's reported tools, its session, the commands already sent)
- *   → diff (pure: diff.ts, plan.ts)
+ *   → diff (pure: diff.ts; its input and plan in plan.ts)
  *   → act (record deliveries, enqueue commands through the hub's command seam)
  *   → status, events, rows of confirmed uninstalls deleted.
  */
@@ -20,9 +20,9 @@ import {
   updateToolStatus,
 } from '@toolbelt/schema';
 import type { ReconcileContext, Reconciler, ReconcileResult } from '../contract.ts';
-import type { PlannedCommand, ToolPlan, ToolsPlan } from './diff.ts';
+import type { PlannedCommand, ToolPlan, ToolsPlan } from './plan.ts';
 import { loadToolsState } from './load.ts';
-import { MAX_EVENTS_PER_RECONCILE, MAX_ORPHANS_PER_RECONCILE, planTools } from './plan.ts';
+import { diffTools, MAX_EVENTS_PER_RECONCILE, MAX_ORPHANS_PER_RECONCILE } from './diff.ts';
 import { identityPackage, type ResolvePackage } from './spec.ts';
 
 export const TOOLS_KIND = 'tools';
@@ -99,7 +99,7 @@ async function actOnTool(ctx: ReconcileContext, { environmentId, row, plan, time
   if (statusChanged(row, plan.status)) await ctx.fence.write((tx) => updateToolStatus(tx, row.id, plan.status));
 }
 
-/** One event when a reconcile left orphans or events for later (the caps of plan.ts). */
+/** One event when a reconcile left orphans or events for later (the caps of diff.ts). */
 async function reportCapped(ctx: ReconcileContext, environmentId: string, plan: ToolsPlan): Promise<void> {
   if (plan.orphansLeft === 0 && plan.eventsOmitted === 0) return;
   // No counts in the message: repeated throttling folds into one event row (its count grows).
@@ -120,7 +120,7 @@ export function createToolsReconciler(options: ToolsReconcilerOptions = {}): Rec
     if (!state) return;
     // The droplet is gone: its agent's last reports describe nothing that exists any more.
     if (state.staleObservations) await ctx.fence.write((tx) => replaceToolObservations(tx, key, [], new Date(ctx.clock.now())));
-    const plan = planTools({ ...state.diff, now: ctx.clock.now(), retry });
+    const plan = diffTools({ ...state.diff, now: ctx.clock.now(), retry });
     const rows = new Map(state.rows.map((r) => [r.id, r]));
     for (const toolPlan of plan.tools) {
       await actOnTool(ctx, { environmentId: key, row: rows.get(toolPlan.toolId)!, plan: toolPlan, timeoutMs: options.commandTimeoutMs });
@@ -137,8 +137,8 @@ export function createToolsReconciler(options: ToolsReconcilerOptions = {}): Rec
   return { kind: TOOLS_KIND, reconcile, listKeys: (db: Db) => listToolEnvironmentIds(db) };
 }
 
-export { MAX_EVENTS_PER_RECONCILE, MAX_ORPHANS_PER_RECONCILE, planTools } from './plan.ts';
-export * from './diff.ts';
+export { diffTools, MAX_EVENTS_PER_RECONCILE, MAX_ORPHANS_PER_RECONCILE } from './diff.ts';
+export * from './plan.ts';
 export * from './endpoints.ts';
 export * from './spec.ts';
 export * from './status.ts';

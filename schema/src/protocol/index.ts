@@ -8,4 +8,3 @@ export * from './agent-messages.ts';
 export * from './controller-messages.ts';
 export * from './parse.ts';
 export * from './limits.ts';
-export * from './bootstrap.ts';
