@@ -4,6 +4,7 @@
  */
 import type { Clock } from '@toolbelt/schema';
 import type { DigitalOceanOptions } from './digitalocean-options.ts';
+import type { EventFeed } from './event-feed.ts';
 import type { WriteDeps } from './ops/context.ts';
 import type { SecretStore } from './secrets.ts';
 
@@ -23,6 +24,8 @@ export interface ApiDeps extends WriteDeps {
   eventPollMs: number;
   /** DigitalOcean's regions and sizes, cached (empty until a provider is bound). */
   digitalocean: DigitalOceanOptions;
+  /** The one source of every event stream, and their admission (caps). */
+  events: EventFeed;
   /** Aborted when the API stops: open streams end. */
   signal: AbortSignal;
 }
