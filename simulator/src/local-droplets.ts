@@ -16,11 +16,19 @@
  * own (`toolbelt.scope`), unique to this plug-in instance, so two controllers sharing one
  * engine never see — or remove — each other's containers.
  *
+ * Nothing a local droplet runs outlives the controller that started it, and no droplet ever
+ * finds another's disk: simulator droplet ids start again at the same number in every
+ * simulator, so each plug-in instance names its directories `ROOT/<life>-<DROPLET_ID>/` with a
+ * nonce of its own (a new droplet never reuses an old disk or its stale credential), records
+ * each agent's pid there, and on creation sweeps `ROOT`: whatever a previous life left (its
+ * controller killed before it could stop them) is killed — agents and the tools in their
+ * records — and removed. A graceful stop (`stopAll`) does the same for its own droplets.
+ *
  * A document that is not a toolbelt bootstrap is recorded and ignored.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,7 +40,7 @@ const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const AGENT_MAIN = join(REPO_ROOT, 'droplet-agent', 'src', 'main.ts');
 
 export interface LocalDropletsOptions {
-  /** Where each droplet's directory is made (`ROOT/DROPLET_ID/`). */
+  /** Where each droplet's directory is made (`ROOT/<life>-<DROPLET_ID>/`); leftovers there are swept at creation. */
   root: string;
   /** The agent's argv before `--config FILE`; default: this repository's agent under tsx. */
   agentCommand?: readonly string[];
@@ -78,11 +86,14 @@ interface Local {
 export function createLocalDroplets(options: LocalDropletsOptions): LocalDroplets {
   const log = options.log ?? (() => {});
   const droplets = new Map<number, Local>();
-  const dirOf = (id: number) => join(options.root, String(id));
+  const life = randomBytes(4).toString('hex');
+  const dirOf = (id: number) => join(options.root, `${life}-${id}`);
   const scopeOf = scopeNamer();
+  sweepLeftovers(options.root, life, log);
 
   const start = (id: number, local: Local) => {
     local.child = spawnAgent(options, dirOf(id), local.config);
+    writeFileSync(join(dirOf(id), 'etc', AGENT_PID_FILE), String(local.child.pid));
     local.child.once('exit', (code, signal) => log(`droplet ${id}: agent exited (${signal ?? code})`));
     log(`droplet ${id}: agent started (pid ${local.child.pid})`);
   };
@@ -133,8 +144,65 @@ export function createLocalDroplets(options: LocalDropletsOptions): LocalDroplet
         await removeDisk(dirOf(id));
       }
       droplets.clear();
+      rmSync(join(options.root, `${life}${OWNER_SUFFIX}`), { force: true });
     },
   };
+}
+
+/** Where a droplet's directory records its agent's pid (its process group), for a later life's sweep. */
+const AGENT_PID_FILE = 'agent.pid';
+
+/**
+ * Kills what droplet directories under `root` left running — each agent's process group (its
+ * recorded pid) and the tools in its records — and removes them, unless the plug-in instance
+ * that made them still lives (`<life>.owner` holds its process id). Run when a plug-in
+ * instance is created: a controller killed outright (SIGKILL, a crash) could not stop its
+ * droplets, and its successor must not meet them.
+ */
+function sweepLeftovers(root: string, life: string, log: (line: string) => void): void {
+  let names: string[];
+  try {
+    names = readdirSync(root);
+  } catch {
+    names = [];
+  }
+  const owners = new Map(names.filter((n) => n.endsWith(OWNER_SUFFIX)).map((n) => [n.slice(0, -OWNER_SUFFIX.length), Number(readFileSafe(join(root, n)))]));
+  const living = (owner: string | undefined) => owner !== undefined && processAlive(owners.get(owner));
+  for (const name of names) {
+    if (name.endsWith(OWNER_SUFFIX)) {
+      if (!living(name.slice(0, -OWNER_SUFFIX.length))) rmSync(join(root, name), { force: true });
+      continue;
+    }
+    if (living(name.split('-')[0])) continue;
+    const dir = join(root, name);
+    const pid = Number(readFileSafe(join(dir, 'etc', AGENT_PID_FILE)));
+    if (Number.isInteger(pid) && pid > 1) killGroup(pid);
+    killTools(join(dir, 'state'));
+    rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+    log(`droplet directory ${name} was left by an earlier controller: its agent and tools killed, the directory removed`);
+  }
+  mkdirSync(root, { recursive: true, mode: 0o700 });
+  writeFileSync(join(root, `${life}${OWNER_SUFFIX}`), String(process.pid));
+}
+
+const OWNER_SUFFIX = '.owner';
+
+function processAlive(pid: number | undefined): boolean {
+  if (!pid || !Number.isInteger(pid)) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function readFileSafe(path: string): string {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch {
+    return '';
+  }
 }
 
 /** Kills a droplet's agent and every tool it started, as a power cut would. */
