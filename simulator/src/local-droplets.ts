@@ -86,10 +86,8 @@ interface Local {
 export function createLocalDroplets(options: LocalDropletsOptions): LocalDroplets {
   const log = options.log ?? (() => {});
   const droplets = new Map<number, Local>();
-  const life = randomBytes(4).toString('hex');
-  const dirOf = (id: number) => join(options.root, `${life}-${id}`);
+  const { life, dirOf } = newLife(options.root, log);
   const scopeOf = scopeNamer();
-  sweepLeftovers(options.root, life, log);
 
   const start = (id: number, local: Local) => {
     local.child = spawnAgent(options, dirOf(id), local.config);
@@ -147,6 +145,13 @@ export function createLocalDroplets(options: LocalDropletsOptions): LocalDroplet
       rmSync(join(options.root, `${life}${OWNER_SUFFIX}`), { force: true });
     },
   };
+}
+
+/** This plug-in instance's name for its droplet directories, after sweeping what dead ones left. */
+function newLife(root: string, log: (line: string) => void): { life: string; dirOf: (id: number) => string } {
+  const life = randomBytes(4).toString('hex');
+  sweepLeftovers(root, life, log);
+  return { life, dirOf: (id) => join(root, `${life}-${id}`) };
 }
 
 /** Where a droplet's directory records its agent's pid (its process group), for a later life's sweep. */
