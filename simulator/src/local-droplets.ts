@@ -25,6 +25,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { extractAgentBootstrap } from '@toolbelt/schema/cloud-init';
 import { removeScopedContainers } from './local-containers.ts';
+import type { SimulatorHooks } from './hooks.ts';
 import type { DropletInfo, DropletStatus } from './model.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -49,7 +50,12 @@ export interface LocalDropletsOptions {
   log?: (line: string) => void;
 }
 
+/** The simulator hooks local droplets answer: a `SimulatorHooks` to pass to `startSimulator`. */
+export type LocalDropletHooks = Pick<LocalDroplets, 'onBoot' | 'onDelete' | 'onStatusChange' | 'onRestart' | 'publicIpv4'> & SimulatorHooks;
+
 export interface LocalDroplets {
+  /** The simulator's hooks these droplets answer (pass them to `startSimulator`). */
+  hooks: LocalDropletHooks;
   onBoot(droplet: DropletInfo): void;
   onDelete(droplet: DropletInfo): Promise<void>;
   onStatusChange(droplet: DropletInfo, from: DropletStatus): Promise<void>;
@@ -89,7 +95,7 @@ export function createLocalDroplets(options: LocalDropletsOptions): LocalDroplet
   const where = (id: number) => ({ dir: dirOf(id), scope: scopeOf(id) });
   const powerCut = (id: number) => cutPower(options, where(id), droplets.get(id));
 
-  return {
+  const hooks: LocalDropletHooks = {
     onBoot(droplet) {
       const local = bootLocal(options, where(droplet.id), droplet);
       if (!local) {
@@ -119,12 +125,13 @@ export function createLocalDroplets(options: LocalDropletsOptions): LocalDroplet
       start(droplet.id, local);
     },
     publicIpv4: () => '127.0.0.1',
+  };
+  return {
+    ...hooks,
+    hooks,
     dockerScopeOf: scopeOf,
     running: () => [...droplets].filter(([, l]) => alive(l.child)).map(([id]) => id),
-    agentPid: (id) => {
-      const child = droplets.get(id)?.child;
-      return alive(child) ? child!.pid : undefined;
-    },
+    agentPid: (id) => (alive(droplets.get(id)?.child) ? droplets.get(id)!.child!.pid : undefined),
     dirOf,
     async stopAll() {
       for (const id of [...droplets.keys()]) {
