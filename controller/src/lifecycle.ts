@@ -87,7 +87,13 @@ async function connect(options: LifecycleOptions): Promise<{ provider: Provider;
 function defaultRender(options: LifecycleOptions): RenderUserData {
   const { config } = options;
   return ({ enrollmentToken }) =>
-    renderAgentUserData({ controllerUrl: config.agentUrl ?? options.defaultAgentUrl(), enrollmentToken, agentVersion: config.agentVersion });
+    renderAgentUserData({
+      controllerUrl: config.agentUrl ?? options.defaultAgentUrl(),
+      enrollmentToken,
+      agentVersion: config.agentVersion,
+      // The agent heartbeats at this interval from its start (welcome repeats it on every connection).
+      heartbeatIntervalMs: config.agentHeartbeatMs,
+    });
 }
 
 /** The default `beforeDelete`: stops the environment's tools and waits for the answers. */
