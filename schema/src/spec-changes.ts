@@ -6,6 +6,7 @@
 import { sql } from 'drizzle-orm';
 import type { DbOrTx } from './db.ts';
 import { ToolbeltError } from './errors.ts';
+import { agentDroplets } from './tables.ts';
 
 /** The NOTIFY channel spec writers signal on; the leader's loop listens. */
 export const SPEC_CHANNEL = 'toolbelt_spec';
@@ -60,7 +61,7 @@ export async function announceAgentChange(db: DbOrTx, agentId: string): Promise<
  */
 export async function announceAgentToolsChange(db: DbOrTx, agentId: string): Promise<void> {
   await db.execute(
-    sql`select pg_notify(${SPEC_CHANNEL}, ${`${TOOLS_KIND}:`} || id::text) from agent_droplets where agent_id::text = ${agentId}`,
+    sql`select pg_notify(${SPEC_CHANNEL}, ${`${TOOLS_KIND}:`} || ${agentDroplets.id}::text) from ${agentDroplets} where ${agentDroplets.agent_id}::text = ${agentId}`,
   );
 }
 
