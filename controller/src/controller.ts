@@ -69,6 +69,7 @@ export interface ControllerOptions {
   metrics?: ApiOptions['metrics'];
   clock?: Clock;
   eventPollMs?: ApiOptions['eventPollMs'];
+  eventStreams?: ApiOptions['eventStreams'];
   /** Where the one-time first admin token is printed (default: process.stderr). */
   stderr?: NodeJS.WritableStream;
   /** Hub options beyond the config: tunables, and an `onAgentEvent` told besides the loop. */
