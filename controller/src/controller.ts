@@ -2,7 +2,8 @@
  * The composition root: every part of a controller is built and wired here, top to bottom.
  *
  *   1. the loop's runner, first, and the leader elector that runs it;
- *   2. the HTTP server with its routes (health, the API, the package shelf) and the agent hub;
+ *   2. the HTTP server with its routes (health, the API, the package shelf, the agent
+ *      releases) and the agent hub;
  *   3. on the runner: the reconcilers (the lifecycle's, the tools reconciler, any extra) and
  *      the sources (spec changes by NOTIFY, agent events from the hub, the fleet sweep);
  *   4. the components start in order — HTTP server, API, hub, elector — and stop in reverse,
@@ -17,6 +18,7 @@ import { createToolsReconciler, type Fence, type Reconciler } from '@toolbelt/re
 import { type Clock, type Database, migrate, openDatabase } from '@toolbelt/schema';
 import { createLocalDroplets, type LocalDroplets } from '@toolbelt/simulator';
 import { Registry } from 'prom-client';
+import { AgentReleases } from './agent-releases.ts';
 import { ensureAdminToken } from './api/admin-token.ts';
 import { Api, type ApiOptions } from './api/api.ts';
 import { openSecretStore } from './api/secret-setup.ts';
@@ -172,13 +174,14 @@ async function assemble(database: Database, setup: Setup): Promise<Parts> {
   const runner = options.loop === false ? undefined : buildRunner(database, setup, registry, () => looped!.elector.fence());
   const agentEvents = runner ? new AgentEventSource(runner) : undefined;
   // 2. What every replica serves.
-  const { http, api, hub, shelf } = buildServing(database, setup, registry, agentEvents);
+  const { http, api, hub, shelf, releases } = buildServing(database, setup, registry, agentEvents);
   const components = new ComponentSet(logger);
   const close = () => closeLifecycle(looped);
   try {
     await prepareStore(database, setup, shelf);
+    await releases.load();
     // 3. Reconcilers and sources, registered on the runner.
-    if (runner && agentEvents) looped = await registerOnRunner(database, setup, { runner, agentEvents, registry, http, shelf });
+    if (runner && agentEvents) looped = await registerOnRunner(database, setup, { runner, agentEvents, registry, http, shelf, releases });
     registerControllerMetrics(registry, { db: database.db, hub, provider: looped?.lifecycle?.provider });
     // 4. Stopped in reverse: the loop first, then the hub, the API (its event streams), the server.
     await components.start([http, api, hub, ...(looped ? [looped.elector] : [])]);
@@ -231,7 +234,7 @@ interface Looped {
 async function registerOnRunner(
   database: Database,
   setup: Setup,
-  parts: { runner: LoopRunner; agentEvents: AgentEventSource; registry: Registry; http: HttpServer; shelf: PackageShelf },
+  parts: { runner: LoopRunner; agentEvents: AgentEventSource; registry: Registry; http: HttpServer; shelf: PackageShelf; releases: AgentReleases },
 ): Promise<Looped> {
   const { config, logger, options } = setup;
   const { runner, registry } = parts;
@@ -253,7 +256,7 @@ async function registerOnRunner(
   return { elector, lifecycle, localDroplets };
 }
 
-/** The HTTP server with its routes (health, the API, the package shelf) and the agent hub. */
+/** The HTTP server with its routes (health, the API, the package shelf, the agent releases) and the agent hub. */
 function buildServing(database: Database, { config, logger, options }: Setup, registry: Registry, agentEvents: AgentEventSource | undefined) {
   const router = new Router();
   addHealthRoutes(router, { db: database.db });
@@ -270,6 +273,13 @@ function buildServing(database: Database, { config, logger, options }: Setup, re
   const http = new HttpServer({ host: config.host, port: config.port, router, logger });
   const shelf = new PackageShelf({ dir: stateDir(config, 'packages'), logger, publicUrl: () => publicHttpUrl(config, http.url) });
   shelf.mount(router);
+  const releases = new AgentReleases({
+    ...(config.agentReleasesDir ? { dir: config.agentReleasesDir } : {}),
+    ...(config.agentVersion ? { version: config.agentVersion } : {}),
+    publicUrl: () => publicHttpUrl(config, http.url),
+    logger: logger.child({ component: 'agent-releases' }),
+  });
+  releases.mount(router);
   const hub = new AgentHub({
     heartbeatIntervalMs: config.agentHeartbeatMs,
     ...options.hub,
@@ -283,7 +293,7 @@ function buildServing(database: Database, { config, logger, options }: Setup, re
     http,
     logger: logger.child({ component: 'hub' }),
   });
-  return { http, api, hub, shelf };
+  return { http, api, hub, shelf, releases };
 }
 
 /** The loop's runner, with no reconcilers yet (they and the sources are registered on it). */
@@ -319,7 +329,7 @@ function buildElector(database: Database, { config, logger, options }: Setup, re
 }
 
 /** The droplet lifecycle, feeding `runner`; with local droplets when asked for and no real DigitalOcean. */
-async function buildLifecycle(database: Database, setup: Setup, at: { runner: LoopRunner; registry: Registry; http: HttpServer }) {
+async function buildLifecycle(database: Database, setup: Setup, at: { runner: LoopRunner; registry: Registry; http: HttpServer; releases: AgentReleases }) {
   const { config, logger, options } = setup;
   if (options.lifecycle === false) return { lifecycle: undefined, localDroplets: undefined };
   const seams = options.lifecycle ?? {};
@@ -332,6 +342,7 @@ async function buildLifecycle(database: Database, setup: Setup, at: { runner: Lo
     sink: at.runner,
     registry: at.registry,
     defaultAgentUrl: () => agentUrlOf(at.http.url),
+    agentRelease: () => at.releases.pin()!,
     ...(seams.beforeDelete ? { beforeDelete: seams.beforeDelete } : {}),
     ...(seams.renderUserData ? { renderUserData: seams.renderUserData } : {}),
     ...(simulatorHooks ? { simulatorHooks } : {}),

@@ -9,6 +9,7 @@ import { type Simulator, type SimulatorOptions, startSimulator } from '@toolbelt
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { parseConfig } from '../../src/config.ts';
+import { NO_AGENT_RELEASE } from '../../src/agent-releases.ts';
 import { createLifecycle, type Lifecycle } from '../../src/lifecycle.ts';
 import { LoopRunner } from '../../src/loop/runner.ts';
 
@@ -60,7 +61,7 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
     resyncIntervalMs: 60_000,
     backoff: { baseMs: 100, maxMs: 2_000 },
   });
-  const lifecycle = await createLifecycle({ config, db: options.db, logger, sink: runner, registry, defaultAgentUrl: () => 'ws://127.0.0.1:9/agent/v1' });
+  const lifecycle = await createLifecycle({ config, db: options.db, logger, sink: runner, registry, defaultAgentUrl: () => 'ws://127.0.0.1:9/agent/v1', agentRelease: () => NO_AGENT_RELEASE });
   runner.register(...lifecycle.reconcilers).watch(lifecycle.sweeper);
   const abort = new AbortController();
   for (const component of lifecycle.leaderComponents) await component.start(abort.signal);
