@@ -4,6 +4,7 @@
 //
 //   dist/bin/controller.mjs   the controller (`node dist/bin/controller.mjs server|migrate`)
 //   dist/bin/toolbelt.mjs     the CLI
+//   dist/bin/healthcheck.mjs  the image's HEALTHCHECK (deploy/healthcheck.mjs)
 //   dist/drizzle/             the committed SQL migrations (schema/drizzle)
 //   dist/openapi/             the simulator's DigitalOcean contract (the embedded simulator)
 //   dist/packages/            the package shelf's tools, packed now, indexed by shelf.json
@@ -110,6 +111,7 @@ rmSync(dist, { recursive: true, force: true });
 const packages = await bundle();
 cpSync(join(root, 'schema/drizzle'), join(dist, 'drizzle'), { recursive: true });
 cpSync(join(root, 'simulator/openapi'), join(dist, 'openapi'), { recursive: true });
+cpSync(join(root, 'deploy/healthcheck.mjs'), join(dist, 'bin/healthcheck.mjs'));
 const shelf = packShelf();
 const rootManifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const manifest = {
