@@ -121,7 +121,8 @@ function buildServing(database: Database, setup: Setup, registry: Registry): Bui
     onSpecChange,
   });
   api.mount(router);
-  const http = new HttpServer({ host: config.host, port: config.port, router, logger });
+  const tls = config.tlsCertFile && config.tlsKeyFile ? { certFile: config.tlsCertFile, keyFile: config.tlsKeyFile } : undefined;
+  const http = new HttpServer({ host: config.host, port: config.port, router, logger, tls });
   const shelf = new PackageShelf({ dir: stateDir(config, 'packages'), logger, publicUrl: () => publicHttpUrl(config, http.url) });
   shelf.mount(router);
   const onAgentEvent = hubOptions?.onAgentEvent;

@@ -23,6 +23,7 @@ import {
 } from '@toolbelt/reconcilers';
 import { type Clock, type Db, systemClock } from '@toolbelt/schema';
 import { renderAgentUserData } from '@toolbelt/schema/cloud-init';
+import { readAgentCa } from './http/tls.ts';
 import { type Simulator, type SimulatorHooks, startSimulator } from '@toolbelt/simulator';
 import type { Registry } from 'prom-client';
 import type { Component } from './component.ts';
@@ -93,8 +94,15 @@ async function connect(options: LifecycleOptions): Promise<{ provider: Provider;
 
 function defaultRender(options: LifecycleOptions): RenderUserData {
   const { config } = options;
+  // Read once at start: a missing or bad CA file stops the controller with advice.
+  const controllerCa = config.agentCaFile ? readAgentCa(config.agentCaFile) : undefined;
   return ({ enrollmentToken }) =>
-    renderAgentUserData({ controllerUrl: config.agentUrl ?? options.defaultAgentUrl(), enrollmentToken, agentVersion: config.agentVersion });
+    renderAgentUserData({
+      controllerUrl: config.agentUrl ?? options.defaultAgentUrl(),
+      enrollmentToken,
+      agentVersion: config.agentVersion,
+      ...(controllerCa ? { controllerCa } : {}),
+    });
 }
 
 /** Wraps the batcher as a leader-only component. */

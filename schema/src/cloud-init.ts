@@ -36,6 +36,11 @@ export const agentBootstrapOptionsSchema = z.object({
   agentVersion: z.string().regex(/^[0-9A-Za-z][0-9A-Za-z.+-]{0,63}$/, 'must be a version'),
   /** npm spec of the agent; defaults to `@toolbelt/droplet-agent@VERSION` (e.g. a tarball URL). */
   agentPackageSpec: z.string().min(1).max(2048).optional(),
+  /**
+   * PEM certificate(s) of a private CA the agent trusts — instead of the public ones — for the
+   * controller's wss:// (TOOLBELT_AGENT_CA_FILE). Public data, not a secret.
+   */
+  controllerCa: z.string().max(16 * 1024).regex(/^-----BEGIN CERTIFICATE-----/, 'must be PEM certificates').optional(),
   /** npm registry for the agent and npm tools. */
   npmRegistry: z.string().url().optional(),
   nodeVersion: z.string().regex(/^\d+\.\d+\.\d+$/).default('22.12.0'),
@@ -123,6 +128,7 @@ function agentConfig(o: z.output<typeof agentBootstrapOptionsSchema>): Record<st
     installDir: DROPLET_PATHS.installDir,
     npm: { command: `${DROPLET_PATHS.node}/bin/npm`, ...(o.npmRegistry ? { registry: o.npmRegistry } : {}) },
     ...(o.heartbeatIntervalMs ? { heartbeatIntervalMs: o.heartbeatIntervalMs } : {}),
+    ...(o.controllerCa ? { controllerCa: o.controllerCa } : {}),
   };
 }
 
