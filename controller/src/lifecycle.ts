@@ -101,6 +101,8 @@ function defaultRender(options: LifecycleOptions): RenderUserData {
       controllerUrl: config.agentUrl ?? options.defaultAgentUrl(),
       enrollmentToken,
       agentVersion: config.agentVersion,
+      // The agent heartbeats at this interval from its start (welcome repeats it on every connection).
+      heartbeatIntervalMs: config.agentHeartbeatMs,
       ...(controllerCa ? { controllerCa } : {}),
     });
 }
