@@ -17,7 +17,6 @@ export const SETTINGS = {
   dataDir: { env: 'TOOLBELT_DATA_DIR', flag: 'data-dir', help: "PGlite's data directory" },
   tlsCertFile: { env: 'TOOLBELT_TLS_CERT_FILE', flag: 'tls-cert-file', help: 'built-in TLS: PEM certificate (chain); reloaded when it changes' },
   tlsKeyFile: { env: 'TOOLBELT_TLS_KEY_FILE', flag: 'tls-key-file', help: 'built-in TLS: PEM private key of that certificate' },
-  agentCaFile: { env: 'TOOLBELT_AGENT_CA_FILE', flag: 'agent-ca-file', help: "a private CA (PEM) droplet agents trust for the controller's certificate" },
   dbSchema: { env: 'TOOLBELT_DB_SCHEMA', flag: 'db-schema', help: 'the Postgres schema holding all of toolbelt\'s tables' },
   logLevel: { env: 'LOG_LEVEL', flag: 'log-level', help: LOG_LEVELS.join(', ') },
   logFormat: { env: 'LOG_FORMAT', flag: 'log-format', help: 'json, pretty, or auto (pretty on a terminal)' },
@@ -88,7 +87,6 @@ const fields = z.object({
   dataDir: z.string().min(1).default('./.toolbelt/data'),
   tlsCertFile: z.preprocess(blankToUndefined, z.string().min(1).optional()),
   tlsKeyFile: z.preprocess(blankToUndefined, z.string().min(1).optional()),
-  agentCaFile: z.preprocess(blankToUndefined, z.string().min(1).optional()),
   dbSchema: z.preprocess(
     blankToUndefined,
     z

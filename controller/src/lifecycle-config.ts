@@ -38,6 +38,7 @@ export const LIFECYCLE_SETTINGS = {
   adminCidrs: { env: 'TOOLBELT_ADMIN_CIDRS', flag: 'admin-cidrs', help: 'comma-separated CIDRs allowed to SSH into droplets' },
   toolSourceCidrs: { env: 'TOOLBELT_TOOL_SOURCE_CIDRS', flag: 'tool-source-cidrs', help: "comma-separated CIDRs allowed to reach the tools' ports" },
   agentUrl: { env: 'TOOLBELT_AGENT_URL', flag: 'agent-url', help: 'the URL droplet agents dial (wss://…/agent/v1)' },
+  agentCaFile: { env: 'TOOLBELT_AGENT_CA_FILE', flag: 'agent-ca-file', help: "a private CA (PEM) droplet agents trust for the controller's certificate" },
   agentVersion: { env: 'TOOLBELT_AGENT_VERSION', flag: 'agent-version', help: 'droplet agent version droplets install' },
 } as const;
 
@@ -110,6 +111,7 @@ export const lifecycleFields = {
   adminCidrs: cidrs,
   toolSourceCidrs: cidrs,
   agentUrl: z.preprocess(blank, z.string().url().optional()),
+  agentCaFile: z.preprocess(blank, z.string().min(1).optional()),
   agentVersion: z.preprocess(blank, z.string().default('0.1.0')),
 };
 
