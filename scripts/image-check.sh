@@ -20,7 +20,11 @@ free_port() { node -e "const s=require('net').createServer().listen(0,'127.0.0.1
 
 base="$(bash scripts/debian-base-image.sh)"
 log "building $IMAGE from $base"
-podman build --network=host -q -f deploy/Containerfile \
+# This machine reaches the npm registry through a TLS-inspecting proxy whose CA is in the
+# system bundle: the build gets that bundle as a secret (not stored in the image).
+ca_secret=()
+[ -s /etc/ssl/certs/ca-certificates.crt ] && ca_secret=(--secret id=ca,src=/etc/ssl/certs/ca-certificates.crt)
+podman build --network=host -q -f deploy/Containerfile "${ca_secret[@]}" \
   --build-arg "BASE=$base" --build-arg "BUILD_BASE=${base}-build" -t "$IMAGE" . >/dev/null
 bytes="$(podman image inspect --format '{{.Size}}' "$IMAGE")"
 mb=$((bytes / 1024 / 1024))
