@@ -9,6 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { z } from 'zod';
 import { type Router, sendError, sendJson } from '../http/router.ts';
 import type { Authenticator } from './auth.ts';
+import { authorizeWrites, checkRouteAccess } from './authz.ts';
 import { readBody } from './body.ts';
 import { callerFault, invalid, zodProblems } from './errors.ts';
 import type { AnyRoute, Reply } from './route.ts';
@@ -53,7 +54,9 @@ async function readRouteBody(route: AnyRoute, req: IncomingMessage): Promise<unk
 export class ApiRegistry {
   readonly routes: AnyRoute[] = [];
 
+  /** Adds routes; throws when one's access is looser than what it writes (authz.ts). */
   add(...routes: AnyRoute[]): this {
+    routes.forEach(checkRouteAccess);
     this.routes.push(...routes);
     return this;
   }
@@ -73,6 +76,7 @@ export class ApiRegistry {
             req,
             res,
           };
+          authorizeWrites(caller, typeof route.writes === 'function' ? route.writes(ctx) : (route.writes ?? []));
           const reply = await route.handle(ctx);
           if (reply) sendReply(res, reply);
         } catch (thrown) {

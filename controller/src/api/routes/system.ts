@@ -63,6 +63,7 @@ const createTokenRoute = (deps: ApiDeps): AnyRoute =>
     summary: 'Create an API token (admin); the token is shown in this answer only',
     tag: 'tokens',
     access: 'admin',
+    writes: ['ApiToken'],
     body: z.strictObject({ name: z.string().min(1).max(100), role: z.enum(API_ROLES) }),
     responses: {
       201: { description: 'created; keep `token`, it is not stored', schema: tokenViewSchema.extend({ token: z.string() }) },
@@ -95,6 +96,7 @@ const revokeTokenRoute = (deps: ApiDeps): AnyRoute =>
     summary: 'Revoke an API token (admin)',
     tag: 'tokens',
     access: 'admin',
+    writes: ['ApiToken'],
     params: z.strictObject({ id: z.uuid() }),
     responses: { 200: { description: 'revoked', schema: tokenViewSchema }, ...errors(400, ...AUTH_ERRORS, 404) },
     async handle({ params }) {
