@@ -24,7 +24,7 @@ log "building $IMAGE from $base"
 # system bundle: the build gets that bundle as a secret (not stored in the image).
 ca_secret=()
 [ -s /etc/ssl/certs/ca-certificates.crt ] && ca_secret=(--secret id=ca,src=/etc/ssl/certs/ca-certificates.crt)
-podman build --network=host -q -f deploy/Containerfile "${ca_secret[@]}" \
+podman build --format docker --network=host -q -f deploy/Containerfile "${ca_secret[@]}" \
   --build-arg "BASE=$base" --build-arg "BUILD_BASE=${base}-build" -t "$IMAGE" . >/dev/null
 bytes="$(podman image inspect --format '{{.Size}}' "$IMAGE")"
 mb=$((bytes / 1024 / 1024))

@@ -51,6 +51,7 @@ async function describeAgent(ctx: CommandContext, name: string): Promise<void> {
   const events = await eventsFor(ctx, [agent.id as string, ...(env ? [env.id as string] : []), ...tools.map((t) => t.id as string)]);
   if (printStructured(ctx, { agent, tools, events })) return;
   ctx.print(`Name:         ${agent.name}`);
+  if (agent.external_id) ctx.print(`External ID:  ${agent.external_id}`);
   ctx.print(`ID:           ${agent.id}`);
   ctx.print(`Description:  ${agent.description || '-'}`);
   ctx.print(`Generation:   ${agent.generation}${agent.deletion_requested_at ? `  (being deleted since ${agent.deletion_requested_at})` : ''}`);
