@@ -8,6 +8,7 @@
 //   dist/drizzle/             the committed SQL migrations (schema/drizzle)
 //   dist/openapi/             the simulator's DigitalOcean contract (the embedded simulator)
 //   dist/packages/            the package shelf's tools, packed now, indexed by shelf.json
+//   dist/agent-releases/      the droplet agent's release (droplet-agent/release/build.ts)
 //   dist/package.json         exactly the third-party packages the bundles import, pinned to
 //                             the versions installed here (`npm install --omit=dev` in dist/)
 //
@@ -30,7 +31,17 @@ const dist = outFlag > 0 ? resolve(process.argv[outFlag + 1]) : join(root, 'dist
 /** The package shelf's tools (keep in step with LOCAL_TOOL_DIRS in controller/src/catalog/package-shelf.ts). */
 const SHELF_TOOLS = ['tools/echo-mcp'];
 /** Further build steps, each `(dist) => void`, run after the controller's. */
-const EXTRA_STEPS = [];
+const EXTRA_STEPS = [agentRelease];
+
+/** The droplet agent's release, served at /agent/v1/releases (dist/agent-releases/VERSION/). */
+function agentRelease(out) {
+  execFileSync(process.execPath, ['--import', 'tsx', join(root, 'droplet-agent/release/build.ts'), '--out', join(out, 'agent-releases'), '--force'], {
+    cwd: root,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+}
+/** Imports only a checkout reaches (the build-time agent release builder): never in the bundle's dependencies. */
+const CHECKOUT_ONLY = ['@toolbelt/droplet-agent/release-build'];
 
 const ENTRIES = { controller: 'controller/src/main.ts', toolbelt: 'controller/src/cli/main.ts' };
 
@@ -40,6 +51,7 @@ function externalPackages(used) {
     name: 'external-packages',
     setup(b) {
       b.onResolve({ filter: /^[^./]/ }, (args) => {
+        if (CHECKOUT_ONLY.includes(args.path)) return { path: args.path, external: true };
         if (args.path.startsWith('@toolbelt/') || args.path.startsWith('node:') || builtinModules.includes(args.path)) {
           return undefined;
         }

@@ -48,6 +48,7 @@ describeEachDatabase('production build', (t) => {
   it('holds bundles and production dependencies only', () => {
     expect(existsSync(join(out, 'bin/controller.mjs'))).toBe(true);
     expect(existsSync(join(out, 'drizzle/meta/_journal.json'))).toBe(true);
+    expect(readdirSync(join(out, 'agent-releases')).length).toBeGreaterThan(0);
     for (const dev of ['tsx', 'typescript', 'vitest', 'esbuild', 'drizzle-kit']) {
       expect(existsSync(join(out, 'node_modules', dev)), `${dev} in the build's node_modules`).toBe(false);
     }
@@ -70,6 +71,10 @@ describeEachDatabase('production build', (t) => {
     const shelf = await fetch(`${url}/v1/packages/toolbelt-echo-mcp-1.0.0.tgz`);
     expect(shelf.status).toBe(200);
     expect((await shelf.arrayBuffer()).byteLength).toBeGreaterThan(500);
+    // The droplet agent's release was built with it and is served from dist/agent-releases/.
+    const releases = await fetch(`${url}/agent/v1/releases`);
+    expect(releases.status).toBe(200);
+    expect(((await releases.json()) as { releases: unknown[] }).releases.length).toBeGreaterThan(0);
     expect(await server.stop('SIGTERM')).toBe(0);
     expect(tree(out)).toEqual(before);
   }, 180_000);
