@@ -62,6 +62,11 @@ export const agentBootstrapOptionsSchema = z.object({
     .refine((u) => /^https?:\/\//.test(u) && !/['"\\\s]/.test(u), { message: 'must be an http(s) URL without quotes or spaces' }),
   /** The release's SHA-256 (hex): the install stops when the download does not match. */
   agentReleaseSha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be a SHA-256 in hex'),
+  /**
+   * PEM certificate(s) of a private CA the agent trusts — instead of the public ones — for the
+   * controller's wss:// (TOOLBELT_AGENT_CA_FILE). Public data, not a secret.
+   */
+  controllerCa: z.string().max(16 * 1024).regex(/^-----BEGIN CERTIFICATE-----/, 'must be PEM certificates').optional(),
   /** npm registry for npm tools. */
   npmRegistry: z.string().url().optional(),
   nodeVersion: z.string().regex(/^\d+\.\d+\.\d+$/).default('22.12.0'),
@@ -163,6 +168,7 @@ function agentConfig(o: z.output<typeof agentBootstrapOptionsSchema>): Record<st
     installDir: DROPLET_PATHS.installDir,
     npm: { command: `${DROPLET_PATHS.node}/bin/npm`, ...(o.npmRegistry ? { registry: o.npmRegistry } : {}) },
     ...(o.heartbeatIntervalMs ? { heartbeatIntervalMs: o.heartbeatIntervalMs } : {}),
+    ...(o.controllerCa ? { controllerCa: o.controllerCa } : {}),
   };
 }
 
