@@ -5,6 +5,7 @@
  */
 import { DEFAULT_FLEET_TAG, DIGITALOCEAN_API_URL, normalizeApiUrl, tagProblem } from '@toolbelt/reconcilers';
 import { z } from 'zod';
+import { isAllowedAgentUrl } from '@toolbelt/schema/cloud-init';
 
 /** Environment variable, flag and help of each lifecycle setting. */
 export const LIFECYCLE_SETTINGS = {
@@ -158,7 +159,7 @@ export function lifecycleConfigProblems(c: LifecycleConfig): [keyof typeof LIFEC
   if (c.digitaloceanToken && !c.agentUrl) {
     problems.push(['agentUrl', 'is required with DIGITALOCEAN_TOKEN: the wss:// URL droplets reach the controller at, e.g. wss://toolbelt.example.com/agent/v1']);
   }
-  if (c.agentUrl && !/^wss:\/\/|^ws:\/\/(127\.|localhost|\[::1\])/.test(c.agentUrl)) {
+  if (c.agentUrl && !isAllowedAgentUrl(c.agentUrl)) {
     problems.push(['agentUrl', 'must be wss:// (ws:// only on loopback)']);
   }
   return problems;
