@@ -5,6 +5,8 @@
  */
 import { DEFAULT_FLEET_TAG, DIGITALOCEAN_API_URL, normalizeApiUrl, tagProblem } from '@toolbelt/reconcilers';
 import { z } from 'zod';
+import { isAllowedAgentUrl } from '@toolbelt/schema/cloud-init';
+import { blankToUndefined, flag, maybeFlag, milliseconds } from './config-fields.ts';
 
 /** Environment variable, flag and help of each lifecycle setting. */
 export const LIFECYCLE_SETTINGS = {
@@ -38,19 +40,14 @@ export const LIFECYCLE_SETTINGS = {
   adminCidrs: { env: 'TOOLBELT_ADMIN_CIDRS', flag: 'admin-cidrs', help: 'comma-separated CIDRs allowed to SSH into droplets' },
   toolSourceCidrs: { env: 'TOOLBELT_TOOL_SOURCE_CIDRS', flag: 'tool-source-cidrs', help: "comma-separated CIDRs allowed to reach the tools' ports" },
   agentUrl: { env: 'TOOLBELT_AGENT_URL', flag: 'agent-url', help: 'the URL droplet agents dial (wss://…/agent/v1)' },
+  agentCaFile: { env: 'TOOLBELT_AGENT_CA_FILE', flag: 'agent-ca-file', help: "a private CA (PEM) droplet agents trust for the controller's certificate" },
   agentVersion: { env: 'TOOLBELT_AGENT_VERSION', flag: 'agent-version', help: 'agent release new droplets install (default: the one this controller built)' },
   agentReleasesDir: { env: 'TOOLBELT_AGENT_RELEASES_DIR', flag: 'agent-releases-dir', help: 'where the agent releases served at /agent/v1/releases are' },
   nodeDistUrl: { env: 'TOOLBELT_NODE_DIST_URL', flag: 'node-dist-url', help: 'where droplets download Node (nodejs.org/dist or a mirror laid out like it)' },
   nodeVersion: { env: 'TOOLBELT_NODE_VERSION', flag: 'node-version', help: 'the Node version droplets install' },
 } as const;
 
-const blank = (value: unknown) => (value === '' ? undefined : value);
-const ms = (fallback: number, min = 1) => z.preprocess(blank, z.coerce.number().int().min(min).default(fallback));
-const yes = ['true', '1', 'yes'];
-const bool = (fallback: boolean) =>
-  z.preprocess(blank, z.enum(['true', 'false', '1', '0', 'yes', 'no']).default(fallback ? 'true' : 'false')).transform((v) => yes.includes(v));
-/** A switch whose default depends on other settings (resolved in config.ts). */
-const maybeBool = z.preprocess(blank, z.enum(['true', 'false', '1', '0', 'yes', 'no']).optional()).transform((v) => (v === undefined ? undefined : yes.includes(v)));
+const blank = blankToUndefined;
 const cidrs = z.preprocess(
   blank,
   z
@@ -97,22 +94,23 @@ export const lifecycleFields = {
   ),
   simulatorBootMs: bootDelay,
   simulatorPort: z.preprocess(blank, z.coerce.number().int().min(0).max(65535).default(0)),
-  sweepFastMs: ms(5_000, 100),
-  sweepSteadyMs: ms(60_000, 100),
-  createBatchWindowMs: ms(150, 0),
-  agentRequired: maybeBool,
+  sweepFastMs: milliseconds(100, 5_000),
+  sweepSteadyMs: milliseconds(100, 60_000),
+  createBatchWindowMs: milliseconds(0, 150),
+  agentRequired: maybeFlag,
   agentHeartbeatMs: z.preprocess(blank, z.coerce.number().int().min(1000).max(300_000).default(15_000)),
-  agentHelloGraceMs: ms(10 * 60_000),
-  agentSilenceGraceMs: ms(90_000),
-  replaceAfterMs: ms(10 * 60_000),
-  bootTimeoutMs: ms(15 * 60_000),
-  quotaRetryMs: ms(15 * 60_000),
-  orphanGraceMs: ms(10 * 60_000, 0),
-  orphanDryRun: bool(false),
-  firewall: bool(true),
+  agentHelloGraceMs: milliseconds(1, 10 * 60_000),
+  agentSilenceGraceMs: milliseconds(1, 90_000),
+  replaceAfterMs: milliseconds(1, 10 * 60_000),
+  bootTimeoutMs: milliseconds(1, 15 * 60_000),
+  quotaRetryMs: milliseconds(1, 15 * 60_000),
+  orphanGraceMs: milliseconds(0, 10 * 60_000),
+  orphanDryRun: flag(false),
+  firewall: flag(true),
   adminCidrs: cidrs,
   toolSourceCidrs: cidrs,
   agentUrl: z.preprocess(blank, z.string().url().optional()),
+  agentCaFile: z.preprocess(blank, z.string().min(1).optional()),
   agentVersion: z.preprocess(blank, z.string().regex(/^[0-9A-Za-z][0-9A-Za-z.+-]{0,63}$/, 'must be a version').optional()),
   agentReleasesDir: z.preprocess(blank, z.string().optional()),
   nodeDistUrl: z.preprocess(blank, z.string().url().refine((u) => /^https?:\/\//.test(u) && !/['"\\\s]/.test(u), 'must be an http(s) URL').default('https://nodejs.org/dist')),
@@ -156,7 +154,7 @@ export function lifecycleConfigProblems(c: LifecycleConfig): [keyof typeof LIFEC
   if (c.digitaloceanToken && !c.agentUrl) {
     problems.push(['agentUrl', 'is required with DIGITALOCEAN_TOKEN: the wss:// URL droplets reach the controller at, e.g. wss://toolbelt.example.com/agent/v1']);
   }
-  if (c.agentUrl && !/^wss:\/\/|^ws:\/\/(127\.|localhost|\[::1\])/.test(c.agentUrl)) {
+  if (c.agentUrl && !isAllowedAgentUrl(c.agentUrl)) {
     problems.push(['agentUrl', 'must be wss:// (ws:// only on loopback)']);
   }
   return problems;

@@ -8,14 +8,11 @@
  * `config_details`, …) so that its backend speaks the same words as the API.
  */
 import { z } from 'zod';
+import { isUuid } from './ids.ts';
 import { DESIRED_TOOL_STATES, PACKAGING_TYPES, TRANSPORTS } from './tables.ts';
 import { versionInfoSchema } from './types.ts';
 
 export const MANIFEST_API_VERSION = 'toolbelt.dev/v1';
-
-const UUID_SHAPE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-/** Whether a path segment is a row id rather than a name. */
-export const isUuid = (value: string): boolean => UUID_SHAPE.test(value);
 
 /** A resource name: letters, digits, `.`, `_`, `-`; up to 63 characters; never shaped like a uuid. */
 export const resourceNameSchema = z
@@ -58,8 +55,15 @@ export const environmentSpecSchema = z.strictObject({
 });
 export type EnvironmentSpecInput = z.infer<typeof environmentSpecSchema>;
 
+/**
+ * The platform's own id for an agent (e.g. Agentopia's UUID): any 1–128 characters, unique.
+ * The agent can then be addressed as `ext:<external_id>` wherever a name or id is accepted.
+ */
+export const externalIdSchema = z.string().min(1).max(128);
+
 /** What an agent should have, besides its name. */
 export const agentSpecSchema = z.strictObject({
+  external_id: externalIdSchema.optional(),
   description: z.string().max(2000).optional(),
   environment: environmentSpecSchema.optional(),
 });
@@ -70,6 +74,8 @@ export const agentCreateSchema = agentSpecSchema.extend({ name: resourceNameSche
 /** `PATCH /v1/agents/{id}` (the environment has its own route). */
 export const agentUpdateSchema = z.strictObject({
   name: resourceNameSchema.optional(),
+  /** null removes it. */
+  external_id: externalIdSchema.nullable().optional(),
   description: z.string().max(2000).optional(),
 });
 

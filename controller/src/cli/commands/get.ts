@@ -45,11 +45,11 @@ function priceOf(r: Row, prices: Prices): string {
 const TABLES: Record<string, { path: (arg?: string) => string; headers: string[]; row: (r: Row, prices: Prices) => unknown[]; single?: boolean }> = {
   agents: {
     path: () => '/v1/agents',
-    headers: ['name', 'environment', 'region', 'size', 'price', 'status', 'ready', 'age'],
+    headers: ['name', 'external id', 'environment', 'region', 'size', 'price', 'status', 'ready', 'age'],
     row: (r, prices) => {
       const env = r.environment as Row | null;
       const status = r.deletion_requested_at ? 'deleting' : env?.status;
-      return [r.name, r.tool_environment_active ? 'on' : 'off', env?.region, env?.size, priceOf(r, prices), status, conditionStatus(env?.conditions), age(r.created_at as string)];
+      return [r.name, r.external_id, r.tool_environment_active ? 'on' : 'off', env?.region, env?.size, priceOf(r, prices), status, conditionStatus(env?.conditions), age(r.created_at as string)];
     },
   },
   catalog: {
