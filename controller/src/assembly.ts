@@ -7,7 +7,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createToolsReconciler } from '@toolbelt/reconcilers';
-import type { Database } from '@toolbelt/schema';
+import { type Database, systemClock } from '@toolbelt/schema';
 import { createLocalDroplets, type LocalDroplets, type SimulatorHooks } from '@toolbelt/simulator';
 import { Registry } from 'prom-client';
 import { Api } from './api/api.ts';
@@ -15,6 +15,7 @@ import { ensureAdminToken } from './api/bootstrap.ts';
 import { type Component, ComponentSet } from './component.ts';
 import type { Config } from './config.ts';
 import type { ControllerOptions } from './controller.ts';
+import { Gateway } from './gateway/gateway.ts';
 import { addHealthRoutes } from './http/health.ts';
 import { Router } from './http/router.ts';
 import { HttpServer } from './http/server.ts';
@@ -85,6 +86,7 @@ export interface Parts {
   http: HttpServer;
   api: Api;
   hub: AgentHub;
+  gateway: Gateway;
   loop: Loop | undefined;
   registry: Registry;
   lifecycle: Lifecycle | undefined;
@@ -97,6 +99,7 @@ interface Built {
   http: HttpServer;
   api: Api;
   hub: AgentHub;
+  gateway: Gateway;
   wiring: ToolsWiring;
   shelf: PackageShelf;
 }
@@ -110,7 +113,9 @@ function buildServing(database: Database, setup: Setup, registry: Registry): Bui
     options.onSpecChange?.(kind as never, key);
     wiring.onSpecChange(kind, key);
   };
-  const { onSpecChange: _ignored, hub: hubOptions, ...apiOptions } = options;
+  const { onSpecChange: _ignored, hub: _hub, ...apiOptions } = options;
+  const http = new HttpServer({ host: config.host, port: config.port, router, logger });
+  const { hub, gateway } = buildHub(database, setup, { http, wiring, registry });
   const api = new Api({
     db: database.db,
     logger,
@@ -119,26 +124,44 @@ function buildServing(database: Database, setup: Setup, registry: Registry): Bui
     ...(options.secrets ? { secrets: wiring.watchSecrets(options.secrets) } : {}),
     metrics: options.metrics ?? registry,
     onSpecChange,
+    gateway: gateway.endpoint,
   });
   api.mount(router);
-  const http = new HttpServer({ host: config.host, port: config.port, router, logger });
   const shelf = new PackageShelf({ dir: stateDir(config, 'packages'), logger, publicUrl: () => publicHttpUrl(config, http.url) });
   shelf.mount(router);
+  return { router, http, api, hub, gateway, wiring, shelf };
+}
+
+/** The agent hub and the MCP gateway that calls tools through it. */
+function buildHub(database: Database, setup: Setup, with_: { http: HttpServer; wiring: ToolsWiring; registry: Registry }) {
+  const { config, logger, options } = setup;
+  const hubOptions = options.hub;
   const onAgentEvent = hubOptions?.onAgentEvent;
+  const announce: { gateway?: Gateway } = {};
   const hub = new AgentHub({
     heartbeatIntervalMs: config.agentHeartbeatMs,
     ...hubOptions,
     ...(options.clock ? { clock: options.clock } : {}),
-    secrets: hubOptions?.secrets ?? wiring.resolveSecrets,
+    secrets: hubOptions?.secrets ?? with_.wiring.resolveSecrets,
     onAgentEvent: (event) => {
       onAgentEvent?.(event);
-      wiring.onAgentEvent(event);
+      with_.wiring.onAgentEvent(event);
+      announce.gateway?.onAgentEvent(event);
     },
     database,
-    http,
+    http: with_.http,
     logger: logger.child({ component: 'hub' }),
   });
-  return { router, http, api, hub, wiring, shelf };
+  const gateway = new Gateway({
+    database,
+    hub,
+    logger: logger.child({ component: 'gateway' }),
+    clock: options.clock ?? systemClock,
+    settings: config,
+    registry: with_.registry,
+  });
+  announce.gateway = gateway;
+  return { hub, gateway };
 }
 
 async function buildLifecycle(database: Database, setup: Setup, built: Built, registry: Registry) {
@@ -199,7 +222,7 @@ export async function assemble(database: Database, setup: Setup): Promise<Parts>
     looped = await buildLoop(database, setup, built, registry);
     registerControllerMetrics(registry, { db: database.db, hub: built.hub, provider: looped.lifecycle?.provider });
     // Stopped in reverse: the loop first, then the hub, the API (its event streams), the server.
-    const started: Component[] = [built.http, built.api, built.hub, ...(looped.loop ? [looped.loop.elector] : [])];
+    const started: Component[] = [built.http, built.api, built.hub, built.gateway, ...(looped.loop ? [looped.loop.elector] : [])];
     await components.start(started);
   } catch (error) {
     await close();
@@ -209,6 +232,7 @@ export async function assemble(database: Database, setup: Setup): Promise<Parts>
     http: built.http,
     api: built.api,
     hub: built.hub,
+    gateway: built.gateway,
     registry,
     ...looped,
     async stop() {

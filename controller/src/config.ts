@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import { regionSchema, sizeSchema, ToolbeltError } from '@toolbelt/schema';
 import { z } from 'zod';
+import { GATEWAY_SETTINGS, gatewayFields } from './gateway/config.ts';
 import { LIFECYCLE_SETTINGS, lifecycleConfigProblems, lifecycleFields } from './lifecycle-config.ts';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -56,6 +57,7 @@ export const SETTINGS = {
   },
   seedCatalog: { env: 'TOOLBELT_SEED_CATALOG', flag: 'seed-catalog', help: 'add the built-in tools (echo, everything) to the catalog at start (true/false)' },
   ...LIFECYCLE_SETTINGS,
+  ...GATEWAY_SETTINGS,
 } as const;
 type SettingName = keyof typeof SETTINGS;
 
@@ -111,6 +113,7 @@ const fields = z.object({
   localDockerSocket: z.preprocess(blankToUndefined, z.string().min(1).optional()),
   seedCatalog: flag(true),
   ...lifecycleFields,
+  ...gatewayFields,
 });
 
 export const configSchema = fields

@@ -18,6 +18,8 @@ import { agentRoutes } from './routes/agents.ts';
 import { applyRoutes } from './routes/apply.ts';
 import { catalogRoutes } from './routes/catalog.ts';
 import { eventRoutes } from './routes/events.ts';
+import { gatewayRoutes } from './routes/gateway.ts';
+import type { McpEndpoint } from '../gateway/endpoint.ts';
 import { secretRoutes } from './routes/secrets.ts';
 import { systemRoutes } from './routes/system.ts';
 import { toolRoutes } from './routes/tools.ts';
@@ -40,6 +42,8 @@ export interface ApiOptions {
   eventPollMs?: number;
   /** The version shown in the OpenAPI document. */
   version?: string;
+  /** The MCP gateway's endpoint; without one the gateway routes are not served. */
+  gateway?: McpEndpoint | undefined;
 }
 
 export const DEFAULT_ENVIRONMENT: EnvironmentDefaults = { region: 'nyc3', size: 's-1vcpu-1gb' };
@@ -75,6 +79,7 @@ export class Api implements Component {
       ...eventRoutes(deps),
       ...applyRoutes(deps),
       ...systemRoutes(deps),
+      ...(options.gateway ? gatewayRoutes(deps, options.gateway) : []),
     );
     this.registry.add(
       defineRoute({

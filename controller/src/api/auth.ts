@@ -8,9 +8,10 @@ import { type ApiRole, type Clock, type Db, findApiTokenByHash, hashApiToken, to
 import { ApiError } from './errors.ts';
 import type { Access, Caller } from './route.ts';
 
-const ROLE_RANK: Record<ApiRole, number> = { viewer: 1, operator: 2, admin: 3 };
+const ROLE_RANK: Record<ApiRole, number> = { caller: 0, viewer: 1, operator: 2, admin: 3 };
 /** What each role is for, named in 403 answers. */
 const ROLE_MEANING: Record<ApiRole, string> = {
+  caller: "use one agent's MCP gateway and read its toolbelt view",
   viewer: 'read',
   operator: 'read and change agents, environments, tools and secrets',
   admin: 'everything, including the catalog and API tokens',
@@ -40,8 +41,12 @@ export class Authenticator {
     this.#clock = options.clock;
   }
 
-  /** The caller of `req`, or an ApiError (401/403) saying why not. Public routes need no token. */
-  async authenticate(req: IncomingMessage, access: Access): Promise<Caller | undefined> {
+  /**
+   * The caller of `req`, or an ApiError (401/403) saying why not. Public routes need no token.
+   * With `agentCaller`, a caller token passes too — bound to its agent, which the route checks
+   * (`assertAgentAccess`).
+   */
+  async authenticate(req: IncomingMessage, access: Access, options: { agentCaller?: boolean } = {}): Promise<Caller | undefined> {
     if (access === 'public') return undefined;
     const header = req.headers.authorization;
     if (!header) throw unauthenticated('no Authorization header');
@@ -49,13 +54,13 @@ export class Authenticator {
     if (!match) throw unauthenticated('the Authorization header is not of the form "Bearer <token>"');
     const row = await findApiTokenByHash(this.#db, hashApiToken(match[1]!));
     if (!row) throw unauthenticated('the token is not known or was revoked');
-    if (!allows(row.role, access)) {
+    if (!allows(row.role, access) && !(options.agentCaller && row.role === 'caller' && row.agent_id)) {
       throw new ApiError(403, 'FORBIDDEN', `token "${row.name}" has role ${row.role}; this needs ${access} or above`, {
         hint: `${access} tokens may ${ROLE_MEANING[access as ApiRole]}; ask an admin for one`,
       });
     }
     await this.#touch(row.id);
-    return { tokenId: row.id, name: row.name, role: row.role };
+    return { tokenId: row.id, name: row.name, role: row.role, ...(row.agent_id ? { agentId: row.agent_id } : {}) };
   }
 
   async #touch(id: string): Promise<void> {
@@ -65,4 +70,12 @@ export class Authenticator {
     this.#touched.set(id, now);
     await touchApiToken(this.#db, id, new Date(now));
   }
+}
+
+/** Refuses a caller token bound to another agent (403); every other caller passed the role check. */
+export function assertAgentAccess(caller: Caller | undefined, agent: { id: string; name: string }): void {
+  if (caller?.role !== 'caller' || caller.agentId === agent.id) return;
+  throw new ApiError(403, 'FORBIDDEN', `token "${caller.name}" is a caller token of another agent; it may not reach agent "${agent.name}"`, {
+    hint: `create a caller token for this agent: toolbelt tokens create NAME --role caller --agent ${agent.name}`,
+  });
 }

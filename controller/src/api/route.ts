@@ -16,6 +16,8 @@ export interface Caller {
   tokenId: string;
   name: string;
   role: ApiRole;
+  /** The one agent a `caller` token may reach. */
+  agentId?: string;
 }
 
 export interface RouteContext<P, Q, B> {
@@ -54,6 +56,11 @@ export interface RouteDef<P extends z.ZodType, Q extends z.ZodType, B extends z.
   summary: string;
   tag: string;
   access: Access;
+  /**
+   * A `caller` token bound to the agent of `:id` may call this route too; the handler must
+   * check the binding with `assertAgentAccess` once it has resolved the agent.
+   */
+  agentCaller?: boolean;
   params?: P;
   query?: Q;
   body?: B;

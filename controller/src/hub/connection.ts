@@ -58,7 +58,14 @@ export class AgentConnection {
   constructor(
     readonly socket: WebSocket,
     identity: AgentIdentity,
-    private readonly deps: { clock: Clock; logger: Logger; limits: ConnectionLimits; handle: MessageHandler },
+    private readonly deps: {
+      clock: Clock;
+      logger: Logger;
+      limits: ConnectionLimits;
+      handle: MessageHandler;
+      /** Takes a message out of the ordered chain (gateway answers must not wait for database writes). */
+      intercept?: (connection: AgentConnection, message: AgentMessage) => boolean;
+    },
   ) {
     this.identity = identity;
     this.connectedAt = deps.clock.now();
@@ -122,6 +129,7 @@ export class AgentConnection {
       return;
     }
     const message = parsed.message;
+    if (this.deps.intercept?.(this, message)) return;
     this.#chain = this.#chain.then(() =>
       this.deps.handle(this, message).catch((error: unknown) => {
         this.deps.logger.error({ err: error, environmentId: this.environmentId, type: message.type }, 'agent message handling failed');

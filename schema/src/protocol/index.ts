@@ -6,6 +6,7 @@ export * from './constants.ts';
 export * from './tool.ts';
 export * from './agent-messages.ts';
 export * from './controller-messages.ts';
+export * from './gateway.ts';
 export * from './parse.ts';
 export * from './limits.ts';
 export * from './bootstrap.ts';
