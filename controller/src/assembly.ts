@@ -11,7 +11,7 @@ import { type Database, systemClock } from '@toolbelt/schema';
 import { createLocalDroplets, type LocalDroplets, type SimulatorHooks } from '@toolbelt/simulator';
 import { Registry } from 'prom-client';
 import { Api } from './api/api.ts';
-import { ensureAdminToken } from './api/bootstrap.ts';
+import { ensureAdminToken } from './api/admin-token.ts';
 import { type Component, ComponentSet } from './component.ts';
 import type { Config } from './config.ts';
 import type { ControllerOptions } from './controller.ts';
@@ -25,8 +25,8 @@ import { toolHostIp } from './lifecycle-config.ts';
 import { registerControllerMetrics } from './metrics.ts';
 import type { Logger } from './logger.ts';
 import { createLoop, type Loop } from './loop/assemble.ts';
-import { PackageShelf } from './tools/packages.ts';
-import { seedCatalogTools } from './tools/seed.ts';
+import { PackageShelf } from './catalog/package-shelf.ts';
+import { seedCatalogTools } from './catalog/seed.ts';
 import { ToolsWiring } from './tools/wiring.ts';
 
 interface Setup {

@@ -3,7 +3,7 @@
  * (flags win) by one zod schema, then passed down typed. Nothing else reads process.env.
  */
 import { parseArgs } from 'node:util';
-import { regionSchema, sizeSchema, ToolbeltError } from '@toolbelt/schema';
+import { DB_SCHEMA_NAME, DEFAULT_DB_SCHEMA, regionSchema, sizeSchema, ToolbeltError } from '@toolbelt/schema';
 import { z } from 'zod';
 import { GATEWAY_SETTINGS, gatewayFields } from './gateway/config.ts';
 import { LIFECYCLE_SETTINGS, lifecycleConfigProblems, lifecycleFields } from './lifecycle-config.ts';
@@ -16,6 +16,7 @@ export const SETTINGS = {
   port: { env: 'PORT', flag: 'port', help: 'port of the HTTP server (0 picks a free one)' },
   databaseUrl: { env: 'DATABASE_URL', flag: 'database-url', help: 'Postgres URL; unset means embedded PGlite' },
   dataDir: { env: 'TOOLBELT_DATA_DIR', flag: 'data-dir', help: "PGlite's data directory" },
+  dbSchema: { env: 'TOOLBELT_DB_SCHEMA', flag: 'db-schema', help: 'the Postgres schema holding all of toolbelt\'s tables' },
   logLevel: { env: 'LOG_LEVEL', flag: 'log-level', help: LOG_LEVELS.join(', ') },
   logFormat: { env: 'LOG_FORMAT', flag: 'log-format', help: 'json, pretty, or auto (pretty on a terminal)' },
   adminToken: {
@@ -84,6 +85,13 @@ const fields = z.object({
     .optional()
     .transform((v) => (v === '' ? undefined : v)),
   dataDir: z.string().min(1).default('./.toolbelt/data'),
+  dbSchema: z.preprocess(
+    blankToUndefined,
+    z
+      .string()
+      .regex(DB_SCHEMA_NAME, 'must be a plain lower-case identifier (letters, digits, _), not pg_… or information_schema')
+      .default(DEFAULT_DB_SCHEMA),
+  ),
   logLevel: z.enum(LOG_LEVELS).default('info'),
   logFormat: z.enum(['json', 'pretty', 'auto']).default('auto'),
   adminToken: z

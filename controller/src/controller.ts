@@ -72,11 +72,11 @@ export async function openMigratedDatabase(config: Config, logger: Logger): Prom
       `using embedded PGlite in ${config.dataDir} (set DATABASE_URL to use a Postgres server)`,
     );
   }
-  const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
+  const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, schema: config.dbSchema });
   try {
     const result = await migrate(database.db);
     logger.info(
-      { database: database.location, kind: database.kind, applied: result.applied, current: result.current },
+      { database: database.location, kind: database.kind, schema: database.schema, applied: result.applied, current: result.current },
       result.applied.length ? `applied ${result.applied.length} migration(s)` : 'database schema is up to date',
     );
     return database;

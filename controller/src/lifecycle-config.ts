@@ -125,14 +125,26 @@ export function toolHostIp(c: Pick<LifecycleConfig, 'toolSourceCidrs' | 'firewal
   return c.firewall && c.toolSourceCidrs.length > 0 ? '0.0.0.0' : '127.0.0.1';
 }
 
+/** How late a heartbeat may be on a busy droplet (sampling /proc, a GC pause, a loaded core). */
+const HEARTBEAT_SLACK_MS = 2000;
+
+/**
+ * The shortest silence grace an agent heartbeating every `heartbeatMs` can meet: it sends its
+ * first heartbeat right after hello, then one per interval; the grace must outlast one late beat.
+ */
+export function minSilenceGraceMs(heartbeatMs: number): number {
+  return Math.max(2 * heartbeatMs, heartbeatMs + HEARTBEAT_SLACK_MS);
+}
+
 /** Cross-field checks: returns problems as [setting, message]. */
 export function lifecycleConfigProblems(c: LifecycleConfig): [keyof typeof LIFECYCLE_SETTINGS, string][] {
   const problems: [keyof typeof LIFECYCLE_SETTINGS, string][] = [];
   if (c.sweepSteadyMs < c.sweepFastMs) problems.push(['sweepSteadyMs', `must be at least TOOLBELT_SWEEP_FAST_MS (${c.sweepFastMs})`]);
-  if (c.agentSilenceGraceMs < 2 * c.agentHeartbeatMs) {
+  const silenceFloor = minSilenceGraceMs(c.agentHeartbeatMs);
+  if (c.agentSilenceGraceMs < silenceFloor) {
     problems.push([
       'agentSilenceGraceMs',
-      `must be at least twice TOOLBELT_AGENT_HEARTBEAT_MS (${c.agentHeartbeatMs}): one late heartbeat must not make a healthy agent Unreachable`,
+      `must be at least ${silenceFloor} ms with TOOLBELT_AGENT_HEARTBEAT_MS ${c.agentHeartbeatMs} (twice the interval, and the interval plus ${HEARTBEAT_SLACK_MS} ms): an agent heartbeats once an interval, and one late heartbeat on a busy droplet must not make it Unreachable`,
     ]);
   }
   if (c.digitaloceanToken && !c.agentUrl) {

@@ -22,7 +22,7 @@ import {
   type RenderUserData,
 } from '@toolbelt/reconcilers';
 import { type Clock, type Db, systemClock } from '@toolbelt/schema';
-import { renderAgentUserData } from '@toolbelt/schema/protocol';
+import { renderAgentUserData } from '@toolbelt/schema/cloud-init';
 import { type Simulator, type SimulatorHooks, startSimulator } from '@toolbelt/simulator';
 import type { Registry } from 'prom-client';
 import type { Component } from './component.ts';
@@ -94,7 +94,13 @@ async function connect(options: LifecycleOptions): Promise<{ provider: Provider;
 function defaultRender(options: LifecycleOptions): RenderUserData {
   const { config } = options;
   return ({ enrollmentToken }) =>
-    renderAgentUserData({ controllerUrl: config.agentUrl ?? options.defaultAgentUrl(), enrollmentToken, agentVersion: config.agentVersion });
+    renderAgentUserData({
+      controllerUrl: config.agentUrl ?? options.defaultAgentUrl(),
+      enrollmentToken,
+      agentVersion: config.agentVersion,
+      // The agent heartbeats at this interval from its start (welcome repeats it on every connection).
+      heartbeatIntervalMs: config.agentHeartbeatMs,
+    });
 }
 
 /** Wraps the batcher as a leader-only component. */

@@ -4,7 +4,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { agentUnit, renderAgentUserData } from '@toolbelt/schema/protocol';
+import { agentUnit, renderAgentUserData } from '@toolbelt/schema/cloud-init';
 
 /** The example values of the committed user_data. */
 export const EXAMPLE_BOOTSTRAP = {

@@ -26,7 +26,7 @@ import { createRuntimes } from './runtimes/create.ts';
 import type { RestartPolicy } from './runtimes/process/supervisor.ts';
 import type { Runtime } from './runtimes/types.ts';
 import { SecretBroker } from './secrets.ts';
-import { ToolManager } from './tools.ts';
+import { ToolManager } from './tool-manager.ts';
 import { Updater } from './updater.ts';
 
 export interface AgentOptions {
@@ -53,6 +53,10 @@ export class Agent {
   #calls!: ToolCalls;
   #connection!: Connection;
   #heartbeatMs: number;
+  /** Aborted to cut the heartbeat loop's sleep short (a `welcome` wants one now). */
+  #wake = new AbortController();
+  /** This connection's `hello` went out: heartbeats may follow. */
+  #helloSent = false;
   #seq = 0;
   #environmentId: string | undefined;
   #tasks: Promise<void>[] = [];
@@ -99,6 +103,7 @@ export class Agent {
   /** Closes the socket and stops supervising; the tools keep running. */
   async stop(): Promise<void> {
     this.#abort.abort();
+    this.#wake.abort();
     this.#commands?.close();
     this.#secrets?.close();
     this.#calls?.close();
@@ -127,6 +132,8 @@ export class Agent {
   }
 
   async #hello(): Promise<void> {
+    // Synchronously on open, before this connection's first message can arrive.
+    this.#helloSent = false;
     await this.#manager.discover();
     const inventory = await this.#manager.inventory();
     const droplet = await readDropletIdentity({
@@ -144,6 +151,8 @@ export class Agent {
       inventory,
       startedAt: this.#startedAt,
     });
+    this.#helloSent = true;
+    this.#wake.abort();
     this.#secrets.onConnected();
   }
 
@@ -161,8 +170,11 @@ export class Agent {
       case 'rotate_credential':
         return void this.#storeCredential(message);
       case 'welcome':
+        // The controller's interval applies from now on, and the first heartbeat goes out
+        // right away: its silence grace starts counting at hello, not a whole interval later.
         this.#heartbeatMs = message.heartbeatIntervalMs;
         this.#environmentId = message.environmentId;
+        this.#wake.abort();
         return;
       case 'request_inventory':
         return void this.#manager.inventory().then((inventory) =>
@@ -192,24 +204,28 @@ export class Agent {
     this.#connection?.send({ type: 'tool_status', tool });
   }
 
+  /**
+   * Sends a heartbeat whenever this connection's hello went out, then sleeps the current
+   * interval (read after the beat, so `welcome`'s interval is the one slept). The hello and
+   * the `welcome` each wake it: the first heartbeat follows the hello at once.
+   */
   async #heartbeats(): Promise<void> {
     const signal = this.#abort.signal;
     while (!signal.aborted) {
-      await this.#o.clock.sleep(this.#heartbeatMs, signal).catch(() => {});
-      if (signal.aborted || this.#connection.state !== 'open') continue;
-      try {
-        const metrics = await this.#metrics.sample();
-        this.#seq += 1;
-        this.#connection.send({
-          type: 'heartbeat',
-          agentVersion: this.#o.agentVersion,
-          seq: this.#seq,
-          metrics,
-          toolCount: this.#manager.size,
-        });
-      } catch (error) {
-        this.#o.log.warn('could not sample host metrics', { error: (error as Error).message });
-      }
+      // Renewed before the beat: a `welcome` during the beat still cuts the next sleep short.
+      if (this.#wake.signal.aborted) this.#wake = new AbortController();
+      if (this.#helloSent && this.#connection.state === 'open') await this.#heartbeat();
+      await this.#o.clock.sleep(this.#heartbeatMs, this.#wake.signal).catch(() => {});
+    }
+  }
+
+  async #heartbeat(): Promise<void> {
+    try {
+      const metrics = await this.#metrics.sample();
+      this.#seq += 1;
+      this.#connection.send({ type: 'heartbeat', agentVersion: this.#o.agentVersion, seq: this.#seq, metrics, toolCount: this.#manager.size });
+    } catch (error) {
+      this.#o.log.warn('could not sample host metrics', { error: (error as Error).message });
     }
   }
 

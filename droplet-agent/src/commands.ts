@@ -14,7 +14,7 @@ import {
   type OutgoingAgentMessage,
 } from '@toolbelt/schema/protocol';
 import type { Logger } from './log.ts';
-import type { CommandOutcome, ToolManager } from './tools.ts';
+import type { CommandOutcome, ToolManager } from './tool-manager.ts';
 
 type ResultMessage = Extract<OutgoingAgentMessage, { type: 'command_result' }>;
 type ResultBase = Pick<ResultMessage, 'type' | 'commandId' | 'toolInstanceId' | 'generation'>;

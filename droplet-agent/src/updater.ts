@@ -12,7 +12,7 @@ import { AGENT_ERROR_CODES, type CommandOf } from '@toolbelt/schema/protocol';
 import type { AgentConfig } from './config.ts';
 import type { Logger } from './log.ts';
 import { runNpm } from './runtimes/process/npm.ts';
-import type { CommandOutcome } from './tools.ts';
+import type { CommandOutcome } from './tool-manager.ts';
 
 export const AGENT_PACKAGE = '@toolbelt/droplet-agent';
 

@@ -11,10 +11,10 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function setup(peerOptions = {}): Promise<{ peer: TestPeer; agent: AgentProcess }> {
+async function setup(peerOptions = {}, configOverrides = {}): Promise<{ peer: TestPeer; agent: AgentProcess }> {
   const peer = await startTestPeer(peerOptions);
   cleanups.push(() => peer.close());
-  const agent = startAgentProcess(testConfig({ controllerUrl: peer.url, enrollmentToken: peer.enrollmentToken }));
+  const agent = startAgentProcess(testConfig({ controllerUrl: peer.url, enrollmentToken: peer.enrollmentToken, ...configOverrides }));
   cleanups.push(() => agent.kill('SIGKILL'));
   return { peer, agent };
 }
@@ -52,6 +52,19 @@ describe('agent connection', () => {
     expect(heartbeat.agentVersion).toMatch(/^\d+\.\d+\.\d+/);
     const second = await peer.waitFor('heartbeat', (h) => h.seq === 2);
     expect(second.metrics.cpuPercent).toBeGreaterThanOrEqual(0);
+  });
+
+  it("heartbeats right after hello, then at the interval welcome gives (not its config's)", async () => {
+    // Configured for five minutes: only the controller's one second can bring a second beat in time.
+    const { peer } = await setup({ heartbeatIntervalMs: 1000 }, { heartbeatIntervalMs: 300_000 });
+    const first = await peer.waitFor('heartbeat');
+    expect(first.seq).toBe(1);
+    expect((await peer.waitFor('heartbeat', (h) => h.seq === 3)).seq).toBe(3);
+    // After a reconnect the first beat again follows the hello at once.
+    const since = peer.mark();
+    peer.disconnect(CLOSE_CODES.goingAway, 'controller restart');
+    await peer.waitFor('hello', undefined, since);
+    expect((await peer.waitFor('heartbeat', undefined, since)).seq).toBe(1);
   });
 
   it('keeps retrying with backoff while unauthorized', async () => {

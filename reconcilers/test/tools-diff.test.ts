@@ -9,7 +9,7 @@ import {
   buildToolSpec,
   deliveryFingerprint,
   type Observation,
-  planTools,
+  diffTools,
   reachableEndpoints,
   retryDelay,
   type ToolInput,
@@ -117,7 +117,7 @@ function command(type: string, generation: number, status: Command['status'], mo
 
 function diff(tools: ToolInput[], reports: ToolStatusReport[] = [], commands: Command[] = [], extra: Partial<ToolsDiffInput> = {}) {
   const observed = new Map<string, Observation>(reports.map((r) => [r.toolInstanceId, { report: r, observedAt: NOW - 500 }]));
-  return planTools({ tools, observed, commands, agentConnected: true, dropletAddress: DROPLET_IP, now: NOW, retry: { baseMs: 1_000, maxMs: 60_000 }, ...extra });
+  return diffTools({ tools, observed, commands, agentConnected: true, dropletAddress: DROPLET_IP, now: NOW, retry: { baseMs: 1_000, maxMs: 60_000 }, ...extra });
 }
 
 const delivered = (tool: ToolInstance, secretVersion = 1) => ({ ...tool, delivery: { wireGeneration: 1, specGeneration: tool.generation, fingerprint: input(tool, secretVersion).fingerprint } });
@@ -154,7 +154,7 @@ describe('tool specs from the catalog', () => {
   });
 });
 
-describe('planTools', () => {
+describe('diffTools', () => {
   it('installs a tool the agent does not report, recording delivery 1 first', () => {
     const plan = diff([input(row())]);
     expect(plan.tools[0]!.delivery).toMatchObject({ wireGeneration: 1, specGeneration: 1 });

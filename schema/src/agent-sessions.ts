@@ -1,24 +1,22 @@
 /**
  * What the hub learns from droplet agents and writes for the reconcilers to read: the
- * connection (`agent_sessions`), each reported tool (`agent_tool_observations`), and the
- * heartbeat columns of `agent_droplets` (last seen, version, host metrics) — the latter in
- * batches, one statement for many agents, never one UPDATE per heartbeat.
+ * connection (`agent_sessions`) and the heartbeat columns of `agent_droplets` (last seen,
+ * version, host metrics) — the latter in batches, one statement for many agents, never one
+ * UPDATE per heartbeat. What agents report of each tool is in tool-instances.ts.
  *
  * Liveness is `agent_droplets.last_heartbeat_at`: a session row says which replica held the
  * socket last, but a replica that died cannot mark its sessions closed.
  */
-import { and, asc, eq, inArray, isNull, notInArray, sql } from 'drizzle-orm';
-import { UUID } from './credentials.ts';
+import { and, eq, isNull, sql } from 'drizzle-orm';
 import type { DbOrTx } from './db.ts';
 import { rowsOf } from './raw.ts';
-import { agentDropletTools, agentSessions, agentToolObservations } from './tables.ts';
+import { agentSessions } from './tables.ts';
 import type { HostMetrics } from './types.ts';
 
 /** NOTIFY channel: `ENVIRONMENT_ID REPLICA_ID CONNECTION_ID` of a new agent connection. */
 export const AGENT_SESSIONS_CHANNEL = 'toolbelt_agent_sessions';
 
 export type AgentSession = typeof agentSessions.$inferSelect;
-export type ToolObservation = typeof agentToolObservations.$inferSelect;
 
 export interface AgentConnection {
   environmentId: string;
@@ -107,71 +105,6 @@ export async function closeReplicaSessions(db: DbOrTx, replicaId: string, at: Da
 export async function getAgentSession(db: DbOrTx, environmentId: string): Promise<AgentSession | undefined> {
   const [row] = await db.select().from(agentSessions).where(eq(agentSessions.agent_droplet_id, environmentId));
   return row;
-}
-
-/** A tool report as the agent sent it (the protocol's ToolStatusReport). */
-export type ToolReport = { toolInstanceId: string } & Record<string, unknown>;
-
-/** Stores one tool report of an environment, replacing the previous one of that tool. */
-export async function upsertToolObservation(db: DbOrTx, environmentId: string, report: ToolReport, at: Date): Promise<void> {
-  await db
-    .insert(agentToolObservations)
-    .values({ agent_droplet_id: environmentId, tool_instance_id: report.toolInstanceId, report, observed_at: at })
-    .onConflictDoUpdate({
-      target: [agentToolObservations.agent_droplet_id, agentToolObservations.tool_instance_id],
-      set: { report, observed_at: at },
-    });
-}
-
-/** Replaces an environment's observations with a full inventory (tools not in it are gone). */
-export async function replaceToolObservations(
-  db: DbOrTx,
-  environmentId: string,
-  reports: readonly ToolReport[],
-  at: Date,
-): Promise<void> {
-  await db.transaction(async (tx) => {
-    const ids = reports.map((r) => r.toolInstanceId);
-    await tx
-      .delete(agentToolObservations)
-      .where(
-        and(
-          eq(agentToolObservations.agent_droplet_id, environmentId),
-          ids.length ? notInArray(agentToolObservations.tool_instance_id, ids) : undefined,
-        ),
-      );
-    if (reports.length === 0) return;
-    await tx
-      .insert(agentToolObservations)
-      .values(reports.map((report) => ({ agent_droplet_id: environmentId, tool_instance_id: report.toolInstanceId, report, observed_at: at })))
-      .onConflictDoUpdate({
-        target: [agentToolObservations.agent_droplet_id, agentToolObservations.tool_instance_id],
-        set: { report: sql`excluded.report`, observed_at: sql`excluded.observed_at` },
-      });
-  });
-}
-
-/** What the environment's agent last reported of each tool, by tool instance id. */
-export async function listToolObservations(db: DbOrTx, environmentId: string): Promise<ToolObservation[]> {
-  return db
-    .select()
-    .from(agentToolObservations)
-    .where(eq(agentToolObservations.agent_droplet_id, environmentId))
-    .orderBy(asc(agentToolObservations.tool_instance_id));
-}
-
-/**
- * The environment each of these tool instance ids belongs to. Ids that are not tool
- * instances of the store (including ones that are not uuids) are absent from the map.
- */
-export async function toolInstanceOwners(db: DbOrTx, ids: readonly string[]): Promise<Map<string, string>> {
-  const valid = [...new Set(ids.filter((id) => UUID.test(id)))];
-  if (valid.length === 0) return new Map();
-  const rows = await db
-    .select({ id: agentDropletTools.id, environmentId: agentDropletTools.agent_droplet_id })
-    .from(agentDropletTools)
-    .where(inArray(agentDropletTools.id, valid));
-  return new Map(rows.map((r) => [r.id, r.environmentId]));
 }
 
 /** One agent's latest heartbeat, as buffered by the hub. */

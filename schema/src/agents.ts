@@ -1,10 +1,13 @@
 /**
- * Queries on the `agents` aggregate. Each takes a db or a transaction.
+ * Queries on the `agents` aggregate. Each takes a db or a transaction. The API's read model
+ * (an agent with its tool environment, one left join) and the final removal of a deleted
+ * agent are here too.
  */
-import { and, asc, eq, gt, isNull } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray, isNotNull, isNull } from 'drizzle-orm';
 import type { DbOrTx } from './db.ts';
+import type { Environment } from './environments.ts';
 import { type Conflict, conflict, type Found, type NotFound, notFound, ok, uniqueOrConflict } from './outcomes.ts';
-import { agents } from './tables.ts';
+import { agentDroplets, agentDropletTools, agents } from './tables.ts';
 
 export type Agent = typeof agents.$inferSelect;
 export interface AgentSpec {
@@ -83,4 +86,56 @@ export async function requestAgentDeletion(db: DbOrTx, id: string): Promise<Foun
 export async function deleteAgentRow(db: DbOrTx, id: string): Promise<boolean> {
   const rows = await db.delete(agents).where(eq(agents.id, id)).returning({ id: agents.id });
   return rows.length > 0;
+}
+
+/**
+ * Removes an environment whose droplet DigitalOcean confirmed gone, when its agent was
+ * deleted: its tool instances, the environment row (credentials, sessions, commands and
+ * observations go with it by cascade) and the agent row. Returns whether the agent row went.
+ */
+export async function removeDeletedAgent(db: DbOrTx, agentId: string): Promise<boolean> {
+  const environments = await db.select({ id: agentDroplets.id }).from(agentDroplets).where(eq(agentDroplets.agent_id, agentId));
+  const envIds = environments.map((e) => e.id);
+  if (envIds.length > 0) {
+    await db.delete(agentDropletTools).where(inArray(agentDropletTools.agent_droplet_id, envIds));
+    await db.delete(agentDroplets).where(inArray(agentDroplets.id, envIds));
+  }
+  const removed = await db
+    .delete(agents)
+    .where(and(eq(agents.id, agentId), isNotNull(agents.deletion_requested_at)))
+    .returning({ id: agents.id });
+  return removed.length > 0;
+}
+
+/** An agent and its environment row, if it has one. */
+export interface AgentWithEnvironment {
+  agent: Agent;
+  environment: Environment | undefined;
+}
+
+function join(db: DbOrTx) {
+  return db.select().from(agents).leftJoin(agentDroplets, eq(agentDroplets.agent_id, agents.id));
+}
+
+const shape = (row: { agents: Agent; agent_droplets: Environment | null }): AgentWithEnvironment => ({
+  agent: row.agents,
+  environment: row.agent_droplets ?? undefined,
+});
+
+/** Agents with their environments in name order, `limit` at a time after the name `after`. */
+export async function listAgentsWithEnvironments(
+  db: DbOrTx,
+  page: { limit: number; after?: string | undefined },
+): Promise<AgentWithEnvironment[]> {
+  const rows = await join(db)
+    .where(page.after === undefined ? undefined : gt(agents.name, page.after))
+    .orderBy(asc(agents.name))
+    .limit(page.limit);
+  return rows.map(shape);
+}
+
+/** One agent with its environment, by id. */
+export async function getAgentWithEnvironment(db: DbOrTx, id: string): Promise<AgentWithEnvironment | undefined> {
+  const [row] = await join(db).where(eq(agents.id, id));
+  return row ? shape(row) : undefined;
 }

@@ -1,11 +1,12 @@
 /**
  * Queries on the tool catalog.
  */
-import { asc, eq, gt } from 'drizzle-orm';
+import { and, asc, count, eq, gt, inArray, sql } from 'drizzle-orm';
 import type { DbOrTx } from './db.ts';
 import { isStillReferenced } from './errors.ts';
 import { type Conflict, type Found, type InUse, type NotFound, notFound, ok, uniqueOrConflict } from './outcomes.ts';
-import { toolCatalog } from './tables.ts';
+import { rowsOf } from './raw.ts';
+import { agentDropletTools, toolCatalog } from './tables.ts';
 
 export type CatalogTool = typeof toolCatalog.$inferSelect;
 export type CatalogToolSpec = Omit<typeof toolCatalog.$inferInsert, 'id' | 'generation' | 'created_at' | 'updated_at'>;
@@ -60,4 +61,26 @@ export async function deleteCatalogTool(db: DbOrTx, id: string): Promise<Found<s
     if (!isStillReferenced(error)) throw error;
     return { kind: 'in_use', reason: `catalog tool ${id} is installed by at least one agent; remove those tools first` };
   }
+}
+
+/** Every port any catalog tool listens on, ascending (the fleet firewall opens these). */
+export async function catalogToolPorts(db: DbOrTx): Promise<number[]> {
+  const rows = rowsOf<{ port: number | string }>(
+    await db.execute(sql`select distinct (jsonb_array_elements_text(${toolCatalog.ports}))::int as port from ${toolCatalog} order by 1`),
+  );
+  return rows.map((r) => Number(r.port)).filter((p) => Number.isInteger(p) && p >= 1 && p <= 65535);
+}
+
+/** How many tool instances run each of `versions` of a catalog tool (only versions in use). */
+export async function toolVersionsInUse(
+  db: DbOrTx,
+  catalogToolId: string,
+  versions: string[],
+): Promise<{ version: string; n: number }[]> {
+  return db
+    .select({ version: agentDropletTools.version, n: count() })
+    .from(agentDropletTools)
+    .where(and(eq(agentDropletTools.tool_catalog_id, catalogToolId), inArray(agentDropletTools.version, versions)))
+    .groupBy(agentDropletTools.version)
+    .orderBy(asc(agentDropletTools.version));
 }

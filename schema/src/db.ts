@@ -2,6 +2,13 @@
  * The database factory: postgres.js against a Postgres server when a URL is given, embedded
  * PGlite in a data directory otherwise. The same drizzle schema, migrations and queries run
  * on both.
+ *
+ * Everything toolbelt creates or reads lives in one Postgres schema (default `toolbelt`,
+ * `TOOLBELT_DB_SCHEMA`), so it can share a database with another application (Agentopia's
+ * Supabase database has its own `public.agents`). The tables are declared without a schema;
+ * every connection's `search_path` is that schema alone, so unqualified names resolve there
+ * and nowhere else (`pg_catalog` is always searched first: built-ins such as
+ * `gen_random_uuid()` keep working). Other schemas are only ever named explicitly (`vault.`).
  */
 import { mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
@@ -21,10 +28,30 @@ export type DbOrTx = Db;
 
 export type DatabaseKind = 'postgres' | 'pglite';
 
+/** The schema toolbelt lives in unless `TOOLBELT_DB_SCHEMA` says otherwise. */
+export const DEFAULT_DB_SCHEMA = 'toolbelt';
+/**
+ * A schema name toolbelt accepts: a plain lower-case identifier, so it never needs quoting in
+ * `search_path` or SQL, and not one of Postgres's own (`pg_*`, `information_schema`).
+ */
+export const DB_SCHEMA_NAME = /^(?!pg_)(?!information_schema$)[a-z_][a-z0-9_]{0,62}$/;
+
+/** Refuses a schema name that is not a plain identifier (see DB_SCHEMA_NAME). */
+export function checkDbSchemaName(name: string): string {
+  if (!DB_SCHEMA_NAME.test(name)) {
+    throw new ToolbeltError('DB_SCHEMA_INVALID', `database schema name ${JSON.stringify(name)} is not allowed`, {
+      hint: 'use 1–63 lower-case letters, digits and "_", starting with a letter or "_", not pg_… or information_schema',
+    });
+  }
+  return name;
+}
+
 /** An open database with the means to close it and to use Postgres notifications. */
 export interface Database {
   readonly db: Db;
   readonly kind: DatabaseKind;
+  /** The Postgres schema every table lives in (the connection's whole `search_path`). */
+  readonly schema: string;
   /** Where it is, safe to log: `postgres://host:port/name` (no credentials) or a data dir. */
   readonly location: string;
   /** Calls `onPayload` for each NOTIFY on `channel`; resolves to an unlisten function. */
@@ -41,12 +68,15 @@ export interface OpenDatabaseOptions {
   maxConnections?: number;
   /** Seconds to wait for a connection (default 10). */
   connectTimeoutSeconds?: number;
+  /** The schema toolbelt's tables live in (default `toolbelt`); created by `migrate`. */
+  schema?: string | undefined;
 }
 
 /** Opens the database named by the options and checks that it answers. */
 export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
-  if (options.url) return openPostgres(options.url, options);
-  return openPglite(options.dataDir ?? './.toolbelt/data');
+  const schema = checkDbSchemaName(options.schema ?? DEFAULT_DB_SCHEMA);
+  if (options.url) return openPostgres(options.url, schema, options);
+  return openPglite(options.dataDir ?? './.toolbelt/data', schema);
 }
 
 /** Parses a Postgres URL, refusing anything else with advice on the expected form. */
@@ -78,14 +108,17 @@ export function redactDatabaseUrl(url: URL): string {
   return `${url.protocol}//${url.hostname}:${url.port || '5432'}${url.pathname}`;
 }
 
-async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<Database> {
+async function openPostgres(url: string, schema: string, options: OpenDatabaseOptions): Promise<Database> {
   const parsed = parseDatabaseUrl(url);
   const location = redactDatabaseUrl(parsed);
   const sql = postgres(url, {
     max: options.maxConnections ?? 10,
     connect_timeout: options.connectTimeoutSeconds ?? 10,
     onnotice: () => {},
-    connection: { application_name: 'toolbelt' },
+    // A startup parameter, so it holds on every pooled connection and on LISTEN's own.
+    // WARNING: a transaction-mode pooler (PgBouncer, Supavisor :6543) may drop it; there,
+    // set it on the role instead (docs/deploy.md, "Its own schema").
+    connection: { application_name: 'toolbelt', search_path: schema },
   });
   try {
     await sql`select 1`;
@@ -97,6 +130,7 @@ async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<
   return {
     db,
     kind: 'postgres',
+    schema,
     location,
     async listen(channel, onPayload) {
       const { unlisten } = await sql.listen(channel, onPayload);
@@ -123,7 +157,7 @@ function connectError(location: string, cause: unknown): ToolbeltError {
   });
 }
 
-async function openPglite(dataDir: string): Promise<Database> {
+async function openPglite(dataDir: string, schema: string): Promise<Database> {
   const inMemory = dataDir.startsWith('memory://');
   let release = async () => {};
   if (!inMemory) {
@@ -133,6 +167,8 @@ async function openPglite(dataDir: string): Promise<Database> {
   let client: PGlite;
   try {
     client = await PGlite.create(inMemory ? undefined : dataDir);
+    // PGlite is one session: set once, it holds for every query.
+    await client.exec(`set search_path to ${schema}`);
   } catch (cause) {
     await release();
     throw new ToolbeltError('DB_PGLITE_OPEN', `cannot open the embedded database in ${dataDir}`, {
@@ -143,6 +179,7 @@ async function openPglite(dataDir: string): Promise<Database> {
   return {
     db: drizzlePglite(client, { schema: tables }) as unknown as Db,
     kind: 'pglite',
+    schema,
     location: inMemory ? 'memory://' : dataDir,
     async listen(channel, onPayload) {
       return client.listen(channel, onPayload);

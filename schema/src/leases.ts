@@ -1,6 +1,5 @@
 /**
- * Leader election and fencing through a Postgres lease (`leases`), and the spec-change
- * notification that wakes the leader's work queue from any replica.
+ * Leader election and fencing through a Postgres lease (`leases`).
  *
  * Time is the database's: expiry is `now()` + TTL and every check compares with the
  * database's `now()`, so replicas whose clocks disagree still agree on who holds a lease.
@@ -184,37 +183,4 @@ function checkTtl(ttlMs: number): void {
   if (!Number.isFinite(ttlMs) || ttlMs <= 0) {
     throw new ToolbeltError('LEASE_TTL_INVALID', `lease TTL must be a positive number of milliseconds, got ${ttlMs}`);
   }
-}
-
-// --- spec changes --------------------------------------------------------------------
-
-/** The NOTIFY channel spec writers signal on; the leader's loop listens. */
-export const SPEC_CHANNEL = 'toolbelt_spec';
-
-/** A spec change: which reconciler kind and which key to reconcile. */
-export interface SpecChange {
-  kind: string;
-  key: string;
-}
-
-/**
- * Tells every replica (through NOTIFY on `SPEC_CHANNEL`, payload `kind:key`) that the spec
- * of `key` changed. Call it in the same transaction as the spec write: Postgres delivers it
- * on commit and drops it on rollback. Only for spec writes — NOTIFY in hot transactions
- * (status writes, heartbeats) halves commit throughput.
- */
-export async function notifySpecChange(db: DbOrTx, change: SpecChange): Promise<void> {
-  if (!/^[A-Za-z0-9_.-]+$/.test(change.kind)) {
-    throw new ToolbeltError('SPEC_KIND_INVALID', `reconciler kind "${change.kind}" is not a plain name`, {
-      hint: 'kinds are letters, digits, "_", "." or "-"',
-    });
-  }
-  await db.execute(sql`select pg_notify(${SPEC_CHANNEL}, ${`${change.kind}:${change.key}`})`);
-}
-
-/** Reads a `SPEC_CHANNEL` payload; undefined when it is not `kind:key`. */
-export function parseSpecChange(payload: string): SpecChange | undefined {
-  const colon = payload.indexOf(':');
-  if (colon <= 0 || colon === payload.length - 1) return undefined;
-  return { kind: payload.slice(0, colon), key: payload.slice(colon + 1) };
 }

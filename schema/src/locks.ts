@@ -9,7 +9,7 @@ import type { CatalogTool } from './catalog.ts';
 import type { DbOrTx } from './db.ts';
 import type { Environment } from './environments.ts';
 import { agentDroplets, agentDropletTools, agents, toolCatalog } from './tables.ts';
-import type { ToolInstance } from './tools.ts';
+import type { ToolInstance } from './tool-instances.ts';
 
 /** Reads and locks an agent row until the transaction ends. */
 export async function lockAgent(tx: DbOrTx, id: string): Promise<Agent | undefined> {

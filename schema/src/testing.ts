@@ -120,7 +120,7 @@ async function sharedPglite() {
 export async function truncateAll(db: Db): Promise<void> {
   const tables = rowsOf<{ name: string }>(
     await db.execute(sql`select quote_ident(tablename) as name from pg_tables
-      where schemaname = 'public' and tablename <> 'toolbelt_migrations'`),
+      where schemaname = current_schema() and tablename <> 'toolbelt_migrations'`),
   );
   if (tables.length === 0) return;
   await db.execute(sql.raw(`truncate ${tables.map((t) => t.name).join(', ')} restart identity cascade`));

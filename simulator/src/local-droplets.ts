@@ -20,10 +20,11 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { extractAgentBootstrap } from '@toolbelt/schema/protocol';
+import { extractAgentBootstrap } from '@toolbelt/schema/cloud-init';
 import { removeScopedContainers } from './local-containers.ts';
 import type { DropletInfo, DropletStatus } from './model.ts';
 
@@ -102,7 +103,7 @@ export function createLocalDroplets(options: LocalDropletsOptions): LocalDroplet
     async onDelete(droplet) {
       await powerCut(droplet.id);
       droplets.delete(droplet.id);
-      removeDisk(dirOf(droplet.id));
+      await removeDisk(dirOf(droplet.id));
       log(`droplet ${droplet.id}: deleted`);
     },
     async onStatusChange(droplet, from) {
@@ -129,7 +130,7 @@ export function createLocalDroplets(options: LocalDropletsOptions): LocalDroplet
     async stopAll() {
       for (const id of [...droplets.keys()]) {
         await powerCut(id);
-        removeDisk(dirOf(id));
+        await removeDisk(dirOf(id));
       }
       droplets.clear();
     },
@@ -171,9 +172,13 @@ function scopeNamer(): (dropletId: number) => string {
   return (dropletId) => `d${dropletId}-${nonce}`;
 }
 
-/** Removes a droplet's directory; retried while a process that is dying still writes in it. */
-function removeDisk(dir: string): void {
-  rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
+/**
+ * Removes a droplet's directory; retried while a process that is dying still writes in it.
+ * WARNING: asynchronous on purpose — a droplet's disk holds whole npm trees, and a synchronous
+ * removal (with its retries) stalled the controller sharing this process for seconds.
+ */
+async function removeDisk(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
 }
 
 const alive = (child: ChildProcess | undefined) => child !== undefined && child.exitCode === null && child.signalCode === null;

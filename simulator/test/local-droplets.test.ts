@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { renderAgentUserData } from '@toolbelt/schema/protocol';
+import { renderAgentUserData } from '@toolbelt/schema/cloud-init';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startTestPeer, type TestPeer } from '../../droplet-agent/test/helpers/peer.ts';
 import { createLocalDroplets, type LocalDroplets, type Simulator, startSimulator } from '../src/index.ts';

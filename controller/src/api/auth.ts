@@ -10,7 +10,7 @@ import type { Access, Caller } from './route.ts';
 
 const ROLE_RANK: Record<ApiRole, number> = { caller: 0, viewer: 1, operator: 2, admin: 3 };
 /** What each role is for, named in 403 answers. */
-const ROLE_MEANING: Record<ApiRole, string> = {
+export const ROLE_MEANING: Record<ApiRole, string> = {
   caller: "use one agent's MCP gateway and read its toolbelt view",
   viewer: 'read',
   operator: 'read and change agents, environments, tools and secrets',

@@ -3,9 +3,11 @@
  * it) a YAML document stream, and errors that say what was wrong and where.
  */
 import type { IncomingMessage } from 'node:http';
-import { parseAllDocuments } from 'yaml';
+import { type Document, parseAllDocuments } from 'yaml';
 import { ApiError, invalid } from './errors.ts';
 
+/** Alias expansions one YAML document may make; each may copy a large node. */
+const MAX_YAML_ALIASES = 100;
 const YAML_TYPES = new Set(['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml']);
 
 async function readRaw(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
@@ -63,16 +65,17 @@ export function parseYamlStream(text: string): unknown[] {
     })),
   );
   if (problems.length > 0) throw invalid(problems);
-  return list.map((doc) => doc.toJS() as unknown).filter((doc) => doc !== null && doc !== undefined);
+  return list.map((doc, index) => documentValue(doc, index)).filter((doc) => doc !== null && doc !== undefined);
 }
 
-/** Query parameters as an object; a repeated key becomes an array. */
-export function queryObject(url: URL): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  for (const [key, value] of url.searchParams) {
-    const seen = out[key];
-    if (seen === undefined) out[key] = value;
-    else out[key] = Array.isArray(seen) ? [...seen, value] : [seen, value];
+/**
+ * One document's value. An alias bomb (aliases of aliases, a billion laughs) stops at
+ * `maxAliasCount` with a 400; any other refusal of the yaml library is a 400 too.
+ */
+function documentValue(doc: Document.Parsed, index: number): unknown {
+  try {
+    return doc.toJS({ maxAliasCount: MAX_YAML_ALIASES }) as unknown;
+  } catch (error) {
+    throw invalid([{ path: `documents[${index}]`, message: `YAML refused: ${(error as Error).message.split('\n')[0]}` }]);
   }
-  return out;
 }

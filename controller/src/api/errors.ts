@@ -3,6 +3,7 @@
  * and the exception that carries it from anywhere in a handler (rolling back its
  * transaction) to the response.
  */
+import { sqlState } from '@toolbelt/schema';
 import type { z } from 'zod';
 
 /** One bad field: where (a dotted path such as `spec.tools[0].version`) and why. */
@@ -87,4 +88,28 @@ export function staleError(what: string, expected: string, actual: string): ApiE
   return new ApiError(409, 'STALE', `${what} changed since you read it (you sent If-Match ${expected}; it is now ${actual})`, {
     hint: 'GET it again, reapply your change to what you get, and send the new ETag in If-Match',
   });
+}
+
+/**
+ * The answer an error thrown by a handler deserves, when it is the caller's fault: an
+ * ApiError as it is; a Postgres "data exception" (SQLSTATE class 22: a NUL byte in a text,
+ * a number out of range, a malformed literal) is a value of the request that the database
+ * cannot store, so a 400 — with the database's reason, never the query's parameters.
+ * Anything else is undefined: a fault of ours, answered 500.
+ */
+export function callerFault(error: unknown): ApiError | undefined {
+  if (error instanceof ApiError) return error;
+  const state = sqlState(error);
+  if (state === undefined || !state.startsWith('22')) return undefined;
+  return invalid([{ path: '(request)', message: `the database cannot store a value of this request: ${databaseReason(error)}` }]);
+}
+
+/** The message of the innermost error that carries a SQLSTATE (the driver's, not drizzle's). */
+function databaseReason(error: unknown): string {
+  let reason = 'invalid value';
+  for (let e: unknown = error; e && typeof e === 'object'; e = (e as { cause?: unknown }).cause) {
+    const { code, message } = e as { code?: unknown; message?: unknown };
+    if (typeof code === 'string' && typeof message === 'string') reason = message.split('\n')[0]!;
+  }
+  return reason.length > 200 ? `${reason.slice(0, 200)}…` : reason;
 }

@@ -1,15 +1,17 @@
 /**
  * Mounts declared routes on the HTTP router: authenticate, validate params, query and body
  * with the route's zod schemas (400 with one entry per bad field), run the handler, and send
- * its reply with its ETag. An ApiError anywhere becomes its status and the error body; any
- * other error reaches the server's 500 handler.
+ * its reply with its ETag. An ApiError anywhere becomes its status and the error body, a
+ * database refusal of a value a 400 (`callerFault`); any other error reaches the server's
+ * 500 handler.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { z } from 'zod';
 import { type Router, sendError, sendJson } from '../http/router.ts';
 import type { Authenticator } from './auth.ts';
-import { queryObject, readBody } from './body.ts';
-import { ApiError, invalid, zodProblems } from './errors.ts';
+import { authorizeWrites, checkRouteAccess } from './authz.ts';
+import { readBody } from './body.ts';
+import { callerFault, invalid, zodProblems } from './errors.ts';
 import type { AnyRoute, Reply } from './route.ts';
 
 const DEFAULT_MAX_BODY = 1024 * 1024;
@@ -52,7 +54,9 @@ async function readRouteBody(route: AnyRoute, req: IncomingMessage): Promise<unk
 export class ApiRegistry {
   readonly routes: AnyRoute[] = [];
 
+  /** Adds routes; throws when one's access is looser than what it writes (authz.ts). */
   add(...routes: AnyRoute[]): this {
+    routes.forEach(checkRouteAccess);
     this.routes.push(...routes);
     return this;
   }
@@ -60,22 +64,24 @@ export class ApiRegistry {
   /** Registers every route on `router`. */
   mount(router: Router, authenticator: Authenticator): void {
     for (const route of this.routes) {
-      router.on(route.method, route.path, async ({ req, res, params, url }) => {
+      router.on(route.method, route.path, async ({ req, res, params, query }) => {
         try {
           const caller = await authenticator.authenticate(req, route.access, { agentCaller: route.agentCaller === true });
           const ctx = {
             params: parsePart(route.params, params, 'params'),
-            query: parsePart(route.query, queryObject(url), 'query'),
+            query: parsePart(route.query, query, 'query'),
             body: parsePart(route.body, await readRouteBody(route, req), 'body'),
             caller,
             ifMatch: parseIfMatch(req),
             req,
             res,
           };
+          authorizeWrites(caller, typeof route.writes === 'function' ? route.writes(ctx) : (route.writes ?? []));
           const reply = await route.handle(ctx);
           if (reply) sendReply(res, reply);
-        } catch (error) {
-          if (!(error instanceof ApiError)) throw error;
+        } catch (thrown) {
+          const error = callerFault(thrown);
+          if (!error) throw thrown;
           if (res.headersSent) return void res.end();
           if (error.status === 401) res.setHeader('www-authenticate', 'Bearer realm="toolbelt"');
           sendError(res, error.status, error.toBody());

@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ApiRole } from '@toolbelt/schema';
+import type { ObjectKind } from './authz.ts';
 import type { z } from 'zod';
 
 /** Who may call a route: anyone (`public`), or a token of at least this role. */
@@ -61,6 +62,12 @@ export interface RouteDef<P extends z.ZodType, Q extends z.ZodType, B extends z.
    * check the binding with `assertAgentAccess` once it has resolved the agent.
    */
   agentCaller?: boolean;
+  /**
+   * What the route writes, decided by kind (authz.ts): the kinds it always writes, or — for
+   * `apply` — the kinds its validated body writes. Every route but a GET declares it (`[]`
+   * when it writes nothing); the role matrix test holds every route to it.
+   */
+  writes?: readonly ObjectKind[] | ((request: { body: z.output<B>; query: z.output<Q> }) => readonly ObjectKind[]);
   params?: P;
   query?: Q;
   body?: B;

@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ADMIN_TOKEN_FILE } from '../api/bootstrap.ts';
+import { ADMIN_TOKEN_FILE } from '../api/admin-token.ts';
 import { ApiClient } from './client.ts';
 import { applyCommand } from './commands/apply.ts';
 import { describeCommand } from './commands/describe.ts';
@@ -31,6 +31,7 @@ commands:
   events [--object KIND/ID] [--follow]                reconcile events
   logs AGENT [--follow]                               the events of an agent and its tools
   tokens create NAME --role ROLE | list | revoke ID   API tokens (admin)
+  tokens create NAME --role caller --agent AGENT      a token for one agent's MCP gateway (operator)
   server [flags] | migrate [flags]                    run the controller / migrate its database
   simulator [flags]                                   run the local DigitalOcean simulator
 

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Component } from '../component.ts';
 import type { Logger } from '../logger.ts';
-import { type Router, sendError } from './router.ts';
+import { printable, type Router, sendError } from './router.ts';
 
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => boolean;
 
@@ -64,27 +64,41 @@ export class HttpServer implements Component {
     clearTimeout(timer);
   }
 
+  /**
+   * WARNING: once Node hands over an upgrade's socket it no longer listens for its errors,
+   * and an upgrade handler that throws would be an uncaught exception: both are caught here.
+   */
   #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    for (const handler of this.#upgradeHandlers) if (handler(req, socket, head)) return;
-    socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    socket.on('error', (error) => this.#options.logger.debug({ err: error }, 'upgrade socket error'));
+    try {
+      for (const handler of this.#upgradeHandlers) if (handler(req, socket, head)) return;
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    } catch (error) {
+      this.#options.logger.warn({ err: error, path: printable(req.url ?? '') }, 'upgrade request refused: its handler threw');
+      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    }
   }
 
+  /** Every request ends here with an answer: a route's, a refusal (4xx), or a 500 and one log line. */
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = performance.now();
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    const match = this.#options.router.match(req.method ?? 'GET', url.pathname);
+    let path = printable(req.url ?? '');
     try {
-      if (match === undefined) sendError(res, 404, { code: 'NOT_FOUND', message: `no route for ${url.pathname}` });
-      else if (match === 'method_not_allowed')
-        sendError(res, 405, { code: 'METHOD_NOT_ALLOWED', message: `${req.method} is not allowed on ${url.pathname}` });
-      else await match.handler({ req, res, params: match.params, url });
+      const match = this.#options.router.match(req.method ?? 'GET', req.url ?? '/');
+      if ('handler' in match) {
+        path = printable(match.path);
+        await match.handler({ req, res, params: match.params, query: match.query, path: match.path });
+      } else {
+        if (match.allow) res.setHeader('allow', match.allow.join(', '));
+        sendError(res, match.status, { code: match.code, message: match.message });
+      }
     } catch (error) {
-      this.#options.logger.error({ err: error, method: req.method, path: url.pathname }, 'request failed');
+      this.#options.logger.error({ err: error, method: req.method, path }, 'request failed');
       if (!res.headersSent) sendError(res, 500, { code: 'INTERNAL', message: 'internal error; see the controller log' });
       else res.destroy();
     } finally {
       const ms = Math.round((performance.now() - started) * 10) / 10;
-      this.#options.logger.debug({ method: req.method, path: url.pathname, status: res.statusCode, ms }, 'request');
+      this.#options.logger.debug({ method: req.method, path, status: res.statusCode, ms }, 'request');
     }
   }
 }

@@ -29,6 +29,7 @@ import type { HubContext } from './context.ts';
 import { handleMessage } from './handlers.ts';
 import { HeartbeatBuffer } from './heartbeats.ts';
 import { type AgentEvent, type AgentHubOptions, type ResolvedHubOptions, resolveHubOptions } from './options.ts';
+import { pathOf } from '../http/router.ts';
 import { Semaphore } from './semaphore.ts';
 import { authorizeUpgrade, writeRefusal } from './upgrade.ts';
 
@@ -215,7 +216,8 @@ export class AgentHub implements Component {
   }
 
   #onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
-    if (new URL(req.url ?? '/', 'http://localhost').pathname !== this.#o.path) return false;
+    // The path as sent, never decoded or parsed as a URL: anything but the hub's exact path is not ours.
+    if (pathOf(req.url ?? '') !== this.#o.path) return false;
     socket.on('error', () => {});
     const refuse = (message: string) => {
       this.#counts.refused += 1;

@@ -3,7 +3,7 @@ import { describeEachDatabase } from '@toolbelt/schema/testing';
 import { sql } from 'drizzle-orm';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { ensureAdminToken } from '../../src/api/bootstrap.ts';
+import { ensureAdminToken } from '../../src/api/admin-token.ts';
 import { createLogger } from '../../src/logger.ts';
 import { startTestApi, type TestApi } from './helpers.ts';
 

@@ -43,7 +43,7 @@ function filesUnder(dir: string): string[] {
 /** Every text column of every table except the encrypted store's ciphertext. */
 async function databaseDump(e: E2E): Promise<string> {
   const db = e.controller.database.db;
-  const tables = rowsOf<{ name: string }>(await db.execute(sql`select tablename as name from pg_tables where schemaname = 'public'`));
+  const tables = rowsOf<{ name: string }>(await db.execute(sql`select tablename as name from pg_tables where schemaname = current_schema()`));
   const parts: string[] = [];
   for (const { name } of tables) {
     const rows = rowsOf<Record<string, unknown>>(await db.execute(sql.raw(`select * from ${name}`)));

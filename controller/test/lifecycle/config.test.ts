@@ -76,9 +76,11 @@ describe('lifecycle settings', () => {
     expect(attempt({ TOOLBELT_SWEEP_FAST_MS: '9000', TOOLBELT_SWEEP_STEADY_MS: '1000' })).toMatch(/TOOLBELT_SWEEP_STEADY_MS/);
     expect(attempt({ DIGITALOCEAN_API_URL: 'http://127.0.0.1:9090' })).toMatch(/DIGITALOCEAN_API_URL.*\/v2/);
     expect(attempt({ TOOLBELT_AGENT_URL: 'ws://toolbelt.example.com/agent/v1' })).toMatch(/TOOLBELT_AGENT_URL.*wss/);
-    expect(attempt({ TOOLBELT_AGENT_HEARTBEAT_MS: '60000' })).toMatch(/TOOLBELT_AGENT_SILENCE_GRACE_MS.*twice TOOLBELT_AGENT_HEARTBEAT_MS \(60000\)/);
+    expect(attempt({ TOOLBELT_AGENT_HEARTBEAT_MS: '60000' })).toMatch(/TOOLBELT_AGENT_SILENCE_GRACE_MS.*at least 120000 ms with TOOLBELT_AGENT_HEARTBEAT_MS 60000/);
+    // A one-second interval leaves no room for one late beat within a two-second grace.
+    expect(attempt({ TOOLBELT_AGENT_HEARTBEAT_MS: '1000', TOOLBELT_AGENT_SILENCE_GRACE_MS: '2000' })).toMatch(/TOOLBELT_AGENT_SILENCE_GRACE_MS.*at least 3000 ms/);
     expect(attempt({ TOOLBELT_AGENT_HEARTBEAT_MS: '500' })).toMatch(/TOOLBELT_AGENT_HEARTBEAT_MS/);
-    expect(attempt({ TOOLBELT_AGENT_HEARTBEAT_MS: '1000', TOOLBELT_AGENT_SILENCE_GRACE_MS: '2000' })).toBe('');
+    expect(attempt({ TOOLBELT_AGENT_HEARTBEAT_MS: '1000', TOOLBELT_AGENT_SILENCE_GRACE_MS: '3000' })).toBe('');
     const message = attempt({ DIGITALOCEAN_TOKEN: 'dop_v1_secret_value_1234' });
     expect(message).toMatch(/TOOLBELT_AGENT_URL.*required with DIGITALOCEAN_TOKEN/);
     expect(message).not.toContain('dop_v1_secret_value_1234');

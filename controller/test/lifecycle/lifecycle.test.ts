@@ -5,7 +5,7 @@
  * orphans collected; the firewall kept; quota refusals reported without a retry storm.
  */
 import { getEnvironment, type Db, dropletCredentials, hashToken, listEnvironments, listEvents, requestAgentDeletion, getAgent } from '@toolbelt/schema';
-import { extractAgentBootstrap } from '@toolbelt/schema/protocol';
+import { extractAgentBootstrap } from '@toolbelt/schema/cloud-init';
 import { describeEachDatabase, truncateAll } from '@toolbelt/schema/testing';
 import { createProvider } from '@toolbelt/reconcilers';
 import { eq } from 'drizzle-orm';

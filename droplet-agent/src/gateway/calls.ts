@@ -18,7 +18,7 @@ import {
   splitBody,
 } from '@toolbelt/schema/protocol';
 import type { Logger } from '../log.ts';
-import type { ToolManager } from '../tools.ts';
+import type { ToolManager } from '../tool-manager.ts';
 import { type McpSessions, SessionUnavailableError } from './sessions.ts';
 
 const DEFAULT_TIMEOUT_MS = 60_000;

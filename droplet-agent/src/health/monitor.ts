@@ -6,7 +6,7 @@
  */
 import type { Clock } from '@toolbelt/schema/clock';
 import type { ToolSpec, ToolStatusReport } from '@toolbelt/schema/protocol';
-import type { ToolManager } from '../tools.ts';
+import type { ToolManager } from '../tool-manager.ts';
 import type { McpSessions } from '../gateway/sessions.ts';
 import { type HealthResult, httpCheck, listCapabilities, mcpHttpCheck } from './mcp.ts';
 

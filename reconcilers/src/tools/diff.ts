@@ -1,172 +1,180 @@
 /**
- * The tools diff (pure): desired tool instances of one environment against what its agent
- * reports and the commands already sent → the commands to send, the deliveries to record,
- * each tool's status, the rows to delete. No I/O; `index.ts` loads and acts.
- *
- * Rules, per tool instance:
- * - A delivery is what was last asked for: a wire generation (the protocol's `generation`)
- *   and the fingerprint of spec + secret versions it came from. A new fingerprint (spec
- *   edit, catalog change, secret rotated) takes the next wire generation, above anything the
- *   agent reports, so the agent never sees a stale generation.
- * - Not reported (new tool, or a replaced droplet whose agent reports an empty inventory)
- *   → `install`; reported at an older generation → `configure` (restarts it if it ran);
- *   current → `start`/`stop` towards `desired_state`; deletion requested → `uninstall`,
- *   and the row goes once the agent no longer reports it (or confirmed the uninstall).
- * - One open command per tool at a time. A failed command is sent again after an
- *   exponential backoff counted from the failures of that (type, generation), so retries
- *   survive restarts. Commands carry dedupe keys (type:tool:generation): a replay is never
- *   a second install.
- * - Nothing is sent while the agent is not connected; tools the agent reports that the
- *   store does not have are uninstalled.
+ * The tools diff, `diffTools` (pure): desired tool instances of one environment against what
+ * its agent reports → a plan (plan.ts), by the delivery and command rules (plan.ts) and the
+ * status rules (status.ts), for every tool instance plus the orphans the agent reports.
  */
-import type { Command, ToolDelivery, ToolInstance, ToolStatusPatch } from '@toolbelt/schema';
-import type { ToolSpec, ToolStatusReport } from '@toolbelt/schema/protocol';
-
-/** A tool instance with what the loader made of it. */
-export interface ToolInput {
-  tool: ToolInstance;
-  /** The spec, or why none could be made. */
-  spec: { ok: true; spec: ToolSpec } | { ok: false; reason: string };
-  /** Fingerprint of spec + secret versions (when the spec is ok). */
-  fingerprint: string;
-  /** Secret names the tool refers to that the agent does not have. */
-  missingSecrets: string[];
-}
-
-export interface Observation {
-  report: ToolStatusReport;
-  observedAt: number;
-}
-
-export interface ToolsDiffInput {
-  tools: readonly ToolInput[];
-  observed: ReadonlyMap<string, Observation>;
-  /** Recent commands of the environment (any order). */
-  commands: readonly Command[];
-  /** The agent is connected and said hello (commands would reach it). */
-  agentConnected: boolean;
-  /**
-   * The environment is being torn down (switched off, agent deleted, droplet deleting): the
-   * lifecycle stops its tools itself before the droplet goes, so nothing is sent — above
-   * all no `start` for a tool that has just been stopped on purpose.
-   */
-  windingDown?: boolean;
-  /** The droplet's public IPv4 as last observed (endpoints are reported there); null if not known. */
-  dropletAddress: string | null;
-  now: number;
-  retry: { baseMs: number; maxMs: number };
-}
-
-export type ToolCommandType = 'install' | 'configure' | 'start' | 'stop' | 'uninstall';
-
-export interface PlannedCommand {
-  toolInstanceId: string;
-  type: ToolCommandType;
-  generation: number;
-  payload: Record<string, unknown>;
-}
-
-export interface PlannedEvent {
-  type: 'Normal' | 'Warning';
-  reason: string;
-  message: string;
-  toolInstanceId: string;
-}
-
-export interface ToolPlan {
-  toolId: string;
-  /** A new delivery to record before sending its command. */
-  delivery?: ToolDelivery;
-  command?: PlannedCommand;
-  status: ToolStatusPatch;
-  deleteRow: boolean;
-}
-
-export interface ToolsPlan {
-  tools: ToolPlan[];
-  /** Uninstalls of tools the agent runs that the store does not have. */
-  orphans: PlannedCommand[];
-  events: PlannedEvent[];
-  requeueAfterMs?: number;
-}
+import type { Command, ToolCapabilities, ToolDelivery, ToolStatusPatch } from '@toolbelt/schema';
+import {
+  type ToolsDiffInput,
+  describeFailure,
+  gate,
+  lastFailure,
+  nextDelivery,
+  type Observation,
+  type PlannedCommand,
+  type PlannedEvent,
+  type ToolInput,
+  type ToolPlan,
+  type ToolsPlan,
+  wantedCommand,
+} from './plan.ts';
+import { reachableEndpoints } from './endpoints.ts';
+import { conditionsOf, explainFailure, statusOfState, withConditions } from './status.ts';
 
 const OPEN = new Set(['queued', 'sent', 'accepted']);
-const FAILED = new Set(['failed', 'timed_out']);
-/** While a done command's effect has not shown in a report yet, look again after this… */
-export const SETTLE_MS = 2_000;
-/**
- * …for at most this long: a done command whose effect no report shows after that is not
- * in effect (e.g. the droplet was replaced and its new agent has nothing), so it is sent again.
- */
-export const SETTLE_WINDOW_MS = 15_000;
 
-/** The delivery to use: the recorded one, or the next when the fingerprint changed. */
-export function nextDelivery(input: ToolInput, reported: number | undefined): { delivery: ToolDelivery; changed: boolean } {
-  const previous = input.tool.delivery;
-  if (previous && previous.fingerprint === input.fingerprint) return { delivery: previous, changed: false };
-  const wireGeneration = Math.max(previous?.wireGeneration ?? 0, reported ?? 0) + 1;
-  return { delivery: { wireGeneration, specGeneration: input.tool.generation, fingerprint: input.fingerprint }, changed: true };
+interface StatusFacts {
+  input: ToolInput;
+  delivery: ToolDelivery;
+  observation: Observation | undefined;
+  failure: Command | undefined;
+  installing: boolean;
+  agentConnected: boolean;
+  dropletAddress: string | null;
+  now: number;
 }
 
-/** Uninstall of a tool the agent still has (stop and uninstall accept newer generations). */
-function uninstallOf(id: string, delivery: ToolDelivery, report: ToolStatusReport | undefined): PlannedCommand | undefined {
-  if (report === undefined || report.state === 'uninstalled') return undefined;
-  return { toolInstanceId: id, type: 'uninstall', generation: Math.max(delivery.wireGeneration, report.generation), payload: {} };
+type StatusWord = Pick<ToolStatusPatch, 'status' | 'last_error'>;
+
+/** Why the tool cannot run at all (deletion, a bad spec, a missing secret), if so. */
+function blockedStatus(facts: StatusFacts): StatusWord | undefined {
+  const { input, failure } = facts;
+  if (input.tool.deletion_requested_at) return { status: 'uninstalling', last_error: failure ? describeFailure(failure) : null };
+  if (!input.spec.ok) return { status: 'error', last_error: input.spec.reason };
+  if (input.missingSecrets.length === 0) return undefined;
+  const names = input.missingSecrets.join(', ');
+  return { status: 'pending_config', last_error: `the agent has no secret named ${names}; set it (PUT /v1/agents/{agent}/secrets/{name}) or change secret_refs` };
 }
 
-/** The command that moves the tool towards its spec, ignoring what is already in flight. */
-export function wantedCommand(input: ToolInput, delivery: ToolDelivery, report: ToolStatusReport | undefined): PlannedCommand | undefined {
-  const id = input.tool.id;
-  if (input.tool.deletion_requested_at) return uninstallOf(id, delivery, report);
-  const present = report !== undefined && report.state !== 'uninstalled';
-  if (!input.spec.ok || input.missingSecrets.length > 0) return undefined;
-  const generation = delivery.wireGeneration;
-  if (!present) return { toolInstanceId: id, type: 'install', generation, payload: { tool: input.spec.spec } };
-  if (report.generation < generation) return { toolInstanceId: id, type: 'configure', generation, payload: { tool: input.spec.spec } };
-  if (report.generation > generation) return undefined;
-  const desired = input.tool.desired_state;
-  if (desired === 'running' && ['installed', 'stopped', 'error'].includes(report.state)) return { toolInstanceId: id, type: 'start', generation, payload: {} };
-  if (desired === 'stopped' && ['running', 'starting', 'crash_loop'].includes(report.state)) return { toolInstanceId: id, type: 'stop', generation, payload: {} };
-  return undefined;
+/** The status word and error from the report, the last failure and what is in flight. */
+function observedStatus(facts: StatusFacts): StatusWord {
+  const report = facts.observation?.report;
+  if (report && (report.state === 'crash_loop' || report.state === 'error')) return { status: 'error', last_error: explainFailure(report) };
+  if (facts.failure && report?.state !== 'running') return { status: 'error', last_error: describeFailure(facts.failure) };
+  if (report && report.state !== 'uninstalled') return { status: statusOfState(report.state), last_error: null };
+  if (facts.installing) return { status: 'installing', last_error: null };
+  return { status: 'pending', last_error: facts.agentConnected ? null : 'waiting for the droplet agent to connect' };
 }
 
-/** Exponential backoff after `failures` failures (1 → base). */
-export function retryDelay(failures: number, retry: { baseMs: number; maxMs: number }): number {
-  return Math.min(retry.maxMs, retry.baseMs * 2 ** Math.max(0, failures - 1));
+/** The tool's status, conditions and error from what is observed. */
+export function statusOf(facts: StatusFacts): ToolStatusPatch {
+  const { input, delivery } = facts;
+  const tool = input.tool;
+  const report = facts.observation?.report;
+  const wanted = { wireGeneration: delivery.wireGeneration, desiredState: tool.desired_state };
+  const current = report !== undefined && report.generation === delivery.wireGeneration;
+  return {
+    conditions: withConditions(tool.conditions, conditionsOf(report, wanted), facts.now, tool.generation),
+    endpoints: report?.state === 'running' ? reachableEndpoints(report.endpoints, facts.dropletAddress) : [],
+    capabilities: report?.capabilities ?? tool.capabilities,
+    observed_generation: current ? delivery.specGeneration : tool.observed_generation,
+    ...(blockedStatus(facts) ?? observedStatus(facts)),
+  };
 }
 
-type Gate = { send: true } | { send: false; waitMs?: number };
+const toolNames = (c: ToolCapabilities | null | undefined) => (c ? c.tools.map((t) => t.name).sort() : undefined);
 
-/** Whether to send `wanted` now, given the tool's commands so far. */
-export function gate(wanted: PlannedCommand, toolCommands: readonly Command[], observation: Observation | undefined, input: ToolsDiffInput): Gate {
-  if (toolCommands.some((c) => OPEN.has(c.status))) return { send: false };
-  const same = toolCommands.filter((c) => c.command_type === wanted.type && c.generation === wanted.generation);
-  const done = same.find((c) => c.status === 'done');
-  const doneAt = done?.finished_at?.getTime();
-  if (doneAt !== undefined && input.now - doneAt < SETTLE_WINDOW_MS && (!observation || observation.observedAt <= doneAt)) {
-    // Done, but no report since: the report is on its way (the answer carries it).
-    return { send: false, waitMs: SETTLE_MS };
+/** A changed MCP tool list is worth an event (added and removed names). */
+function capabilityEvents(toolId: string, before: ToolCapabilities | null, after: ToolCapabilities | null | undefined): PlannedEvent[] {
+  const was = toolNames(before);
+  const now = toolNames(after);
+  if (!now || (was && was.join('\n') === now.join('\n'))) return [];
+  if (!was) return [{ type: 'Normal', reason: 'CapabilitiesDiscovered', message: `offers ${now.length} MCP tool(s): ${now.join(', ')}`, toolInstanceId: toolId }];
+  const added = now.filter((n) => !was.includes(n));
+  const removed = was.filter((n) => !now.includes(n));
+  return [
+    {
+      type: 'Normal',
+      reason: 'CapabilitiesChanged',
+      message: `MCP tool list changed: added ${added.join(', ') || 'none'}; removed ${removed.join(', ') || 'none'}`,
+      toolInstanceId: toolId,
+    },
+  ];
+}
+
+function statusEvents(input: ToolInput, status: ToolStatusPatch): PlannedEvent[] {
+  const tool = input.tool;
+  const events = capabilityEvents(tool.id, tool.capabilities, status.capabilities);
+  if (status.status === 'error' && (tool.status !== 'error' || tool.last_error !== status.last_error)) {
+    const first = (status.last_error ?? '').split('\n')[0]!.slice(0, 500);
+    events.push({ type: 'Warning', reason: 'ToolFailed', message: `${tool.instance_name}: ${first}`, toolInstanceId: tool.id });
   }
-  const failures = same.filter((c) => FAILED.has(c.status));
-  if (failures.length === 0) return { send: true };
-  const last = Math.max(...failures.map((c) => (c.finished_at ?? c.updated_at).getTime()));
-  const due = last + retryDelay(failures.length, input.retry);
-  return input.now >= due ? { send: true } : { send: false, waitMs: due - input.now };
+  if (status.status === 'running' && tool.status !== 'running') {
+    events.push({ type: 'Normal', reason: 'ToolRunning', message: `${tool.instance_name} runs`, toolInstanceId: tool.id });
+  }
+  return events;
 }
 
-/** The newest failed command of the tool at its current wish, for `last_error`. */
-function lastFailure(toolCommands: readonly Command[], wanted: PlannedCommand | undefined): Command | undefined {
-  if (!wanted) return undefined;
-  return toolCommands
-    .filter((c) => c.command_type === wanted.type && c.generation === wanted.generation && FAILED.has(c.status))
-    .sort((a, b) => b.created_at.getTime() - a.created_at.getTime())[0];
+interface OneTool {
+  plan: ToolPlan;
+  events: PlannedEvent[];
+  waitMs?: number;
 }
 
-function describeFailure(command: Command): string {
-  const result = command.result ?? {};
-  const error = result.error as { code?: string; reason?: string } | undefined;
-  if (command.status === 'timed_out') return `${command.command_type} timed out without an answer from the agent`;
-  return `${command.command_type} failed: ${error?.reason ?? (result.message as string | undefined) ?? command.error_code ?? 'no reason given'}`;
+const NO_DELIVERY: ToolDelivery = { wireGeneration: 0, specGeneration: 0, fingerprint: '' };
+
+/** The command to send now (if any) and how long to wait otherwise. */
+function decide(wanted: PlannedCommand | undefined, toolCommands: readonly Command[], observation: Observation | undefined, diff: ToolsDiffInput) {
+  if (!wanted || !diff.agentConnected || diff.windingDown) return { command: undefined, waitMs: undefined };
+  const verdict = gate(wanted, toolCommands, observation, diff);
+  return verdict.send ? { command: wanted, waitMs: undefined } : { command: undefined, waitMs: verdict.waitMs };
 }
 
-export { describeFailure, lastFailure };
+/** A removed tool's row goes once the agent no longer has it (or confirmed the uninstall) and nothing is in flight. */
+function rowCanGo(input: ToolInput, report: Observation['report'] | undefined, toolCommands: readonly Command[]): boolean {
+  if (input.tool.deletion_requested_at === null || toolCommands.some((c) => OPEN.has(c.status))) return false;
+  const present = report !== undefined && report.state !== 'uninstalled';
+  return !present || toolCommands.some((c) => c.command_type === 'uninstall' && c.status === 'done');
+}
+
+function planOne(input: ToolInput, diff: ToolsDiffInput, byTool: ReadonlyMap<string, Command[]>): OneTool {
+  const tool = input.tool;
+  const observation = diff.observed.get(tool.id);
+  const report = observation?.report;
+  const toolCommands = byTool.get(tool.id) ?? [];
+  const next = input.spec.ok ? nextDelivery(input, report?.generation) : { delivery: tool.delivery ?? NO_DELIVERY, changed: false };
+  const wanted = wantedCommand(input, next.delivery, report);
+  const { command, waitMs } = decide(wanted, toolCommands, observation, diff);
+  const deleteRow = command === undefined && rowCanGo(input, report, toolCommands);
+  const installing = toolCommands.some((c) => (c.command_type === 'install' || c.command_type === 'configure') && OPEN.has(c.status));
+  const failure = lastFailure(toolCommands, wanted);
+  const { agentConnected, dropletAddress, now } = diff;
+  const status = statusOf({ input, delivery: next.delivery, observation, failure, installing, agentConnected, dropletAddress, now });
+  const plan: ToolPlan = { toolId: tool.id, status, deleteRow, ...(next.changed ? { delivery: next.delivery } : {}), ...(command ? { command } : {}) };
+  return { plan, events: deleteRow ? [] : statusEvents(input, status), ...(waitMs === undefined ? {} : { waitMs }) };
+}
+
+/** Uninstalls of reported tools that no row describes. */
+function orphansOf(diff: ToolsDiffInput, byTool: ReadonlyMap<string, Command[]>): PlannedCommand[] {
+  if (!diff.agentConnected || diff.windingDown) return [];
+  const known = new Set(diff.tools.map((t) => t.tool.id));
+  const orphans: PlannedCommand[] = [];
+  for (const [id, { report }] of diff.observed) {
+    if (known.has(id) || report.state === 'uninstalled') continue;
+    const commands = byTool.get(id) ?? [];
+    if (commands.some((c) => OPEN.has(c.status))) continue;
+    orphans.push({ toolInstanceId: id, type: 'uninstall', generation: report.generation, payload: {} });
+  }
+  return orphans;
+}
+
+/** The plan for one environment's toolbelt. */
+export function diffTools(diff: ToolsDiffInput): ToolsPlan {
+  const byTool = new Map<string, Command[]>();
+  for (const command of diff.commands) {
+    if (command.tool_instance_id === null) continue;
+    const list = byTool.get(command.tool_instance_id) ?? [];
+    list.push(command);
+    byTool.set(command.tool_instance_id, list);
+  }
+  const tools: ToolPlan[] = [];
+  const events: PlannedEvent[] = [];
+  let requeueAfterMs: number | undefined;
+  for (const input of diff.tools) {
+    const one = planOne(input, diff, byTool);
+    tools.push(one.plan);
+    events.push(...one.events);
+    if (one.waitMs !== undefined) requeueAfterMs = Math.min(requeueAfterMs ?? Infinity, one.waitMs);
+  }
+  return { tools, orphans: orphansOf(diff, byTool), events, ...(requeueAfterMs === undefined ? {} : { requeueAfterMs }) };
+}

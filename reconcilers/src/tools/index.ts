@@ -5,7 +5,7 @@
  *
  *   load desired (tool rows, catalog, secret versions)
  *   → observe (the agent's reported tools, its session, the commands already sent)
- *   → diff (pure: diff.ts, plan.ts)
+ *   → diff (pure: diff.ts; its input and plan in plan.ts)
  *   → act (record deliveries, enqueue commands through the hub's command seam)
  *   → status, events, rows of confirmed uninstalls deleted.
  */
@@ -20,9 +20,9 @@ import {
   updateToolStatus,
 } from '@toolbelt/schema';
 import type { ReconcileContext, Reconciler, ReconcileResult } from '../contract.ts';
-import type { PlannedCommand, ToolPlan } from './diff.ts';
+import type { PlannedCommand, ToolPlan } from './plan.ts';
 import { loadToolsState } from './load.ts';
-import { planTools } from './plan.ts';
+import { diffTools } from './diff.ts';
 import { identityPackage, type ResolvePackage } from './spec.ts';
 
 export const TOOLS_KIND = 'tools';
@@ -109,7 +109,7 @@ export function createToolsReconciler(options: ToolsReconcilerOptions = {}): Rec
     if (!state) return;
     // The droplet is gone: its agent's last reports describe nothing that exists any more.
     if (state.staleObservations) await ctx.fence.write((tx) => replaceToolObservations(tx, key, [], new Date(ctx.clock.now())));
-    const plan = planTools({ ...state.diff, now: ctx.clock.now(), retry });
+    const plan = diffTools({ ...state.diff, now: ctx.clock.now(), retry });
     const rows = new Map(state.rows.map((r) => [r.id, r]));
     for (const toolPlan of plan.tools) {
       await actOnTool(ctx, { environmentId: key, row: rows.get(toolPlan.toolId)!, plan: toolPlan, timeoutMs: options.commandTimeoutMs });
@@ -125,8 +125,8 @@ export function createToolsReconciler(options: ToolsReconcilerOptions = {}): Rec
   return { kind: TOOLS_KIND, reconcile, listKeys: (db: Db) => listToolEnvironmentIds(db) };
 }
 
-export { planTools } from './plan.ts';
-export * from './diff.ts';
+export { diffTools } from './diff.ts';
+export * from './plan.ts';
 export * from './endpoints.ts';
 export * from './spec.ts';
 export * from './status.ts';

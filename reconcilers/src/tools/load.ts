@@ -17,7 +17,7 @@ import {
   type ToolInstance,
 } from '@toolbelt/schema';
 import { toolStatusReportSchema } from '@toolbelt/schema/protocol';
-import type { ToolsDiffInput, Observation, ToolInput } from './diff.ts';
+import type { ToolsDiffInput, Observation, ToolInput } from './plan.ts';
 import { buildToolSpec, deliveryFingerprint, type SpecOptions } from './spec.ts';
 
 /** How many of the environment's newest commands the diff looks at. */

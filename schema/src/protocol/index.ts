@@ -9,4 +9,3 @@ export * from './controller-messages.ts';
 export * from './gateway.ts';
 export * from './parse.ts';
 export * from './limits.ts';
-export * from './bootstrap.ts';

@@ -51,6 +51,7 @@ const createAgent = (deps: ApiDeps): AnyRoute =>
     summary: 'Create an agent (optionally with its environment)',
     tag: TAG,
     access: 'operator',
+    writes: ['Agent', 'Environment'],
     body: agentCreateSchema,
     responses: { 201: { description: 'created', schema: agentViewSchema }, ...errors(400, ...AUTH_ERRORS, 409) },
     async handle({ body }) {
@@ -82,6 +83,7 @@ const updateAgent = (deps: ApiDeps): AnyRoute =>
     summary: 'Rename or re-describe an agent',
     tag: TAG,
     access: 'operator',
+    writes: ['Agent'],
     params: agentParams,
     body: agentUpdateSchema,
     ifMatch: true,
@@ -99,6 +101,7 @@ const deleteAgent = (deps: ApiDeps): AnyRoute =>
     summary: 'Delete an agent (its environment is torn down first)',
     tag: TAG,
     access: 'operator',
+    writes: ['Agent', 'Environment', 'Tool', 'Secret'],
     params: agentParams,
     ifMatch: true,
     responses: {
@@ -148,6 +151,7 @@ const putEnvironment = (deps: ApiDeps): AnyRoute =>
     summary: 'Switch the tool environment on (provision) or off (de-provision); set region, size, image',
     tag: TAG,
     access: 'operator',
+    writes: ['Environment'],
     params: agentParams,
     body: environmentSpecSchema,
     ifMatch: true,

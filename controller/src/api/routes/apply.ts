@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { type ApplyResult, ApplyProblems, applyDocuments } from '../apply/apply.ts';
 import { refusal, validateDocuments } from '../apply/documents.ts';
+import { manifestWrites } from '../authz.ts';
 import type { ApiDeps } from '../deps.ts';
 import { write } from '../ops/context.ts';
 import { type AnyRoute, defineRoute } from '../route.ts';
@@ -32,6 +33,7 @@ const applyRoute = (deps: ApiDeps): AnyRoute =>
     summary: 'Apply manifests: a server-side diff, written all or nothing',
     tag: 'apply',
     access: 'operator',
+    writes: ({ body }) => manifestWrites(body.documents),
     query: z.strictObject({ dryRun: flag, prune: flag }),
     body: applyBody,
     yamlBody: true,

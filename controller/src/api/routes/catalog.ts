@@ -50,6 +50,7 @@ const createCatalog = (deps: ApiDeps): AnyRoute =>
     summary: 'Add a tool to the catalog (admin)',
     tag: TAG,
     access: 'admin',
+    writes: ['CatalogTool'],
     body: catalogToolCreateSchema,
     responses: { 201: { description: 'created', schema: catalogToolViewSchema }, ...errors(400, ...AUTH_ERRORS, 409) },
     async handle({ body }) {
@@ -65,6 +66,7 @@ const updateCatalog = (deps: ApiDeps): AnyRoute =>
     summary: 'Change a catalog tool (admin)',
     tag: TAG,
     access: 'admin',
+    writes: ['CatalogTool'],
     params,
     body: catalogToolUpdateSchema,
     ifMatch: true,
@@ -82,6 +84,7 @@ const deleteCatalog = (deps: ApiDeps): AnyRoute =>
     summary: 'Remove a tool from the catalog (admin; refused while agents use it)',
     tag: TAG,
     access: 'admin',
+    writes: ['CatalogTool'],
     params,
     ifMatch: true,
     responses: { 204: { description: 'deleted' }, ...errors(400, ...AUTH_ERRORS, 404, 409) },

@@ -27,6 +27,8 @@ const mcpRoute = (deps: ApiDeps, endpoint: McpEndpoint, method: Method): AnyRout
     tag: TAG,
     access: 'operator',
     agentCaller: true,
+    // A call changes no object the API knows (its audit row is not one).
+    writes: [],
     params: agentParams,
     responses: {
       200: { description: 'a JSON-RPC answer (application/json) or a stream of them (text/event-stream)' },

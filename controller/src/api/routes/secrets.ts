@@ -57,6 +57,7 @@ const putSecret = (deps: ApiDeps): AnyRoute =>
     summary: "Set one of an agent's secrets (the value is never returned)",
     tag: TAG,
     access: 'operator',
+    writes: ['Secret'],
     params: secretParams,
     body: z.strictObject({ value: z.string().min(1).max(MAX_SECRET_BYTES) }),
     responses: { 200: { description: 'stored', schema: secretInfoSchema }, ...errors(400, ...AUTH_ERRORS, 404, 501) },
@@ -94,6 +95,7 @@ const deleteSecret = (deps: ApiDeps): AnyRoute =>
     summary: "Delete one of an agent's secrets",
     tag: TAG,
     access: 'operator',
+    writes: ['Secret'],
     params: secretParams,
     responses: { 204: { description: 'deleted' }, ...errors(400, ...AUTH_ERRORS, 404, 501) },
     async handle({ params }) {

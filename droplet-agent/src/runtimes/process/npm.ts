@@ -1,10 +1,11 @@
 /**
  * Installs an npm package into a tool's own directory and finds the bin to run.
- * `npm install --prefix DIR NAME@VERSION` keeps every tool's dependencies apart.
+ * One directory per tool keeps every tool's dependencies apart; it is filled atomically.
  */
 import { spawn } from 'node:child_process';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { ToolbeltError } from '@toolbelt/schema/errors';
 import { AGENT_ERROR_CODES } from '@toolbelt/schema/protocol';
 
@@ -34,19 +35,61 @@ export function runNpm(options: NpmOptions, args: string[], cwd: string): Promis
   });
 }
 
-/** Installs `name@version` into `dir` (idempotent: npm keeps an installed version). */
+/** Written last into a finished install: a directory without it is not an installed tool. */
+const INSTALLED_MARKER = '.toolbelt-installed.json';
+
+/**
+ * Installs `name@version` as `dir`, atomically: npm runs in a fresh sibling directory, which
+ * is renamed over `dir` only once npm succeeded. An install killed midway (a power cut, the
+ * agent killed) leaves a sibling the next install removes, never a half-written `dir` that
+ * counts as installed. A `dir` already holding `name@version` is kept as it is.
+ */
 export async function installPackage(options: NpmOptions, dir: string, name: string, version: string): Promise<void> {
-  await mkdir(dir, { recursive: true });
-  // A package.json of our own keeps npm from walking up to a parent project.
-  await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'toolbelt-tool', private: true }));
+  const wanted = { name, version };
+  if ((await readMarker(dir)) === JSON.stringify(wanted)) return;
+  const parent = dirname(dir);
+  await mkdir(parent, { recursive: true });
+  await removeLeftovers(parent, basename(dir));
+  const staging = `${dir}.installing-${randomBytes(4).toString('hex')}`;
   try {
-    await runNpm(options, ['install', '--omit=dev', '--no-package-lock', `${name}@${version}`], dir);
+    await mkdir(staging);
+    // A package.json of our own keeps npm from walking up to a parent project.
+    await writeFile(join(staging, 'package.json'), JSON.stringify({ name: 'toolbelt-tool', private: true }));
+    await runNpm(options, ['install', '--omit=dev', '--no-package-lock', `${name}@${version}`], staging);
+    await writeFile(join(staging, INSTALLED_MARKER), JSON.stringify(wanted));
+    await replaceDir(staging, dir);
   } catch (cause) {
+    await rm(staging, { recursive: true, force: true }).catch(() => {});
     throw new ToolbeltError(AGENT_ERROR_CODES.installFailed, `installing ${name}@${version} failed`, {
       hint: 'check the package name and version and that the droplet reaches the npm registry',
       cause,
     });
   }
+}
+
+async function readMarker(dir: string): Promise<string | undefined> {
+  return readFile(join(dir, INSTALLED_MARKER), 'utf8').catch(() => undefined);
+}
+
+/** Removes what killed installs left beside `base` in `parent` (staging and old directories). */
+async function removeLeftovers(parent: string, base: string): Promise<void> {
+  const names = await readdir(parent).catch(() => [] as string[]);
+  const leftovers = names.filter((n) => n.startsWith(`${base}.installing-`) || n.startsWith(`${base}.old-`));
+  await Promise.all(leftovers.map((n) => rm(join(parent, n), { recursive: true, force: true })));
+}
+
+/** Puts `staging` in the place of `dir` by renames; the old `dir` is removed afterwards. */
+async function replaceDir(staging: string, dir: string): Promise<void> {
+  const old = `${dir}.old-${randomBytes(4).toString('hex')}`;
+  const moved = await rename(dir, old).then(
+    () => true,
+    (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return false;
+      throw error;
+    },
+  );
+  await rename(staging, dir);
+  if (moved) await rm(old, { recursive: true, force: true });
 }
 
 /** The absolute path of the bin to run: `bin` by name, or the package's only/same-named one. */

@@ -7,7 +7,7 @@ import {
   extractAgentBootstrap,
   MAX_USER_DATA_BYTES,
   renderAgentUserData,
-} from '@toolbelt/schema/protocol';
+} from '@toolbelt/schema/cloud-init';
 import { describeIf } from '@toolbelt/schema/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseAgentConfig } from '../src/config.ts';

@@ -11,7 +11,7 @@ import pino from 'pino';
 import { afterEach, expect, it } from 'vitest';
 import { Router } from '../../src/http/router.ts';
 import { HttpServer } from '../../src/http/server.ts';
-import { PackageShelf } from '../../src/tools/packages.ts';
+import { PackageShelf } from '../../src/catalog/package-shelf.ts';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {

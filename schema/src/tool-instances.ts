@@ -1,11 +1,13 @@
 /**
- * Queries on tool instances (`agent_droplet_tools`): an agent's toolbelt.
+ * Queries on tool instances (`agent_droplet_tools`): an agent's toolbelt, and what its
+ * droplet agent reports of each (`agent_tool_observations`, written by the hub).
  */
-import { and, asc, eq, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, notInArray, sql } from 'drizzle-orm';
+import { UUID } from './credentials.ts';
 import type { DbOrTx } from './db.ts';
 import { type Conflict, conflict, type Found, type NotFound, notFound, ok, uniqueOrConflict } from './outcomes.ts';
 import { rowsOf } from './raw.ts';
-import { agentDropletTools, agentToolObservations, type ToolDelivery } from './tables.ts';
+import { agentDropletTools, agentToolObservations, toolCatalog, type ToolDelivery } from './tables.ts';
 
 export type ToolInstance = typeof agentDropletTools.$inferSelect;
 export interface ToolInstanceSpec {
@@ -125,4 +127,90 @@ export async function listToolEnvironmentIds(db: DbOrTx): Promise<string[]> {
       union select agent_droplet_id as id from agent_tool_observations order by id`),
   );
   return rows.map((r) => String(r.id));
+}
+
+/** A tool instance with the name of its catalog tool. */
+export interface ToolWithCatalogName {
+  tool: ToolInstance;
+  toolName: string;
+}
+
+/** Every tool instance of one environment with its catalog tool's name, in instance-name order. */
+export async function listToolsWithCatalogNames(db: DbOrTx, environmentId: string): Promise<ToolWithCatalogName[]> {
+  const rows = await db
+    .select({ tool: agentDropletTools, toolName: toolCatalog.tool_name })
+    .from(agentDropletTools)
+    .innerJoin(toolCatalog, eq(toolCatalog.id, agentDropletTools.tool_catalog_id))
+    .where(eq(agentDropletTools.agent_droplet_id, environmentId))
+    .orderBy(asc(agentDropletTools.instance_name));
+  return rows;
+}
+
+// --- observations: what the agent reports of each tool (written by the hub) ---
+
+export type ToolObservation = typeof agentToolObservations.$inferSelect;
+
+/** A tool report as the agent sent it (the protocol's ToolStatusReport). */
+export type ToolReport = { toolInstanceId: string } & Record<string, unknown>;
+
+/** Stores one tool report of an environment, replacing the previous one of that tool. */
+export async function upsertToolObservation(db: DbOrTx, environmentId: string, report: ToolReport, at: Date): Promise<void> {
+  await db
+    .insert(agentToolObservations)
+    .values({ agent_droplet_id: environmentId, tool_instance_id: report.toolInstanceId, report, observed_at: at })
+    .onConflictDoUpdate({
+      target: [agentToolObservations.agent_droplet_id, agentToolObservations.tool_instance_id],
+      set: { report, observed_at: at },
+    });
+}
+
+/** Replaces an environment's observations with a full inventory (tools not in it are gone). */
+export async function replaceToolObservations(
+  db: DbOrTx,
+  environmentId: string,
+  reports: readonly ToolReport[],
+  at: Date,
+): Promise<void> {
+  await db.transaction(async (tx) => {
+    const ids = reports.map((r) => r.toolInstanceId);
+    await tx
+      .delete(agentToolObservations)
+      .where(
+        and(
+          eq(agentToolObservations.agent_droplet_id, environmentId),
+          ids.length ? notInArray(agentToolObservations.tool_instance_id, ids) : undefined,
+        ),
+      );
+    if (reports.length === 0) return;
+    await tx
+      .insert(agentToolObservations)
+      .values(reports.map((report) => ({ agent_droplet_id: environmentId, tool_instance_id: report.toolInstanceId, report, observed_at: at })))
+      .onConflictDoUpdate({
+        target: [agentToolObservations.agent_droplet_id, agentToolObservations.tool_instance_id],
+        set: { report: sql`excluded.report`, observed_at: sql`excluded.observed_at` },
+      });
+  });
+}
+
+/** What the environment's agent last reported of each tool, by tool instance id. */
+export async function listToolObservations(db: DbOrTx, environmentId: string): Promise<ToolObservation[]> {
+  return db
+    .select()
+    .from(agentToolObservations)
+    .where(eq(agentToolObservations.agent_droplet_id, environmentId))
+    .orderBy(asc(agentToolObservations.tool_instance_id));
+}
+
+/**
+ * The environment each of these tool instance ids belongs to. Ids that are not tool
+ * instances of the store (including ones that are not uuids) are absent from the map.
+ */
+export async function toolInstanceOwners(db: DbOrTx, ids: readonly string[]): Promise<Map<string, string>> {
+  const valid = [...new Set(ids.filter((id) => UUID.test(id)))];
+  if (valid.length === 0) return new Map();
+  const rows = await db
+    .select({ id: agentDropletTools.id, environmentId: agentDropletTools.agent_droplet_id })
+    .from(agentDropletTools)
+    .where(inArray(agentDropletTools.id, valid));
+  return new Map(rows.map((r) => [r.id, r.environmentId]));
 }

@@ -1,0 +1,39 @@
+/**
+ * Spec-change notification: wakes the leader's work queue from any replica. A writer
+ * announces its change in the transaction of its write, in the reconcilers' own kinds and
+ * keys; Postgres delivers a NOTIFY on commit and drops it on rollback.
+ */
+import { sql } from 'drizzle-orm';
+import type { DbOrTx } from './db.ts';
+import { ToolbeltError } from './errors.ts';
+
+/** The NOTIFY channel spec writers signal on; the leader's loop listens. */
+export const SPEC_CHANNEL = 'toolbelt_spec';
+
+/** A spec change: which reconciler kind and which key to reconcile. */
+export interface SpecChange {
+  kind: string;
+  key: string;
+}
+
+/**
+ * Tells every replica (through NOTIFY on `SPEC_CHANNEL`, payload `kind:key`) that the spec
+ * of `key` changed. Call it in the same transaction as the spec write: Postgres delivers it
+ * on commit and drops it on rollback. Only for spec writes — NOTIFY in hot transactions
+ * (status writes, heartbeats) halves commit throughput.
+ */
+export async function notifySpecChange(db: DbOrTx, change: SpecChange): Promise<void> {
+  if (!/^[A-Za-z0-9_.-]+$/.test(change.kind)) {
+    throw new ToolbeltError('SPEC_KIND_INVALID', `reconciler kind "${change.kind}" is not a plain name`, {
+      hint: 'kinds are letters, digits, "_", "." or "-"',
+    });
+  }
+  await db.execute(sql`select pg_notify(${SPEC_CHANNEL}, ${`${change.kind}:${change.key}`})`);
+}
+
+/** Reads a `SPEC_CHANNEL` payload; undefined when it is not `kind:key`. */
+export function parseSpecChange(payload: string): SpecChange | undefined {
+  const colon = payload.indexOf(':');
+  if (colon <= 0 || colon === payload.length - 1) return undefined;
+  return { kind: payload.slice(0, colon), key: payload.slice(colon + 1) };
+}
