@@ -16,6 +16,7 @@ import { sql } from 'drizzle-orm';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { parseConfig } from '../src/config.ts';
+import { NO_AGENT_RELEASE } from '../src/agent-releases.ts';
 import { createLifecycle } from '../src/lifecycle.ts';
 import { LoopRunner } from '../src/loop/runner.ts';
 
@@ -82,7 +83,7 @@ export async function runLifecycleScenario(options: LifecycleScenarioOptions): P
   });
   const logger = pino({ level: process.env.BENCH_LOG_LEVEL ?? 'warn' }, pino.destination(process.env.BENCH_LOG_FILE ?? 2));
   const registry = new Registry();
-  const lifecycle = await createLifecycle({ config, db: database.db, logger, registry, clock, defaultAgentUrl: () => '' });
+  const lifecycle = await createLifecycle({ config, db: database.db, logger, registry, clock, defaultAgentUrl: () => '', agentRelease: () => NO_AGENT_RELEASE });
   const runner = new LoopRunner({ db: database.db, reconcilers: lifecycle.reconcilers, logger, registry, clock, workersPerKind: options.workers ?? config.reconcileWorkers });
   lifecycle.bindSink(runner);
   const abort = new AbortController();

@@ -20,6 +20,7 @@ import { addHealthRoutes } from './http/health.ts';
 import { Router } from './http/router.ts';
 import { HttpServer } from './http/server.ts';
 import { AgentHub } from './hub/index.ts';
+import { AgentReleases } from './agent-releases.ts';
 import { createLifecycle, type Lifecycle } from './lifecycle.ts';
 import { toolHostIp } from './lifecycle-config.ts';
 import { registerControllerMetrics } from './metrics.ts';
@@ -102,6 +103,7 @@ interface Built {
   gateway: Gateway;
   wiring: ToolsWiring;
   shelf: PackageShelf;
+  releases: AgentReleases;
 }
 
 function buildServing(database: Database, setup: Setup, registry: Registry): Built {
@@ -129,7 +131,14 @@ function buildServing(database: Database, setup: Setup, registry: Registry): Bui
   api.mount(router);
   const shelf = new PackageShelf({ dir: stateDir(config, 'packages'), logger, publicUrl: () => publicHttpUrl(config, http.url) });
   shelf.mount(router);
-  return { router, http, api, hub, gateway, wiring, shelf };
+  const releases = new AgentReleases({
+    ...(config.agentReleasesDir ? { dir: config.agentReleasesDir } : {}),
+    ...(config.agentVersion ? { version: config.agentVersion } : {}),
+    publicUrl: () => publicHttpUrl(config, http.url),
+    logger: logger.child({ component: 'agent-releases' }),
+  });
+  releases.mount(router);
+  return { router, http, api, hub, gateway, wiring, shelf, releases };
 }
 
 /** The agent hub and the MCP gateway that calls tools through it. */
@@ -176,6 +185,7 @@ async function buildLifecycle(database: Database, setup: Setup, built: Built, re
     logger,
     registry,
     defaultAgentUrl: () => agentUrlOf(built.http.url),
+    agentRelease: () => built.releases.pin()!,
     beforeDelete: seams.beforeDelete ?? built.wiring.beforeDelete,
     ...(seams.renderUserData ? { renderUserData: seams.renderUserData } : {}),
     ...(simulatorHooks ? { simulatorHooks } : {}),
@@ -219,6 +229,7 @@ export async function assemble(database: Database, setup: Setup): Promise<Parts>
       ...(options.stderr ? { stderr: options.stderr } : {}),
     });
     if (config.seedCatalog) await seedCatalogTools(database.db, logger, (await built.shelf.list()).get('@toolbelt/echo-mcp')?.version ?? '1.0.0');
+    await built.releases.load();
     looped = await buildLoop(database, setup, built, registry);
     registerControllerMetrics(registry, { db: database.db, hub: built.hub, provider: looped.lifecycle?.provider });
     // Stopped in reverse: the loop first, then the hub, the API (its event streams), the server.

@@ -46,6 +46,7 @@ export interface ControllerOptions {
   metrics?: ApiOptions['metrics'];
   clock?: ApiOptions['clock'];
   eventPollMs?: ApiOptions['eventPollMs'];
+  eventStreams?: ApiOptions['eventStreams'];
   /** Where the one-time first admin token is printed (default: process.stderr). */
   stderr?: NodeJS.WritableStream;
   /** Hub options beyond the config: tunables; its secret resolver and event sink default to the tools work's. */

@@ -38,7 +38,10 @@ export const LIFECYCLE_SETTINGS = {
   adminCidrs: { env: 'TOOLBELT_ADMIN_CIDRS', flag: 'admin-cidrs', help: 'comma-separated CIDRs allowed to SSH into droplets' },
   toolSourceCidrs: { env: 'TOOLBELT_TOOL_SOURCE_CIDRS', flag: 'tool-source-cidrs', help: "comma-separated CIDRs allowed to reach the tools' ports" },
   agentUrl: { env: 'TOOLBELT_AGENT_URL', flag: 'agent-url', help: 'the URL droplet agents dial (wss://…/agent/v1)' },
-  agentVersion: { env: 'TOOLBELT_AGENT_VERSION', flag: 'agent-version', help: 'droplet agent version droplets install' },
+  agentVersion: { env: 'TOOLBELT_AGENT_VERSION', flag: 'agent-version', help: 'agent release new droplets install (default: the one this controller built)' },
+  agentReleasesDir: { env: 'TOOLBELT_AGENT_RELEASES_DIR', flag: 'agent-releases-dir', help: 'where the agent releases served at /agent/v1/releases are' },
+  nodeDistUrl: { env: 'TOOLBELT_NODE_DIST_URL', flag: 'node-dist-url', help: 'where droplets download Node (nodejs.org/dist or a mirror laid out like it)' },
+  nodeVersion: { env: 'TOOLBELT_NODE_VERSION', flag: 'node-version', help: 'the Node version droplets install' },
 } as const;
 
 const blank = (value: unknown) => (value === '' ? undefined : value);
@@ -110,7 +113,10 @@ export const lifecycleFields = {
   adminCidrs: cidrs,
   toolSourceCidrs: cidrs,
   agentUrl: z.preprocess(blank, z.string().url().optional()),
-  agentVersion: z.preprocess(blank, z.string().default('0.1.0')),
+  agentVersion: z.preprocess(blank, z.string().regex(/^[0-9A-Za-z][0-9A-Za-z.+-]{0,63}$/, 'must be a version').optional()),
+  agentReleasesDir: z.preprocess(blank, z.string().optional()),
+  nodeDistUrl: z.preprocess(blank, z.string().url().refine((u) => /^https?:\/\//.test(u) && !/['"\\\s]/.test(u), 'must be an http(s) URL').default('https://nodejs.org/dist')),
+  nodeVersion: z.preprocess(blank, z.string().regex(/^\d+\.\d+\.\d+$/, 'must be a Node version like 22.12.0').default('22.12.0')),
 };
 
 /** The lifecycle's part of the parsed config. */

@@ -25,6 +25,7 @@ import { type Clock, type Db, systemClock } from '@toolbelt/schema';
 import { renderAgentUserData } from '@toolbelt/schema/cloud-init';
 import { type Simulator, type SimulatorHooks, startSimulator } from '@toolbelt/simulator';
 import type { Registry } from 'prom-client';
+import type { PinnedRelease } from './agent-releases.ts';
 import type { Component } from './component.ts';
 import type { LifecycleConfig } from './lifecycle-config.ts';
 import type { Logger } from './logger.ts';
@@ -39,6 +40,8 @@ export interface LifecycleOptions {
   clock?: Clock;
   /** The URL agents dial when TOOLBELT_AGENT_URL is unset (read at create time: the port may be 0 until the server listens). */
   defaultAgentUrl: () => string;
+  /** The agent release new droplets install, pinned by URL and SHA-256 (read at create time). */
+  agentRelease: () => PinnedRelease;
   /** Stops an environment's tools before its droplet goes (the tools work fills this). */
   beforeDelete?: BeforeDelete;
   /** Hooks of the embedded simulator, e.g. `onBoot` starting a real droplet agent from user_data. */
@@ -93,14 +96,20 @@ async function connect(options: LifecycleOptions): Promise<{ provider: Provider;
 
 function defaultRender(options: LifecycleOptions): RenderUserData {
   const { config } = options;
-  return ({ enrollmentToken }) =>
-    renderAgentUserData({
+  return ({ enrollmentToken }) => {
+    const release = options.agentRelease();
+    return renderAgentUserData({
       controllerUrl: config.agentUrl ?? options.defaultAgentUrl(),
       enrollmentToken,
-      agentVersion: config.agentVersion,
+      agentVersion: release.version,
+      agentReleaseUrl: release.url,
+      agentReleaseSha256: release.sha256,
+      nodeDistUrl: config.nodeDistUrl,
+      nodeVersion: config.nodeVersion,
       // The agent heartbeats at this interval from its start (welcome repeats it on every connection).
       heartbeatIntervalMs: config.agentHeartbeatMs,
     });
+  };
 }
 
 /** Wraps the batcher as a leader-only component. */

@@ -11,6 +11,8 @@ export const EXAMPLE_BOOTSTRAP = {
   controllerUrl: 'wss://controller.example.com/agent/v1',
   enrollmentToken: 'EXAMPLE-ENROLLMENT-TOKEN-0000000000',
   agentVersion: '0.1.0',
+  agentReleaseUrl: 'https://controller.example.com/agent/v1/releases/0.1.0/agent.mjs',
+  agentReleaseSha256: '0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef',
 };
 
 export const DEPLOY_DIR = fileURLToPath(new URL('../../deploy/', import.meta.url));

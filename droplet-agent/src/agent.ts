@@ -25,6 +25,7 @@ import { HostMetricsSampler } from './metrics.ts';
 import { createRuntimes } from './runtimes/create.ts';
 import type { RestartPolicy } from './runtimes/process/supervisor.ts';
 import type { Runtime } from './runtimes/types.ts';
+import { SecretMask } from './masking.ts';
 import { SecretBroker } from './secrets.ts';
 import { ToolManager } from './tool-manager.ts';
 import { Updater } from './updater.ts';
@@ -72,7 +73,8 @@ export class Agent {
     await mkdir(config.stateDir, { recursive: true, mode: 0o700 });
     this.#environmentId = (await readCredential(config.stateDir))?.environmentId;
     const send = (message: OutgoingAgentMessage) => this.#connection.send(message);
-    this.#secrets = new SecretBroker({ send, clock });
+    const mask = new SecretMask();
+    this.#secrets = new SecretBroker({ send, clock, onValues: (id, values) => mask.remember(id, values) });
     const fetchSecrets = (id: string, names: string[]) => this.#secrets.request(id, names);
     this.#runtimes = await createRuntimes({
       config,
@@ -82,11 +84,11 @@ export class Agent {
       onChange: (id) => this.#manager.onRuntimeChange(id),
       ...(this.#o.restart ? { restart: this.#o.restart } : {}),
     });
-    this.#manager = new ToolManager({ runtimes: this.#runtimes, fetchSecrets, clock, log, emit: (tool) => this.#emit(tool) });
+    this.#manager = new ToolManager({ runtimes: this.#runtimes, fetchSecrets, mask, clock, log, emit: (tool) => this.#emit(tool) });
     await this.#manager.discover();
     log.info('tools rediscovered', { count: this.#manager.size, runtimes: this.#runtimes.map((r) => r.kind) });
     const updater = new Updater({ config, log, currentVersion: this.#o.agentVersion, onRestart: () => this.#restartSoon() });
-    this.#commands = new CommandHandler({ manager: this.#manager, send, log, update: (c, p) => updater.apply(c, p) });
+    this.#commands = new CommandHandler({ manager: this.#manager, send, log, mask: (text) => mask.text(text), update: (c, p) => updater.apply(c, p) });
     this.#connection = this.#createConnection();
     this.#sessions = new McpSessions({ agentVersion: this.#o.agentVersion });
     this.#calls = new ToolCalls({ manager: this.#manager, sessions: this.#sessions, send, log });

@@ -30,6 +30,8 @@ export interface CommandHandlerOptions {
   update?: (command: CommandOf<'update_agent'>, progress: (message: string) => void) => Promise<CommandOutcome>;
   /** How many finished command ids are remembered for de-duplication. */
   remember?: number;
+  /** Masks secret values in what is reported (progress, outcomes, failures); default: as is. */
+  mask?: (text: string) => string;
 }
 
 const KNOWN_CODES = new Set<string>(Object.values(AGENT_ERROR_CODES));
@@ -85,21 +87,23 @@ export class CommandHandler {
   }
 
   async #run(command: CommandMessage, base: ResultBase): Promise<ResultMessage> {
-    const progress = (message: string) => this.#o.send({ ...base, status: 'progress', message: message.slice(0, 4096) });
+    const mask = this.#o.mask ?? ((text: string) => text);
+    const progress = (message: string) => this.#o.send({ ...base, status: 'progress', message: mask(message).slice(0, 4096) });
     try {
       const outcome = await this.#apply(command, progress);
       if (outcome.logs && command.commandType !== 'update_agent') this.#sendLogs(command.toolInstanceId, command.commandId, outcome.logs);
       return {
         ...base,
         status: 'done',
-        message: outcome.message,
+        message: mask(outcome.message),
         ...(outcome.duplicate ? { duplicate: true } : {}),
         ...(outcome.tool ? { tool: outcome.tool } : {}),
       };
     } catch (thrown) {
       const error = coerceError(thrown);
-      const reason = error instanceof ToolbeltError ? error.describe() : error.message;
-      const cause = error.cause instanceof Error ? `: ${error.cause.message}` : '';
+      // A failure may quote the tool's output (npm's, the runtime's): masked before it is logged or sent.
+      const reason = mask(error instanceof ToolbeltError ? error.describe() : error.message);
+      const cause = error.cause instanceof Error ? `: ${mask(error.cause.message)}` : '';
       this.#o.log.warn('command failed', { commandId: command.commandId, commandType: command.commandType, reason });
       return { ...base, status: 'failed', error: { code: errorCodeOf(error), reason: `${reason}${cause}`.slice(0, 4096) } };
     }

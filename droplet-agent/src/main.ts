@@ -1,5 +1,5 @@
 /**
- * The agent process: `node --import tsx src/main.ts [--config PATH]`. Parses the config,
+ * The agent process: `node agent.mjs [--config PATH]` (the release), or the source under tsx. Parses the config,
  * starts the agent and stops it gracefully on SIGTERM/SIGINT — the tools keep running.
  * Exit codes: 0 stopped (or restarting into a new version), 1 bad config or fatal error.
  */
@@ -10,8 +10,10 @@ import { Agent } from './agent.ts';
 import { DEFAULT_CONFIG_PATH, loadAgentConfig } from './config.ts';
 import { createLogger } from './log.ts';
 
-/** This package's version (the agent's version in hello and heartbeats). */
+/** This agent's version (in hello and heartbeats): a release carries it; the source reads package.json. */
 export function agentVersion(): string {
+  const released = (globalThis as { __toolbeltAgentVersion?: string }).__toolbeltAgentVersion;
+  if (released) return released;
   const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
   return manifest.version;
 }

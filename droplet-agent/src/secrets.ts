@@ -21,6 +21,8 @@ export interface SecretBrokerOptions {
   send: (message: { type: 'secret_request'; requestId: string; toolInstanceId: string; names: string[] }) => boolean;
   clock: Clock;
   timeoutMs?: number;
+  /** Told every tool's values as they arrive (the agent masks them in what it reports). */
+  onValues?: (toolInstanceId: string, values: SecretEnv) => void;
 }
 
 export class SecretBroker {
@@ -28,7 +30,7 @@ export class SecretBroker {
   readonly #o: Required<SecretBrokerOptions>;
 
   constructor(options: SecretBrokerOptions) {
-    this.#o = { timeoutMs: 60_000, ...options };
+    this.#o = { timeoutMs: 60_000, onValues: () => {}, ...options };
   }
 
   /** The values of `names` for a tool; rejects with AGENT_ERR_SECRET_UNAVAILABLE. */
@@ -60,6 +62,7 @@ export class SecretBroker {
     this.#pending.delete(message.requestId);
     const values: Record<string, string> = {};
     for (const name of pending.names) values[name] = message.values[name]!;
+    this.#o.onValues(pending.toolInstanceId, values);
     pending.resolve(values);
   }
 

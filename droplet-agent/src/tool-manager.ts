@@ -14,7 +14,9 @@ import {
   type ToolStatusReport,
 } from '@toolbelt/schema/protocol';
 import type { ToolCapabilities } from '@toolbelt/schema/types';
+import { assertNoReservedEnv } from './runtimes/env.ts';
 import type { Logger } from './log.ts';
+import { SecretMask } from './masking.ts';
 import type { ProgressFn, Runtime, RuntimeKind, SecretEnv, ToolRecord } from './runtimes/types.ts';
 
 export interface ToolHealth {
@@ -42,12 +44,16 @@ export interface CommandOutcome {
 export interface ToolManagerOptions {
   runtimes: Runtime[];
   fetchSecrets: (toolInstanceId: string, names: string[]) => Promise<SecretEnv>;
+  /** Masks the tools' secret values in everything reported (default: a mask that knows none). */
+  mask?: SecretMask;
   emit: (report: ToolStatusReport) => void;
   clock: Clock;
   log: Logger;
 }
 
 const DEFAULT_STOP_TIMEOUT_MS = 30_000;
+/** Stands for the output of a tool whose secrets the agent cannot mask yet. */
+export const WITHHELD = "output withheld: the agent does not hold this tool's secrets since it restarted, so it cannot mask them yet";
 
 function fail(code: string, message: string, hint?: string): never {
   throw new ToolbeltError(code, message, hint ? { hint } : {});
@@ -62,9 +68,11 @@ export class ToolManager {
   readonly #tools = new Map<string, ManagedTool>();
   readonly #queues = new Map<string, Promise<unknown>>();
   readonly #o: ToolManagerOptions;
+  readonly #mask: SecretMask;
 
   constructor(options: ToolManagerOptions) {
     this.#o = options;
+    this.#mask = options.mask ?? new SecretMask();
   }
 
   get size(): number {
@@ -136,7 +144,9 @@ export class ToolManager {
     if (!tool) fail(AGENT_ERROR_CODES.unknownTool, `no tool ${toolInstanceId} on this droplet`);
     const observed = await tool.runtime.observe(toolInstanceId);
     const troubled = observed.state === 'error' || observed.state === 'crash_loop';
-    const lastLogLines = troubled ? (await tool.runtime.logs(toolInstanceId, 20).catch(() => undefined))?.lines : undefined;
+    const lastLogLines = troubled ? await this.#maskedTail(tool, toolInstanceId, 20) : undefined;
+    const mask = (text: string) => this.#mask.text(text);
+    const health = observed.state === 'running' ? tool.health : { status: 'unknown' as const };
     return {
       toolInstanceId,
       instanceName: tool.record.spec.instanceName,
@@ -144,14 +154,32 @@ export class ToolManager {
       runtime: tool.runtime.kind,
       state: observed.state,
       endpoints: observed.endpoints,
-      health: observed.state === 'running' ? tool.health : { status: 'unknown' },
+      health: health.message === undefined ? health : { ...health, message: mask(health.message) },
       ...(tool.capabilities ? { capabilities: tool.capabilities } : {}),
       ...(observed.lastExit ? { lastExit: observed.lastExit } : {}),
       restarts: observed.restarts,
-      ...(observed.reason ? { reason: observed.reason } : {}),
+      ...(observed.reason ? { reason: mask(observed.reason) } : {}),
       ...(lastLogLines ? { lastLogLines } : {}),
       ...(observed.runtimeId ? { runtimeId: observed.runtimeId } : {}),
     };
+  }
+
+  /**
+   * The tool's last output lines with its secrets masked — or, when the agent does not hold
+   * the values of the tool's secrets (it restarted and adopted the tool), one line saying the
+   * output is withheld, while the values are fetched for the next report.
+   */
+  async #maskedTail(tool: ManagedTool, toolInstanceId: string, n: number): Promise<LogLine[] | undefined> {
+    const names = tool.record.spec.secretEnv;
+    if (!this.#mask.canMask(toolInstanceId, names)) {
+      void this.#o.fetchSecrets(toolInstanceId, [...names]).then(
+        () => this.onRuntimeChange(toolInstanceId),
+        () => {},
+      );
+      return [{ at: new Date(this.#o.clock.now()).toISOString(), stream: 'agent', text: WITHHELD }];
+    }
+    const logs = await tool.runtime.logs(toolInstanceId, n).catch(() => undefined);
+    return logs ? this.#mask.lines(logs.lines) : undefined;
   }
 
   /** Reports of every tool. */
@@ -230,6 +258,8 @@ export class ToolManager {
       }
     }
     const spec = command.payload.tool;
+    // Whatever the controller says: no loader or interpreter hooks, nothing over the agent's own.
+    assertNoReservedEnv(spec);
     const runtime = this.#runtimeFor(spec);
     if (existing && existing.runtime !== runtime) await existing.runtime.remove(id, DEFAULT_STOP_TIMEOUT_MS);
     const record: ToolRecord = { toolInstanceId: id, generation: command.generation, spec, desired: existing?.record.desired ?? 'stopped' };
@@ -284,12 +314,16 @@ export class ToolManager {
     this.#checkGeneration(tool, command, true);
     await tool.runtime.remove(command.toolInstanceId, command.payload.timeoutMs ?? DEFAULT_STOP_TIMEOUT_MS);
     this.#tools.delete(command.toolInstanceId);
+    this.#mask.forget(command.toolInstanceId);
     return { message: 'uninstalled' };
   }
 
   async #logs(command: CommandOf<'get_logs'>): Promise<CommandOutcome> {
     const tool = this.#existing(command);
+    const names = tool.record.spec.secretEnv;
+    // The values are needed to mask them; a command means the socket is up to fetch them.
+    if (!this.#mask.canMask(command.toolInstanceId, names)) await this.#o.fetchSecrets(command.toolInstanceId, [...names]);
     const logs = await tool.runtime.logs(command.toolInstanceId, command.payload.tail);
-    return { message: `${logs.lines.length} lines`, logs };
+    return { message: `${logs.lines.length} lines`, logs: { ...logs, lines: this.#mask.lines(logs.lines) } };
   }
 }

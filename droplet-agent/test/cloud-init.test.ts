@@ -14,10 +14,18 @@ import { parseAgentConfig } from '../src/config.ts';
 import { DEPLOY_DIR, EXAMPLE_BOOTSTRAP } from '../scripts/render-deploy-examples.ts';
 import { startAgentProcess, tempDir } from './helpers/agent-process.ts';
 import { startTestPeer } from './helpers/peer.ts';
+import { serveAgentRelease } from './helpers/release-server.ts';
 
 const cloudInit = spawnSync('cloud-init', ['--version'], { stdio: 'ignore' }).status === 0;
 const TOKEN = 'tok_' + 'a1'.repeat(20);
-const options = { controllerUrl: 'wss://controller.example.com/agent/v1', enrollmentToken: TOKEN, agentVersion: '1.2.3' };
+const SHA256 = 'ab'.repeat(32);
+const options = {
+  controllerUrl: 'wss://controller.example.com/agent/v1',
+  enrollmentToken: TOKEN,
+  agentVersion: '1.2.3',
+  agentReleaseUrl: 'https://controller.example.com/agent/v1/releases/1.2.3/agent.mjs',
+  agentReleaseSha256: SHA256,
+};
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -55,13 +63,14 @@ describe('agent bootstrap document', () => {
     expect(configFile.content).toContain(TOKEN);
   });
 
-  it('round-trips: the extracted config is a valid agent config and the command runs main.ts', () => {
+  it('round-trips: the extracted config is a valid agent config, the release is pinned and the command runs it with node', () => {
     const bootstrap = extractAgentBootstrap(renderAgentUserData(options))!;
     const config = parseAgentConfig(bootstrap.config);
     expect(config.controllerUrl).toBe(options.controllerUrl);
     expect(config.enrollmentToken).toBe(TOKEN);
     expect(config.stateDir).toBe(DROPLET_PATHS.stateDir);
-    expect(bootstrap.command.slice(-3)).toEqual([expect.stringMatching(/droplet-agent\/src\/main\.ts$/), '--config', DROPLET_PATHS.config]);
+    expect(bootstrap.command).toEqual([`${DROPLET_PATHS.node}/bin/node`, `${DROPLET_PATHS.installDir}/current/agent.mjs`, '--config', DROPLET_PATHS.config]);
+    expect(bootstrap.release).toEqual({ version: '1.2.3', url: options.agentReleaseUrl, sha256: SHA256 });
     expect(bootstrap.files[DROPLET_PATHS.unit]).toBe(agentUnit());
     expect(agentUnit()).toMatch(/^Restart=always$/m);
     expect(agentUnit()).toMatch(/^KillMode=process$/m);
@@ -71,6 +80,9 @@ describe('agent bootstrap document', () => {
     expect(() => renderAgentUserData({ ...options, controllerUrl: 'ws://controller.example.com/agent/v1' })).toThrow(/wss/);
     expect(() => renderAgentUserData({ ...options, enrollmentToken: `${TOKEN}'\nrm -rf /` })).toThrow(/token/);
     expect(() => renderAgentUserData({ ...options, agentVersion: '1.0; reboot' })).toThrow(/version/);
+    expect(() => renderAgentUserData({ ...options, agentReleaseUrl: "https://x.example/a'; reboot; '" })).toThrow(/agentReleaseUrl/);
+    expect(() => renderAgentUserData({ ...options, agentReleaseSha256: 'abc' })).toThrow(/SHA-256/);
+    expect(() => renderAgentUserData({ ...options, nodeDistUrl: 'https://mirror.example/$(reboot)"' })).toThrow(/nodeDistUrl/);
     expect(extractAgentBootstrap('#!/bin/sh\necho hi')).toBeUndefined();
     expect(extractAgentBootstrap('#cloud-config\n{ not json')).toBeUndefined();
   });
@@ -83,9 +95,9 @@ describe('agent bootstrap document', () => {
   it('boots a real agent from the document, as the simulator will (config + per-droplet state dir)', async () => {
     const peer = await startTestPeer();
     cleanups.push(() => peer.close());
-    const bootstrap = extractAgentBootstrap(
-      renderAgentUserData({ controllerUrl: peer.url, enrollmentToken: peer.enrollmentToken, agentVersion: '0.1.0' }),
-    )!;
+    const release = await serveAgentRelease();
+    cleanups.push(() => release.close());
+    const bootstrap = extractAgentBootstrap(renderAgentUserData({ controllerUrl: peer.url, enrollmentToken: peer.enrollmentToken, ...release.pin }))!;
     const agent = startAgentProcess({
       ...(bootstrap.config as { controllerUrl: string }),
       stateDir: tempDir('toolbelt-droplet-'),

@@ -8,6 +8,8 @@ import { describe, expect, it } from 'vitest';
 import {
   buildToolSpec,
   deliveryFingerprint,
+  MAX_EVENTS_PER_RECONCILE,
+  MAX_ORPHANS_PER_RECONCILE,
   type Observation,
   diffTools,
   reachableEndpoints,
@@ -281,6 +283,28 @@ describe('diffTools', () => {
     const stray = report({ toolInstanceId: '22222222-2222-4222-8222-222222222222', generation: 4 });
     const plan = diff([], [stray]);
     expect(plan.orphans).toEqual([{ toolInstanceId: stray.toolInstanceId, type: 'uninstall', generation: 4, payload: {} }]);
+  });
+
+  it('uninstalls at most MAX_ORPHANS_PER_RECONCILE invented tools at once, however many are reported', () => {
+    const strays = Array.from({ length: 1000 }, (_, i) => report({ toolInstanceId: `invented-${i}` }));
+    const plan = diff([], strays);
+    expect(plan.orphans).toHaveLength(MAX_ORPHANS_PER_RECONCILE);
+    expect(plan.orphansLeft).toBe(1000 - MAX_ORPHANS_PER_RECONCILE);
+    expect(plan.requeueAfterMs).toBeGreaterThan(0);
+    // Open (unanswered) uninstalls count: an agent that never answers holds only so many.
+    const open = plan.orphans.map((o) => ({ ...command('uninstall', 1, 'sent'), tool_instance_id: o.toolInstanceId }));
+    const next = diff([], strays, open);
+    expect(next.orphans).toEqual([]);
+    expect(next.orphansLeft).toBe(1000 - MAX_ORPHANS_PER_RECONCILE);
+  });
+
+  it('writes at most MAX_EVENTS_PER_RECONCILE events, warnings first', () => {
+    const tools = Array.from({ length: 80 }, (_, i) => input(row({ id: `t-${i}`, instance_name: `t${i}`, status: 'running' })));
+    const reports = tools.map((t) => report({ toolInstanceId: t.tool.id, state: 'crash_loop', reason: 'boom', capabilities: undefined }));
+    const plan = diff(tools, reports);
+    expect(plan.events).toHaveLength(MAX_EVENTS_PER_RECONCILE);
+    expect(plan.eventsOmitted).toBeGreaterThan(0);
+    expect(plan.events.every((e) => e.type === 'Warning')).toBe(true);
   });
 
   it('notices a changed MCP tool list', () => {

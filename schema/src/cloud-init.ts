@@ -1,12 +1,12 @@
 /**
- * The droplet's bootstrap: the cloud-init user_data that installs Node and the droplet
- * agent, writes the agent's config (0600, with the single-use enrollment token — the only
+ * The droplet's bootstrap: the cloud-init user_data that installs Node (checked against
+ * its SHASUMS256.txt) and the agent release (checked against the SHA-256 pinned here), writes the agent's config (0600, with the single-use enrollment token — the only
  * secret user_data ever carries) and a systemd unit (Restart=always, KillMode=process so
  * that tools survive agent restarts), then starts it.
  *
  * The document is `#cloud-config` followed by JSON (YAML is a superset of JSON), so the same
  * text that cloud-init reads is machine-readable: `extractAgentBootstrap` gives back the
- * config and the agent's command line (the simulator boots local agents from it).
+ * config, the pinned release and the agent's command line (local droplets boot from it).
  */
 import { z } from 'zod';
 
@@ -19,6 +19,9 @@ export const DROPLET_PATHS = {
   node: '/opt/toolbelt/node',
   stateDir: '/var/lib/toolbelt-agent',
 } as const;
+
+/** The agent release's file (one self-contained ES module) in each release directory. */
+export const AGENT_RELEASE_FILE = 'agent.mjs';
 
 /** cloud-init refuses user_data over 64 KiB on DigitalOcean. */
 export const MAX_USER_DATA_BYTES = 64 * 1024;
@@ -34,13 +37,22 @@ export const agentBootstrapOptionsSchema = z.object({
     }),
   enrollmentToken: z.string().regex(/^[A-Za-z0-9._~+/=-]{16,512}$/, 'must be 16–512 token characters'),
   agentVersion: z.string().regex(/^[0-9A-Za-z][0-9A-Za-z.+-]{0,63}$/, 'must be a version'),
-  /** npm spec of the agent; defaults to `@toolbelt/droplet-agent@VERSION` (e.g. a tarball URL). */
-  agentPackageSpec: z.string().min(1).max(2048).optional(),
-  /** npm registry for the agent and npm tools. */
+  /** Where the droplet downloads the agent release (the controller's `/agent/v1/releases/VERSION/agent.mjs`). */
+  agentReleaseUrl: z
+    .string()
+    .url()
+    .refine((u) => /^https?:\/\//.test(u) && !/['"\\\s]/.test(u), { message: 'must be an http(s) URL without quotes or spaces' }),
+  /** The release's SHA-256 (hex): the install stops when the download does not match. */
+  agentReleaseSha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be a SHA-256 in hex'),
+  /** npm registry for npm tools. */
   npmRegistry: z.string().url().optional(),
   nodeVersion: z.string().regex(/^\d+\.\d+\.\d+$/).default('22.12.0'),
-  /** Where Node tarballs and SHASUMS256.txt are fetched from. */
-  nodeDistUrl: z.string().url().default('https://nodejs.org/dist'),
+  /** Where Node tarballs and SHASUMS256.txt are fetched from (nodejs.org or a mirror laid out like it). */
+  nodeDistUrl: z
+    .string()
+    .url()
+    .refine((u) => !/['"\\\s]/.test(u), { message: 'must be a URL without quotes or spaces' })
+    .default('https://nodejs.org/dist'),
   dockerSocket: z.string().default('/var/run/docker.sock'),
   /** Install Debian/Ubuntu's docker.io so the docker runtime has an engine. */
   installDocker: z.boolean().default(true),
@@ -48,17 +60,9 @@ export const agentBootstrapOptionsSchema = z.object({
 });
 export type AgentBootstrapOptions = z.input<typeof agentBootstrapOptionsSchema>;
 
-/** The agent's argv as systemd runs it. */
+/** The agent's argv as systemd runs it: the release under the droplet's own Node. */
 export function agentCommand(configPath: string = DROPLET_PATHS.config): string[] {
-  const current = `${DROPLET_PATHS.installDir}/current/node_modules`;
-  return [
-    `${DROPLET_PATHS.node}/bin/node`,
-    '--import',
-    `file://${current}/tsx/dist/loader.mjs`,
-    `${current}/@toolbelt/droplet-agent/src/main.ts`,
-    '--config',
-    configPath,
-  ];
+  return [`${DROPLET_PATHS.node}/bin/node`, `${DROPLET_PATHS.installDir}/current/${AGENT_RELEASE_FILE}`, '--config', configPath];
 }
 
 /** The systemd unit of the agent. */
@@ -85,31 +89,49 @@ WantedBy=multi-user.target
 }
 
 function installScript(o: z.output<typeof agentBootstrapOptionsSchema>): string {
-  const spec = o.agentPackageSpec ?? `@toolbelt/droplet-agent@${o.agentVersion}`;
-  const registry = o.npmRegistry ? ` --registry '${o.npmRegistry}'` : '';
   return `#!/bin/sh
 # Installs Node ${o.nodeVersion} and droplet agent ${o.agentVersion}, then starts the agent.
+# Every line it prints goes to /var/log/cloud-init-output.log; a failure says why on one line.
 set -eu
+NODE_DIST='${o.nodeDistUrl}'
+NODE_VERSION='${o.nodeVersion}'
+RELEASE_VERSION='${o.agentVersion}'
+RELEASE_URL='${o.agentReleaseUrl}'
+RELEASE_SHA256='${o.agentReleaseSha256}'
 NODE_DIR=${DROPLET_PATHS.node}
-RELEASE=${DROPLET_PATHS.installDir}/releases/${o.agentVersion}
+INSTALL_DIR=${DROPLET_PATHS.installDir}
+fail() { echo "toolbelt-install: FAILED: $*" >&2; exit 1; }
 arch=$(uname -m); case "$arch" in x86_64) arch=x64;; aarch64) arch=arm64;; esac
-tarball=node-v${o.nodeVersion}-linux-$arch.tar.xz
+tarball="node-v$NODE_VERSION-linux-$arch.tar.xz"
 if [ ! -x "$NODE_DIR/bin/node" ]; then
   tmp=$(mktemp -d)
-  curl -fsSL --retry 5 -o "$tmp/$tarball" '${o.nodeDistUrl}/v${o.nodeVersion}/'"$tarball"
-  curl -fsSL --retry 5 -o "$tmp/SHASUMS256.txt" '${o.nodeDistUrl}/v${o.nodeVersion}/SHASUMS256.txt'
-  (cd "$tmp" && grep " $tarball\\$" SHASUMS256.txt | sha256sum -c -)
+  curl -fsSL --retry 5 -o "$tmp/$tarball" "$NODE_DIST/v$NODE_VERSION/$tarball" || fail "cannot download Node from $NODE_DIST/v$NODE_VERSION/$tarball"
+  curl -fsSL --retry 5 -o "$tmp/SHASUMS256.txt" "$NODE_DIST/v$NODE_VERSION/SHASUMS256.txt" || fail "cannot download $NODE_DIST/v$NODE_VERSION/SHASUMS256.txt"
+  (cd "$tmp" && grep " $tarball$" SHASUMS256.txt | sha256sum -c -) || fail "$tarball does not match its SHA-256 in SHASUMS256.txt; not installing it"
   mkdir -p "$NODE_DIR"
   tar -xJf "$tmp/$tarball" -C "$NODE_DIR" --strip-components=1
   rm -rf "$tmp"
+  echo "toolbelt-install: Node $NODE_VERSION installed"
 fi
-export PATH="$NODE_DIR/bin:$PATH"
-mkdir -p "$RELEASE" ${DROPLET_PATHS.stateDir}
+release="$INSTALL_DIR/releases/$RELEASE_VERSION"
+mkdir -p "$release" ${DROPLET_PATHS.stateDir}
 chmod 0700 ${DROPLET_PATHS.stateDir}
-npm install --prefix "$RELEASE" --omit=dev --no-audit --no-fund${registry} '${spec}'
-ln -sfn "$RELEASE" ${DROPLET_PATHS.installDir}/current
-systemctl daemon-reload
-systemctl enable --now toolbelt-agent.service
+curl -fsSL --retry 5 -o "$release/${AGENT_RELEASE_FILE}.download" "$RELEASE_URL" || fail "cannot download the agent release from $RELEASE_URL"
+got=$(sha256sum "$release/${AGENT_RELEASE_FILE}.download" | cut -d ' ' -f 1)
+if [ "$got" != "$RELEASE_SHA256" ]; then
+  rm -f "$release/${AGENT_RELEASE_FILE}.download"
+  fail "the agent release from $RELEASE_URL has SHA-256 $got, not the pinned $RELEASE_SHA256; not installing it"
+fi
+mv "$release/${AGENT_RELEASE_FILE}.download" "$release/${AGENT_RELEASE_FILE}"
+ln -sfn "$release" "$INSTALL_DIR/current"
+echo "toolbelt-install: agent $RELEASE_VERSION installed (sha256 $got)"
+if [ -d /run/systemd/system ]; then
+  systemctl daemon-reload
+  systemctl enable --now toolbelt-agent.service
+  echo "toolbelt-install: toolbelt-agent.service started"
+else
+  echo "toolbelt-install: systemd is not running; start the agent as the unit would: ${agentCommand().join(' ')}"
+fi
 `;
 }
 
@@ -155,12 +177,30 @@ export interface AgentBootstrap {
   configPath: string;
   /** The agent's argv as the unit runs it. */
   command: string[];
+  /** The release the install script downloads and checks. */
+  release: { version: string; url: string; sha256: string };
   /** Every file the document writes: path → content. */
   files: Record<string, string>;
 }
 
 /** Reads a document made by renderAgentUserData back; undefined if it is not one. */
 export function extractAgentBootstrap(userData: string): AgentBootstrap | undefined {
+  const files = writtenFiles(userData);
+  const configText = files?.[DROPLET_PATHS.config];
+  const unit = files?.[DROPLET_PATHS.unit];
+  const release = releaseOf(files?.[DROPLET_PATHS.installScript] ?? '');
+  if (!files || !configText || !unit || !release) return undefined;
+  const execStart = /^ExecStart=(.+)$/m.exec(unit)?.[1];
+  try {
+    const config = JSON.parse(configText) as Record<string, unknown>;
+    return { config, configPath: DROPLET_PATHS.config, command: execStart ? execStart.split(' ') : agentCommand(), files, release };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The files a `#cloud-config` JSON document writes (path → content); undefined for another document. */
+function writtenFiles(userData: string): Record<string, string> | undefined {
   if (!userData.startsWith('#cloud-config\n')) return undefined;
   let document: { write_files?: { path?: unknown; content?: unknown }[] };
   try {
@@ -172,14 +212,12 @@ export function extractAgentBootstrap(userData: string): AgentBootstrap | undefi
   for (const file of document.write_files ?? []) {
     if (typeof file.path === 'string' && typeof file.content === 'string') files[file.path] = file.content;
   }
-  const configText = files[DROPLET_PATHS.config];
-  const unit = files[DROPLET_PATHS.unit];
-  if (!configText || !unit) return undefined;
-  const execStart = /^ExecStart=(.+)$/m.exec(unit)?.[1];
-  try {
-    const config = JSON.parse(configText) as Record<string, unknown>;
-    return { config, configPath: DROPLET_PATHS.config, command: execStart ? execStart.split(' ') : agentCommand(), files };
-  } catch {
-    return undefined;
-  }
+  return files;
+}
+
+/** The pinned release, read back from the install script's assignments. */
+function releaseOf(script: string): AgentBootstrap['release'] | undefined {
+  const value = (name: string) => new RegExp(`^${name}='([^']*)'$`, 'm').exec(script)?.[1];
+  const [version, url, sha256] = [value('RELEASE_VERSION'), value('RELEASE_URL'), value('RELEASE_SHA256')];
+  return version && url && sha256 ? { version, url, sha256 } : undefined;
 }

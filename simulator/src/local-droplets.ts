@@ -1,11 +1,14 @@
 /**
  * Local droplets: a plug-in for the simulator's hooks that boots each droplet as a real
  * droplet-agent process on this machine, from the droplet's own cloud-init user_data — the
- * same document a real droplet runs. Each droplet gets a directory of its own standing in for
+ * same document a real droplet runs: the agent release its user_data pins is downloaded from
+ * that URL (the controller), checked against the pinned SHA-256 and run with plain `node`,
+ * as the install script does on a droplet (never the workspace source). Each droplet gets a directory of its own standing in for
  * its disk (agent state, installs, `/etc/hostname`, cloud-init's instance id).
  *
- * - boot (new → active): the agent starts with the config the document writes, its paths
- *   moved into the droplet's directory;
+ * - boot (new → active): the release is installed, then the agent starts with the config
+ *   the document writes, its paths moved into the droplet's directory; a release whose hash
+ *   does not match is not run (logged, as the install script would stop);
  * - power off: the agent and every tool it started are killed, as a power cut would;
  *   power on: the agent starts again on the same disk; a power cycle or reboot of an active
  *   droplet does both;
@@ -19,23 +22,19 @@
  * A document that is not a toolbelt bootstrap is recorded and ignored.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { extractAgentBootstrap } from '@toolbelt/schema/cloud-init';
+import { AGENT_RELEASE_FILE, type AgentBootstrap, extractAgentBootstrap } from '@toolbelt/schema/cloud-init';
 import { removeScopedContainers } from './local-containers.ts';
 import type { DropletInfo, DropletStatus } from './model.ts';
-
-const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const AGENT_MAIN = join(REPO_ROOT, 'droplet-agent', 'src', 'main.ts');
 
 export interface LocalDropletsOptions {
   /** Where each droplet's directory is made (`ROOT/DROPLET_ID/`). */
   root: string;
-  /** The agent's argv before `--config FILE`; default: this repository's agent under tsx. */
-  agentCommand?: readonly string[];
+  /** The `node` that runs the agent release (default: the one running this process). */
+  node?: string;
   /** The npm the local agents install npm tools with (default: `npm` on this machine's PATH). */
   npmCommand?: string;
   /** Runtimes the local agents may use (default: process only). */
@@ -51,7 +50,8 @@ export interface LocalDropletsOptions {
 }
 
 export interface LocalDroplets {
-  onBoot(droplet: DropletInfo): void;
+  /** Installs the pinned release and starts the agent (resolves once it runs, or will not). */
+  onBoot(droplet: DropletInfo): Promise<void>;
   onDelete(droplet: DropletInfo): Promise<void>;
   onStatusChange(droplet: DropletInfo, from: DropletStatus): Promise<void>;
   /** A power cycle or reboot of an active droplet: the agent and its tools stop and the agent starts again. */
@@ -72,6 +72,8 @@ export interface LocalDroplets {
 
 interface Local {
   config: Record<string, unknown>;
+  /** The installed release file; undefined when it could not be installed. */
+  release: Promise<string | undefined>;
   child?: ChildProcess;
 }
 
@@ -81,8 +83,11 @@ export function createLocalDroplets(options: LocalDropletsOptions): LocalDroplet
   const dirOf = (id: number) => join(options.root, String(id));
   const scopeOf = scopeNamer();
 
-  const start = (id: number, local: Local) => {
-    local.child = spawnAgent(options, dirOf(id), local.config);
+  const start = async (id: number, local: Local) => {
+    const release = await local.release;
+    // Deleted, or started by a power cycle meanwhile: nothing to do.
+    if (!release || droplets.get(id) !== local || alive(local.child)) return;
+    local.child = spawnAgent(options, dirOf(id), release, local.config);
     local.child.once('exit', (code, signal) => log(`droplet ${id}: agent exited (${signal ?? code})`));
     log(`droplet ${id}: agent started (pid ${local.child.pid})`);
   };
@@ -91,14 +96,14 @@ export function createLocalDroplets(options: LocalDropletsOptions): LocalDroplet
   const powerCut = (id: number) => cutPower(options, where(id), droplets.get(id));
 
   return {
-    onBoot(droplet) {
-      const local = bootLocal(options, where(droplet.id), droplet);
+    async onBoot(droplet) {
+      const local = bootLocal(options, where(droplet.id), droplet, (line) => log(`droplet ${droplet.id}: ${line}`));
       if (!local) {
         log(`droplet ${droplet.id}: user_data is not a toolbelt bootstrap; nothing to run`);
         return;
       }
       droplets.set(droplet.id, local);
-      start(droplet.id, local);
+      await start(droplet.id, local);
     },
     async onDelete(droplet) {
       await powerCut(droplet.id);
@@ -110,14 +115,14 @@ export function createLocalDroplets(options: LocalDropletsOptions): LocalDroplet
       const local = droplets.get(droplet.id);
       if (!local) return;
       if (droplet.status === 'off' && from === 'active') await powerCut(droplet.id);
-      if (droplet.status === 'active' && from === 'off') start(droplet.id, local);
+      if (droplet.status === 'active' && from === 'off') await start(droplet.id, local);
     },
     async onRestart(droplet) {
       const local = droplets.get(droplet.id);
       if (!local) return;
       await powerCut(droplet.id);
       log(`droplet ${droplet.id}: restarted`);
-      start(droplet.id, local);
+      await start(droplet.id, local);
     },
     publicIpv4: () => '127.0.0.1',
     dockerScopeOf: scopeOf,
@@ -154,13 +159,61 @@ async function cutPower(options: LocalDropletsOptions, where: { dir: string; sco
  * A booting droplet: its disk as cloud-init would leave it (hostname, instance id, room for
  * the agent) and the agent's config from its user_data; undefined without a toolbelt bootstrap.
  */
-function bootLocal(options: LocalDropletsOptions, where: { dir: string; scope: string }, droplet: DropletInfo): Local | undefined {
+function bootLocal(
+  options: LocalDropletsOptions,
+  where: { dir: string; scope: string },
+  droplet: DropletInfo,
+  log: (line: string) => void,
+): Local | undefined {
   const bootstrap = droplet.userData ? extractAgentBootstrap(droplet.userData) : undefined;
   if (!bootstrap) return undefined;
   for (const sub of ['etc', 'state', 'install']) mkdirSync(join(where.dir, sub), { recursive: true, mode: 0o700 });
   writeFileSync(join(where.dir, 'etc', 'hostname'), `${droplet.name}\n`);
   writeFileSync(join(where.dir, 'etc', 'instance-id'), `${droplet.id}\n`);
-  return { config: localConfig(bootstrap.config, where, options) };
+  const release = installRelease(join(where.dir, 'install'), bootstrap.release, log).catch((error: Error) => {
+    log(`installing the agent release failed: ${error.message}`);
+    return undefined;
+  });
+  return { config: localConfig(bootstrap.config, where, options), release };
+}
+
+/**
+ * What the install script does with the release: download it from the pinned URL, check its
+ * SHA-256, put it in `releases/VERSION/` and point `current` at it. Undefined on a mismatch.
+ */
+async function installRelease(installDir: string, pin: AgentBootstrap['release'], log: (line: string) => void): Promise<string | undefined> {
+  const code = await download(pin.url);
+  const got = createHash('sha256').update(code).digest('hex');
+  if (got !== pin.sha256) {
+    log(`FAILED: the agent release from ${pin.url} has SHA-256 ${got}, not the pinned ${pin.sha256}; not installing it`);
+    return undefined;
+  }
+  const dir = join(installDir, 'releases', pin.version);
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, AGENT_RELEASE_FILE), code);
+  const link = join(installDir, `current.${process.pid}.tmp`);
+  await rm(link, { force: true });
+  await symlink(dir, link);
+  await rename(link, join(installDir, 'current'));
+  log(`agent ${pin.version} installed (sha256 ${got})`);
+  return join(installDir, 'current', AGENT_RELEASE_FILE);
+}
+
+/** GET with a few retries, like the install script's `curl --retry 5`. */
+async function download(url: string): Promise<Buffer> {
+  let last: unknown;
+  for (let attempt = 0; attempt < 5; attempt += 1) {
+    try {
+      const res = await fetch(url);
+      if (res.ok) return Buffer.from(await res.arrayBuffer());
+      last = new Error(`GET ${url} answered ${res.status}`);
+      if (res.status < 500) break;
+    } catch (error) {
+      last = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500 * (attempt + 1)));
+  }
+  throw last instanceof Error ? last : new Error(`GET ${url} failed`);
 }
 
 /**
@@ -183,12 +236,12 @@ async function removeDisk(dir: string): Promise<void> {
 
 const alive = (child: ChildProcess | undefined) => child !== undefined && child.exitCode === null && child.signalCode === null;
 
-function spawnAgent(options: LocalDropletsOptions, dir: string, config: Record<string, unknown>): ChildProcess {
+function spawnAgent(options: LocalDropletsOptions, dir: string, release: string, config: Record<string, unknown>): ChildProcess {
   const configPath = join(dir, 'etc', 'agent.json');
   writeFileSync(configPath, JSON.stringify(config), { mode: 0o600 });
-  const argv = options.agentCommand ?? [process.execPath, '--import', 'tsx', AGENT_MAIN];
-  const child = spawn(argv[0]!, [...argv.slice(1), '--config', configPath], {
-    cwd: REPO_ROOT,
+  // Plain node on the release, in the droplet's directory: nothing of this repository is in reach.
+  const child = spawn(options.node ?? process.execPath, [release, '--config', configPath], {
+    cwd: dir,
     detached: true, // a process group of its own, killed whole by a power cut
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', NO_PROXY: '*' },

@@ -1,9 +1,10 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { renderAgentUserData } from '@toolbelt/schema/cloud-init';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startTestPeer, type TestPeer } from '../../droplet-agent/test/helpers/peer.ts';
+import { type ReleaseServer, serveAgentRelease } from '../../droplet-agent/test/helpers/release-server.ts';
 import { createLocalDroplets, type LocalDroplets, type Simulator, startSimulator } from '../src/index.ts';
 
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -11,12 +12,15 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function setup(): Promise<{ sim: Simulator; peer: TestPeer; local: LocalDroplets; root: string }> {
+async function setup(): Promise<{ sim: Simulator; peer: TestPeer; local: LocalDroplets; root: string; release: ReleaseServer; lines: string[] }> {
   const root = mkdtempSync(join(tmpdir(), 'toolbelt-local-droplets-'));
   cleanups.push(async () => rmSync(root, { recursive: true, force: true }));
   const peer = await startTestPeer();
   cleanups.push(() => peer.close());
-  const local = createLocalDroplets({ root });
+  const release = await serveAgentRelease();
+  cleanups.push(() => release.close());
+  const lines: string[] = [];
+  const local = createLocalDroplets({ root, log: (line) => lines.push(line) });
   cleanups.push(() => local.stopAll());
   const sim = await startSimulator({
     bootDelayMs: 50,
@@ -27,7 +31,7 @@ async function setup(): Promise<{ sim: Simulator; peer: TestPeer; local: LocalDr
     onRestart: (d) => local.onRestart(d),
   });
   cleanups.push(() => sim.close());
-  return { sim, peer, local, root };
+  return { sim, peer, local, root, release, lines };
 }
 
 async function api(sim: Simulator, method: string, path: string, body?: unknown) {
@@ -46,8 +50,8 @@ async function until(check: () => boolean, what: string) {
 
 describe('local droplets', () => {
   it('boot a real agent from user_data that knows its droplet, power it off, on and cycle it, and clean up on delete', async () => {
-    const { sim, peer, local } = await setup();
-    const userData = renderAgentUserData({ controllerUrl: peer.url, enrollmentToken: peer.enrollmentToken, agentVersion: '0.1.0' });
+    const { sim, peer, local, release } = await setup();
+    const userData = renderAgentUserData({ controllerUrl: peer.url, enrollmentToken: peer.enrollmentToken, ...release.pin });
     const created = await api(sim, 'POST', '/droplets', {
       name: 'tb-local-1',
       region: 'nyc3',
@@ -60,7 +64,13 @@ describe('local droplets', () => {
 
     const hello = await peer.waitFor('hello');
     expect(hello.droplet).toMatchObject({ hostname: 'tb-local-1', dropletId: id });
+    expect(hello.agentVersion).toBe(release.pin.agentVersion);
     expect(local.running()).toEqual([id]);
+    // It runs the release it downloaded through its user_data, with plain node: no tsx, no source.
+    const argv = readFileSync(`/proc/${local.agentPid(id)}/cmdline`, 'utf8').split('\0').filter(Boolean);
+    expect(argv.slice(0, 2)).toEqual([process.execPath, join(local.dirOf(id), 'install', 'current', 'agent.mjs')]);
+    expect(argv.join(' ')).not.toMatch(/tsx|\.ts\b/);
+    expect(release.requests).toBe(1);
 
     expect((await api(sim, 'POST', `/droplets/${id}/actions`, { type: 'power_off' })).status).toBe(201);
     await until(() => local.running().length === 0, 'the agent to die with its droplet');
@@ -97,6 +107,17 @@ describe('local droplets', () => {
     expect(one.dockerScopeOf(500_000_001)).not.toBe(two.dockerScopeOf(500_000_001));
     expect(one.dockerScopeOf(500_000_001)).not.toBe(one.dockerScopeOf(500_000_002));
     for (const scope of [one.dockerScopeOf(500_000_001), two.dockerScopeOf(500_000_001)]) expect(scope).toMatch(/^[a-z0-9][a-z0-9-]{0,62}$/);
+  });
+
+  it('does not run a release whose SHA-256 is not the pinned one', async () => {
+    const { sim, peer, local, release, lines } = await setup();
+    const wrong = 'f'.repeat(64);
+    const userData = renderAgentUserData({ controllerUrl: peer.url, enrollmentToken: peer.enrollmentToken, ...release.pin, agentReleaseSha256: wrong });
+    await api(sim, 'POST', '/droplets', { name: 'tb-tampered', region: 'nyc3', size: 's-1vcpu-1gb', image: 'ubuntu-24-04-x64', user_data: userData });
+    await until(() => lines.some((l) => l.includes('FAILED')), 'the install to refuse the release');
+    expect(lines.find((l) => l.includes('FAILED'))).toMatch(new RegExp(`has SHA-256 [0-9a-f]{64}, not the pinned ${wrong}; not installing it`));
+    expect(local.running()).toEqual([]);
+    expect(peer.upgrades).toEqual([]);
   });
 
   it('ignores user_data that is not a toolbelt bootstrap', async () => {

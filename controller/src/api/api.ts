@@ -9,6 +9,7 @@ import type { Router } from '../http/router.ts';
 import type { Logger } from '../logger.ts';
 import { Authenticator } from './auth.ts';
 import type { ApiDeps, MetricsRegistry } from './deps.ts';
+import { EventFeed } from './event-feed.ts';
 import { buildOpenApi } from './openapi.ts';
 import type { EnvironmentDefaults, OnSpecChange } from './ops/context.ts';
 import { ToolConfigValidator } from './ops/tool-config.ts';
@@ -40,6 +41,8 @@ export interface ApiOptions {
   metrics?: MetricsRegistry;
   /** How often event streams poll for new events (default 500 ms). */
   eventPollMs?: number;
+  /** Caps on open event streams: in all (default 100) and per API token (default 10). */
+  eventStreams?: { max?: number; perToken?: number };
   /** The version shown in the OpenAPI document. */
   version?: string;
   /** The MCP gateway's endpoint; without one the gateway routes are not served. */
@@ -52,6 +55,8 @@ export class Api implements Component {
   readonly name = 'api';
   readonly needsLeadership = false;
   readonly registry = new ApiRegistry();
+  /** The one source of every event stream (and their caps). */
+  readonly events: EventFeed;
   readonly #abort = new AbortController();
   readonly #authenticator: Authenticator;
   readonly #openapi: Record<string, unknown>;
@@ -68,6 +73,14 @@ export class Api implements Component {
       secrets: options.secrets,
       metrics: options.metrics,
       eventPollMs: options.eventPollMs ?? 500,
+      events: (this.events = new EventFeed({
+        db: options.db,
+        clock: options.clock ?? systemClock,
+        logger,
+        pollMs: options.eventPollMs ?? 500,
+        signal: this.#abort.signal,
+        ...options.eventStreams,
+      })),
       signal: this.#abort.signal,
     };
     this.#authenticator = new Authenticator({ db: options.db, clock: deps.clock });

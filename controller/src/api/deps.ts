@@ -3,6 +3,7 @@
  * seams other components plug into (secret store, metrics registry).
  */
 import type { Clock } from '@toolbelt/schema';
+import type { EventFeed } from './event-feed.ts';
 import type { WriteDeps } from './ops/context.ts';
 import type { SecretStore } from './secrets.ts';
 
@@ -20,6 +21,8 @@ export interface ApiDeps extends WriteDeps {
   metrics: MetricsRegistry | undefined;
   /** How often an event stream looks for new events. */
   eventPollMs: number;
+  /** The one source of every event stream, and their admission (caps). */
+  events: EventFeed;
   /** Aborted when the API stops: open streams end. */
   signal: AbortSignal;
 }

@@ -18,14 +18,22 @@ export class ApiError extends Error {
   readonly code: string;
   readonly hint: string | undefined;
   readonly details: FieldProblem[] | undefined;
+  /** Response headers the answer carries (e.g. Retry-After on a 429). */
+  readonly headers: Record<string, string>;
 
-  constructor(status: number, code: string, message: string, extra: { hint?: string; details?: FieldProblem[] } = {}) {
+  constructor(
+    status: number,
+    code: string,
+    message: string,
+    extra: { hint?: string; details?: FieldProblem[]; headers?: Record<string, string> } = {},
+  ) {
     super(message);
     this.name = 'ApiError';
     this.status = status;
     this.code = code;
     this.hint = extra.hint;
     this.details = extra.details;
+    this.headers = extra.headers ?? {};
   }
 
   /** The JSON body's `error` member. */

@@ -84,6 +84,7 @@ export class ApiRegistry {
           if (!error) throw thrown;
           if (res.headersSent) return void res.end();
           if (error.status === 401) res.setHeader('www-authenticate', 'Bearer realm="toolbelt"');
+          for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
           sendError(res, error.status, error.toBody());
         }
       });

@@ -21,6 +21,8 @@ const echoTemplate = (extra: Record<string, unknown>) => ({
   properties: {
     prefix: { type: 'string', default: '', maxLength: 200, description: 'text put before every echo', 'x-toolbelt-env': 'ECHO_PREFIX' },
   },
+  // The one secret it reads (its secret_fingerprint tool); only declared variables may be bound.
+  'x-toolbelt-optional-secrets': ['ECHO_SECRET'],
   ...extra,
 });
 
@@ -46,7 +48,8 @@ export function seedCatalog(echoVersion: string): CatalogToolSpec[] {
       package_identifier: '127.0.0.1:5000/toolbelt/echo-mcp',
       transport: 'mcp-http',
       ports: [ECHO_DOCKER_PORT],
-      default_config_template: echoTemplate({ 'x-toolbelt-launch': { env: { HOST: '0.0.0.0' } } }),
+      // The agent tells a container PORT and HOST=0.0.0.0 (its own network; published on the droplet at hostIp).
+      default_config_template: echoTemplate({}),
     },
     {
       tool_name: 'everything',

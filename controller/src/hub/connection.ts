@@ -1,6 +1,9 @@
 /**
  * One agent's socket: who it is (from its credential, never from what it says), the flood
- * limits of its receive path, and ordered, one-at-a-time handling of its messages.
+ * limits of its receive path (messages and bytes per second), and ordered, one-at-a-time
+ * handling of its messages with a bounded backlog: beyond its bound of unhandled
+ * messages or bytes the socket is closed with 4010, and an `inventory` still waiting is
+ * replaced by a newer one (only the latest inventory matters).
  */
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '@toolbelt/schema';
@@ -16,6 +19,7 @@ import {
   closeCodeFor,
   encodeMessage,
   parseAgentMessage,
+  HUB_RECEIVE_LIMITS,
 } from '@toolbelt/schema/protocol';
 import { WebSocket } from 'ws';
 import type { Logger } from '../logger.ts';
@@ -34,6 +38,27 @@ export interface ConnectionLimits {
   messagesPerSecond: number;
   burst: number;
   maxInvalidFrames: number;
+  bytesPerSecond: number;
+  burstBytes: number;
+  /** Received messages not handled yet, at most (count and frame bytes). */
+  maxQueuedMessages: number;
+  maxQueuedBytes: number;
+}
+
+/** The defaults: the protocol's HUB_RECEIVE_LIMITS. */
+export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = { ...HUB_RECEIVE_LIMITS };
+
+/** Counters the hub keeps over all its connections. */
+export interface ConnectionStats {
+  inventoriesCoalesced: number;
+  backlogCloses: number;
+}
+
+/** Bytes of a frame as received. */
+function frameBytes(raw: RawFrame): number {
+  if (typeof raw === 'string') return Buffer.byteLength(raw);
+  if (Array.isArray(raw)) return (raw as readonly Uint8Array[]).reduce((n, b) => n + b.byteLength, 0);
+  return (raw as Uint8Array | ArrayBuffer).byteLength;
 }
 
 /** What the connection hands a valid message to; it runs one message at a time per socket. */
@@ -50,10 +75,27 @@ export class AgentConnection {
   alive = true;
   /** Tool instance ids known to belong to this environment (ownership never changes). */
   readonly ownTools = new Set<string>();
+  /** Tool instance ids known to belong to another environment (bounded; ownership never changes). */
+  readonly foreignTools = new Set<string>();
+  /** Reported tool ids the store does not know (orphans), at most MAX_UNKNOWN_TOOLS. */
+  readonly unknownTools = new Set<string>();
+  /** Isolation violations of this connection (only the first few become events). */
+  violations = 0;
+  /** `error` messages the agent sent on this connection. */
+  agentErrors = 0;
   #invalidFrames = 0;
   #closing = false;
+  /** Closed for abuse (flood, backlog, protocol errors): what it queued is dropped unhandled. */
+  #abusive = false;
   #chain: Promise<void> = Promise.resolve();
   readonly #bucket: TokenBucket;
+  readonly #bytes: TokenBucket;
+  /** Received, not yet handled. */
+  readonly #queued = { messages: 0, bytes: 0 };
+  /** An inventory waiting its turn; a newer one takes its place. */
+  #waitingInventory: { message: AgentMessage; bytes: number } | undefined;
+  /** What the socket has cost so far (tests, diagnostics). */
+  readonly counts = { received: 0, coalesced: 0, peakQueuedMessages: 0, peakQueuedBytes: 0 };
 
   constructor(
     readonly socket: WebSocket,
@@ -63,13 +105,16 @@ export class AgentConnection {
       logger: Logger;
       limits: ConnectionLimits;
       handle: MessageHandler;
+      stats?: ConnectionStats;
       /** Takes a message out of the ordered chain (gateway answers must not wait for database writes). */
       intercept?: (connection: AgentConnection, message: AgentMessage) => boolean;
     },
   ) {
     this.identity = identity;
     this.connectedAt = deps.clock.now();
-    this.#bucket = new TokenBucket({ perSecond: deps.limits.messagesPerSecond, burst: deps.limits.burst, clock: deps.clock });
+    const { limits, clock } = deps;
+    this.#bucket = new TokenBucket({ perSecond: limits.messagesPerSecond, burst: limits.burst, clock });
+    this.#bytes = new TokenBucket({ perSecond: limits.bytesPerSecond, burst: limits.burstBytes, clock });
     socket.on('message', (data) => this.#receive(data as RawFrame));
     socket.on('pong', () => (this.alive = true));
   }
@@ -118,8 +163,10 @@ export class AgentConnection {
   #receive(raw: RawFrame): void {
     if (this.#closing) return;
     this.alive = true;
-    if (!this.#bucket.take()) {
-      this.sendError(AGENT_ERROR_CODES.rateLimited, 'too many messages; slow down and reconnect after a backoff');
+    const bytes = frameBytes(raw);
+    if (!this.#bucket.take() || !this.#bytes.take(bytes)) {
+      this.sendError(AGENT_ERROR_CODES.rateLimited, 'too many messages or bytes; slow down and reconnect after a backoff');
+      this.#abusive = true;
       this.close(CLOSE_CODES.rateLimited, 'rate limited');
       return;
     }
@@ -128,14 +175,61 @@ export class AgentConnection {
       this.#refuseFrame(parsed.code, parsed.detail);
       return;
     }
+    this.counts.received += 1;
+    // Gateway answers are settled at once, outside the queue (they must not wait for database writes).
+    if (this.deps.intercept?.(this, parsed.message)) return;
+    if (parsed.message.type === 'inventory' && this.#waitingInventory) {
+      // Only the latest inventory matters: it replaces the one still waiting.
+      this.#queued.bytes += bytes - this.#waitingInventory.bytes;
+      this.#waitingInventory.message = parsed.message;
+      this.#waitingInventory.bytes = bytes;
+      this.counts.coalesced += 1;
+      if (this.deps.stats) this.deps.stats.inventoriesCoalesced += 1;
+      return;
+    }
+    if (!this.#enqueue(bytes)) return;
+    if (parsed.message.type === 'inventory') {
+      const waiting = { message: parsed.message, bytes };
+      this.#waitingInventory = waiting;
+      this.#chain = this.#chain.then(() => {
+        if (this.#waitingInventory === waiting) this.#waitingInventory = undefined;
+        return this.#handle(waiting.message, waiting.bytes);
+      });
+      return;
+    }
     const message = parsed.message;
-    if (this.deps.intercept?.(this, message)) return;
-    this.#chain = this.#chain.then(() =>
-      this.deps.handle(this, message).catch((error: unknown) => {
-        this.deps.logger.error({ err: error, environmentId: this.environmentId, type: message.type }, 'agent message handling failed');
-        this.sendError(AGENT_ERROR_CODES.internal, `the controller could not handle this ${message.type}; it will be retried by the next reconcile`);
-      }),
-    );
+    this.#chain = this.#chain.then(() => this.#handle(message, bytes));
+  }
+
+  /** Counts a message into the backlog; closes with 4010 (false) when that is more than allowed. */
+  #enqueue(bytes: number): boolean {
+    const { maxQueuedMessages, maxQueuedBytes } = this.deps.limits;
+    if (this.#queued.messages + 1 > maxQueuedMessages || this.#queued.bytes + bytes > maxQueuedBytes) {
+      this.deps.logger.warn({ environmentId: this.environmentId, queued: this.#queued }, 'agent queued more work than a socket may; closing it');
+      this.sendError(AGENT_ERROR_CODES.rateLimited, `more than ${maxQueuedMessages} messages or ${maxQueuedBytes} bytes wait to be handled; reconnect after a backoff`);
+      this.#abusive = true;
+      if (this.deps.stats) this.deps.stats.backlogCloses += 1;
+      this.close(CLOSE_CODES.backlog, 'backlog exceeded');
+      return false;
+    }
+    this.#queued.messages += 1;
+    this.#queued.bytes += bytes;
+    this.counts.peakQueuedMessages = Math.max(this.counts.peakQueuedMessages, this.#queued.messages);
+    this.counts.peakQueuedBytes = Math.max(this.counts.peakQueuedBytes, this.#queued.bytes);
+    return true;
+  }
+
+  async #handle(message: AgentMessage, bytes: number): Promise<void> {
+    try {
+      // An abusive socket's backlog is dropped: nothing it queued is worth the work.
+      if (!this.#abusive) await this.deps.handle(this, message);
+    } catch (error) {
+      this.deps.logger.error({ err: error, environmentId: this.environmentId, type: message.type }, 'agent message handling failed');
+      this.sendError(AGENT_ERROR_CODES.internal, `the controller could not handle this ${message.type}; it will be retried by the next reconcile`);
+    } finally {
+      this.#queued.messages -= 1;
+      this.#queued.bytes -= bytes;
+    }
   }
 
   #refuseFrame(code: AgentErrorCode, detail: string): void {
@@ -145,6 +239,7 @@ export class AgentConnection {
     const closeCode = closeCodeFor(code);
     if (closeCode !== undefined) this.close(closeCode, code);
     else if (this.#invalidFrames > this.deps.limits.maxInvalidFrames) {
+      this.#abusive = true;
       this.close(CLOSE_CODES.protocolError, `more than ${this.deps.limits.maxInvalidFrames} invalid frames`);
     }
   }

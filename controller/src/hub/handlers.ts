@@ -49,8 +49,12 @@ export async function handleMessage(ctx: HubContext, connection: AgentConnection
   }
 }
 
-/** Keeps the reports of the agent's own (or unknown) tools; refuses the rest. */
-async function ownReports(ctx: HubContext, connection: AgentConnection, reports: readonly ToolStatusReport[]) {
+/**
+ * Keeps the reports of the agent's own (or unknown, up to a bound) tools; refuses the rest.
+ * `replace`: the reports are the whole inventory, so earlier unknown ids no longer count.
+ */
+async function ownReports(ctx: HubContext, connection: AgentConnection, reports: readonly ToolStatusReport[], replace = false) {
+  if (replace) connection.unknownTools.clear();
   const { own, foreign } = await partitionTools(ctx, connection, reports.map((r) => r.toolInstanceId));
   if (foreign.length > 0) await refuseForeign(ctx, connection, `status for tool instance(s) ${foreign.join(', ')}`);
   return reports.filter((r) => own.has(r.toolInstanceId)) as unknown as ToolReport[];
@@ -69,7 +73,7 @@ async function handleHello(ctx: HubContext, connection: AgentConnection, hello: 
     return;
   }
   const at = now(ctx);
-  const reports = await ownReports(ctx, connection, hello.inventory);
+  const reports = await ownReports(ctx, connection, hello.inventory, true);
   await recordAgentHello(ctx.db, {
     environmentId: connection.environmentId,
     connectionId: connection.id,
@@ -96,7 +100,10 @@ async function handleCredentialAck(ctx: HubContext, connection: AgentConnection,
 }
 
 async function handleAgentError(ctx: HubContext, connection: AgentConnection, error: AgentMessageOf<'error'>): Promise<void> {
-  ctx.logger.warn({ environmentId: connection.environmentId, code: error.code, detail: error.detail, inReplyTo: error.inReplyTo }, 'agent reported an error');
+  connection.agentErrors += 1;
+  // A chatty (or hostile) agent's errors are logged at warn only so often.
+  const level = connection.agentErrors <= 20 || connection.agentErrors % 1000 === 0 ? 'warn' : 'debug';
+  ctx.logger[level]({ environmentId: connection.environmentId, code: error.code, detail: error.detail, inReplyTo: error.inReplyTo, count: connection.agentErrors }, 'agent reported an error');
   if (error.inReplyTo === undefined) return;
   // An error about a command means the agent could not use it: the command failed.
   const outcome = await recordCommandResult(ctx.db, {
@@ -163,7 +170,7 @@ async function handleToolStatus(ctx: HubContext, connection: AgentConnection, to
 }
 
 async function handleInventory(ctx: HubContext, connection: AgentConnection, inventory: readonly ToolStatusReport[]): Promise<void> {
-  const reports = await ownReports(ctx, connection, inventory);
+  const reports = await ownReports(ctx, connection, inventory, true);
   await replaceToolObservations(ctx.db, connection.environmentId, reports, now(ctx));
   ctx.emit({ kind: 'inventory', environmentId: connection.environmentId });
 }

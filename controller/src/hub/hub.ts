@@ -50,6 +50,10 @@ export interface HubStats {
   commandsSent: number;
   commandsTimedOut: number;
   violations: number;
+  /** Inventories replaced by a newer one before they were handled. */
+  inventoriesCoalesced: number;
+  /** Sockets closed with 4010 (more unhandled work queued than allowed). */
+  backlogCloses: number;
 }
 
 export class AgentHub implements Component {
@@ -94,7 +98,7 @@ export class AgentHub implements Component {
       commands: this.#commands,
       emit: (event) => this.#emit(event),
       rotateIfDue: (connection) => this.#rotateIfDue(connection),
-      stats: { violations: 0 },
+      stats: { violations: 0, inventoriesCoalesced: 0, backlogCloses: 0 },
     };
     this.#o.http.onUpgrade((req, socket, head) => this.#onUpgrade(req, socket, head));
   }
@@ -195,6 +199,8 @@ export class AgentHub implements Component {
       commandsSent: this.#commands.stats.sent,
       commandsTimedOut: this.#commands.stats.timedOut,
       violations: this.#ctx.stats.violations,
+      inventoriesCoalesced: this.#ctx.stats.inventoriesCoalesced,
+      backlogCloses: this.#ctx.stats.backlogCloses,
     };
   }
 
@@ -256,6 +262,7 @@ export class AgentHub implements Component {
       logger: this.#o.logger,
       limits: this.#o.receiveLimits,
       handle: (c, message) => handleMessage(this.#ctx, c, message),
+      stats: this.#ctx.stats,
       intercept: (c, message) => {
         if (message.type !== 'mcp_reply') return false;
         this.tools.onReply(c, message);

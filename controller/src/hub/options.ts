@@ -5,7 +5,8 @@
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { type Clock, type Database, ToolbeltError, systemClock } from '@toolbelt/schema';
-import { AGENT_WS_PATH, DEFAULT_HEARTBEAT_INTERVAL_MS, type AgentMessageOf, RECEIVE_LIMITS } from '@toolbelt/schema/protocol';
+import { AGENT_WS_PATH, DEFAULT_HEARTBEAT_INTERVAL_MS, type AgentMessageOf } from '@toolbelt/schema/protocol';
+import { type ConnectionLimits, DEFAULT_CONNECTION_LIMITS } from './connection.ts';
 import type { HttpServer } from '../http/server.ts';
 import type { Logger } from '../logger.ts';
 
@@ -51,8 +52,11 @@ export interface AgentHubOptions {
   /** Agent credentials older than this are rotated (checked on hello and hourly). */
   credentialRotateAfterMs?: number;
   rotationCheckIntervalMs?: number;
-  /** Flood limits per socket (token bucket, invalid frames before closing). */
-  receiveLimits?: { messagesPerSecond: number; burst: number; maxInvalidFrames: number };
+  /**
+   * Flood limits per socket (token buckets in messages and bytes, invalid frames before
+   * closing, the backlog of unhandled messages); what is given overrides the protocol's defaults.
+   */
+  receiveLimits?: Partial<ConnectionLimits>;
   /** Sockets this replica holds at most; further upgrades get 503 (the nofile limit is 20,000). */
   maxConnections?: number;
   /** Credential checks in flight at once; more upgrades wait their turn (a reconnect storm). */
@@ -65,8 +69,8 @@ export interface AgentHubOptions {
   onLogs?: ((environmentId: string, message: AgentMessageOf<'logs'>) => void) | undefined;
 }
 
-export type ResolvedHubOptions = Required<Omit<AgentHubOptions, 'secrets' | 'onAgentEvent' | 'onLogs'>> &
-  Pick<AgentHubOptions, 'secrets' | 'onAgentEvent' | 'onLogs'>;
+export type ResolvedHubOptions = Required<Omit<AgentHubOptions, 'secrets' | 'onAgentEvent' | 'onLogs' | 'receiveLimits'>> &
+  Pick<AgentHubOptions, 'secrets' | 'onAgentEvent' | 'onLogs'> & { receiveLimits: ConnectionLimits };
 
 const DEFAULTS = {
   path: AGENT_WS_PATH,
@@ -78,7 +82,7 @@ const DEFAULTS = {
   commandRetentionMs: 24 * 60 * 60 * 1000,
   credentialRotateAfterMs: 7 * 24 * 60 * 60 * 1000,
   rotationCheckIntervalMs: 60 * 60 * 1000,
-  receiveLimits: { ...RECEIVE_LIMITS },
+  receiveLimits: { ...DEFAULT_CONNECTION_LIMITS } as ConnectionLimits,
   maxConnections: 19_000,
   maxConcurrentAuth: 32,
 };
@@ -106,6 +110,7 @@ export function resolveHubOptions(options: AgentHubOptions): ResolvedHubOptions 
     database: options.database,
     http: options.http,
     logger: options.logger,
+    receiveLimits: { ...DEFAULT_CONNECTION_LIMITS, ...stripUndefined(options.receiveLimits ?? {}) },
   };
   for (const name of POSITIVE) {
     const value = resolved[name] as number;

@@ -1,14 +1,14 @@
 /**
  * `secret_request`: an agent asks for the secret environment variables of one of its tool
  * instances. Answered only when the tool instance belongs to the agent's own environment
- * (checked in the store on every request, like Kubernetes' node authorizer) and a secret
+ * (checked in the store, like Kubernetes' node authorizer; the connection remembers what it
+ * learnt, since a tool instance never changes environment) and a secret
  * resolver is configured; everything else is refused with AGENT_ERR_SECRET_UNAVAILABLE.
  * WARNING: the response carries values; it is never logged.
  */
-import { toolInstanceOwners } from '@toolbelt/schema';
 import { AGENT_ERROR_CODES, type AgentMessageOf } from '@toolbelt/schema/protocol';
 import type { AgentConnection } from './connection.ts';
-import { type HubContext, refuseForeign } from './context.ts';
+import { type HubContext, ownerOf, refuseForeign } from './context.ts';
 
 export async function handleSecretRequest(
   ctx: HubContext,
@@ -23,9 +23,10 @@ export async function handleSecretRequest(
       toolInstanceId,
       error: { code: AGENT_ERROR_CODES.secretUnavailable, reason },
     });
-  const owner = (await toolInstanceOwners(ctx.db, [toolInstanceId])).get(toolInstanceId);
-  if (owner === undefined) return void refuse(`tool instance ${toolInstanceId} does not exist`);
-  if (owner !== connection.environmentId) {
+  // Ownership never changes; a tool deleted since is caught by the resolver (it finds no row).
+  const owner = await ownerOf(ctx, connection, toolInstanceId);
+  if (owner === 'unknown') return void refuse(`tool instance ${toolInstanceId} does not exist`);
+  if (owner === 'foreign') {
     refuse(`tool instance ${toolInstanceId} is not on this droplet`);
     return refuseForeign(ctx, connection, `a secret request for tool instance ${toolInstanceId}`, requestId);
   }

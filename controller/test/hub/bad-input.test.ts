@@ -87,14 +87,15 @@ describeEachDatabase('agent hub with bad input', (t) => {
     await server.stop();
   });
 
-  it('closes a flooding socket with 4008 and stays up for everyone else', async () => {
+  it('closes a flooding socket with 4008 (or 4010, its backlog full) and stays up for everyone else', async () => {
     const server = await startTestHub(t.database);
     const flooder = await greeted(server);
     const bystander = await greeted(server);
     const before = await snapshot();
     const probe = JSON.stringify({ type: 'credential_ack', v: 1, credentialId: 'not-a-credential' });
     for (let i = 0; i < RECEIVE_LIMITS.burst * 5; i += 1) flooder.agent.sendRaw(probe);
-    expect((await flooder.agent.closed).code).toBe(CLOSE_CODES.rateLimited);
+    // Each probe waits for the database: the backlog bound (4010) may come before the rate's (4008).
+    expect([CLOSE_CODES.rateLimited, CLOSE_CODES.backlog]).toContain((await flooder.agent.closed).code);
     const errors = flooder.agent.received.filter((m) => m.type === 'error').map((m) => (m as { code: string }).code);
     expect(errors).toContain(AGENT_ERROR_CODES.rateLimited);
 

@@ -27,7 +27,7 @@ describe('lifecycle settings', () => {
       adminCidrs: [],
       toolSourceCidrs: [],
       agentUrl: undefined,
-      agentVersion: '0.1.0',
+      agentVersion: undefined,
     });
   });
 

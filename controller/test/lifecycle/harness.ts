@@ -9,6 +9,7 @@ import { type Simulator, type SimulatorOptions, startSimulator } from '@toolbelt
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { parseConfig } from '../../src/config.ts';
+import { NO_AGENT_RELEASE } from '../../src/agent-releases.ts';
 import { createLifecycle, type Lifecycle } from '../../src/lifecycle.ts';
 import { LoopRunner } from '../../src/loop/runner.ts';
 
@@ -52,7 +53,7 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
   const warnings: Record<string, unknown>[] = [];
   const logger = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(JSON.parse(line)) });
   const registry = new Registry();
-  const lifecycle = await createLifecycle({ config, db: options.db, logger, registry, defaultAgentUrl: () => 'ws://127.0.0.1:9/agent/v1' });
+  const lifecycle = await createLifecycle({ config, db: options.db, logger, registry, defaultAgentUrl: () => 'ws://127.0.0.1:9/agent/v1', agentRelease: () => NO_AGENT_RELEASE });
   const runner = new LoopRunner({
     db: options.db,
     reconcilers: lifecycle.reconcilers,

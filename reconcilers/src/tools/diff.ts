@@ -23,6 +23,16 @@ import { conditionsOf, explainFailure, statusOfState, withConditions } from './s
 
 const OPEN = new Set(['queued', 'sent', 'accepted']);
 
+/**
+ * Bounds of one reconcile of one environment, whatever its agent reports: orphan uninstalls
+ * open at once (and so their events), and events written. The rest waits for the next reconcile;
+ * one droplet's invented tools must not become thousands of commands and events at once.
+ */
+export const MAX_ORPHANS_PER_RECONCILE = 10;
+export const MAX_EVENTS_PER_RECONCILE = 50;
+/** When orphans were left for later, the next reconcile comes after this. */
+export const ORPHAN_REQUEUE_MS = 5_000;
+
 interface StatusFacts {
   input: ToolInput;
   delivery: ToolDelivery;
@@ -144,18 +154,31 @@ function planOne(input: ToolInput, diff: ToolsDiffInput, byTool: ReadonlyMap<str
   return { plan, events: deleteRow ? [] : statusEvents(input, status), ...(waitMs === undefined ? {} : { waitMs }) };
 }
 
-/** Uninstalls of reported tools that no row describes. */
-function orphansOf(diff: ToolsDiffInput, byTool: ReadonlyMap<string, Command[]>): PlannedCommand[] {
-  if (!diff.agentConnected || diff.windingDown) return [];
+/**
+ * Uninstalls of reported tools that no row describes, and how many more wait. At most
+ * MAX_ORPHANS_PER_RECONCILE are open at once (sent ones count), so an agent that invents
+ * tools and never answers holds that many commands, not one per invented id.
+ */
+function orphansOf(diff: ToolsDiffInput, byTool: ReadonlyMap<string, Command[]>): { orphans: PlannedCommand[]; left: number } {
+  if (!diff.agentConnected || diff.windingDown) return { orphans: [], left: 0 };
   const known = new Set(diff.tools.map((t) => t.tool.id));
-  const orphans: PlannedCommand[] = [];
+  const all: PlannedCommand[] = [];
+  let open = 0;
   for (const [id, { report }] of diff.observed) {
     if (known.has(id) || report.state === 'uninstalled') continue;
     const commands = byTool.get(id) ?? [];
-    if (commands.some((c) => OPEN.has(c.status))) continue;
-    orphans.push({ toolInstanceId: id, type: 'uninstall', generation: report.generation, payload: {} });
+    if (commands.some((c) => OPEN.has(c.status))) open += 1;
+    else all.push({ toolInstanceId: id, type: 'uninstall', generation: report.generation, payload: {} });
   }
-  return orphans;
+  const room = Math.max(0, MAX_ORPHANS_PER_RECONCILE - open);
+  return { orphans: all.slice(0, room), left: all.length - Math.min(room, all.length) };
+}
+
+/** The events to write, at most MAX_EVENTS_PER_RECONCILE (Warnings first), and how many were left out. */
+function capEvents(events: PlannedEvent[]): { events: PlannedEvent[]; omitted: number } {
+  if (events.length <= MAX_EVENTS_PER_RECONCILE) return { events, omitted: 0 };
+  const ordered = [...events.filter((e) => e.type === 'Warning'), ...events.filter((e) => e.type !== 'Warning')];
+  return { events: ordered.slice(0, MAX_EVENTS_PER_RECONCILE), omitted: events.length - MAX_EVENTS_PER_RECONCILE };
 }
 
 /** The plan for one environment's toolbelt. */
@@ -176,5 +199,15 @@ export function diffTools(diff: ToolsDiffInput): ToolsPlan {
     events.push(...one.events);
     if (one.waitMs !== undefined) requeueAfterMs = Math.min(requeueAfterMs ?? Infinity, one.waitMs);
   }
-  return { tools, orphans: orphansOf(diff, byTool), events, ...(requeueAfterMs === undefined ? {} : { requeueAfterMs }) };
+  const orphans = orphansOf(diff, byTool);
+  if (orphans.left > 0) requeueAfterMs = Math.min(requeueAfterMs ?? Infinity, ORPHAN_REQUEUE_MS);
+  const capped = capEvents(events);
+  return {
+    tools,
+    orphans: orphans.orphans,
+    orphansLeft: orphans.left,
+    events: capped.events,
+    eventsOmitted: capped.omitted,
+    ...(requeueAfterMs === undefined ? {} : { requeueAfterMs }),
+  };
 }

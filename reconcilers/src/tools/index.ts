@@ -20,9 +20,9 @@ import {
   updateToolStatus,
 } from '@toolbelt/schema';
 import type { ReconcileContext, Reconciler, ReconcileResult } from '../contract.ts';
-import type { PlannedCommand, ToolPlan } from './plan.ts';
+import type { PlannedCommand, ToolPlan, ToolsPlan } from './plan.ts';
 import { loadToolsState } from './load.ts';
-import { diffTools } from './diff.ts';
+import { diffTools, MAX_EVENTS_PER_RECONCILE, MAX_ORPHANS_PER_RECONCILE } from './diff.ts';
 import { identityPackage, type ResolvePackage } from './spec.ts';
 
 export const TOOLS_KIND = 'tools';
@@ -99,6 +99,17 @@ async function actOnTool(ctx: ReconcileContext, { environmentId, row, plan, time
   if (statusChanged(row, plan.status)) await ctx.fence.write((tx) => updateToolStatus(tx, row.id, plan.status));
 }
 
+/** One event when a reconcile left orphans or events for later (the caps of diff.ts). */
+async function reportCapped(ctx: ReconcileContext, environmentId: string, plan: ToolsPlan): Promise<void> {
+  if (plan.orphansLeft === 0 && plan.eventsOmitted === 0) return;
+  // No counts in the message: repeated throttling folds into one event row (its count grows).
+  const parts = [
+    ...(plan.orphansLeft > 0 ? [`the agent reports more unknown tools than one reconcile uninstalls (${MAX_ORPHANS_PER_RECONCILE}); the rest follow`] : []),
+    ...(plan.eventsOmitted > 0 ? [`more tool events than one reconcile writes (${MAX_EVENTS_PER_RECONCILE}); some were left out`] : []),
+  ];
+  await ctx.events.warning('ToolsThrottled', parts.join('; '), { kind: 'environment', id: environmentId });
+}
+
 /** Makes the tools reconciler. */
 export function createToolsReconciler(options: ToolsReconcilerOptions = {}): Reconciler {
   const build = { resolve: options.resolvePackage ?? identityPackage, hostIp: options.toolHostIp ?? '127.0.0.1' };
@@ -115,6 +126,7 @@ export function createToolsReconciler(options: ToolsReconcilerOptions = {}): Rec
       await actOnTool(ctx, { environmentId: key, row: rows.get(toolPlan.toolId)!, plan: toolPlan, timeoutMs: options.commandTimeoutMs });
     }
     for (const orphan of plan.orphans) await send(ctx, key, orphan, options.commandTimeoutMs);
+    await reportCapped(ctx, key, plan);
     for (const event of plan.events) {
       const object = { kind: TOOL_OBJECT_KIND, id: event.toolInstanceId };
       await (event.type === 'Warning' ? ctx.events.warning(event.reason, event.message, object) : ctx.events.normal(event.reason, event.message, object));
@@ -125,7 +137,7 @@ export function createToolsReconciler(options: ToolsReconcilerOptions = {}): Rec
   return { kind: TOOLS_KIND, reconcile, listKeys: (db: Db) => listToolEnvironmentIds(db) };
 }
 
-export { diffTools } from './diff.ts';
+export { diffTools, MAX_EVENTS_PER_RECONCILE, MAX_ORPHANS_PER_RECONCILE } from './diff.ts';
 export * from './plan.ts';
 export * from './endpoints.ts';
 export * from './spec.ts';

@@ -86,8 +86,14 @@ export interface ToolPlan {
 export interface ToolsPlan {
   tools: ToolPlan[];
   /** Uninstalls of tools the agent runs that the store does not have. */
+  /** Uninstalls of tools the agent runs that the store does not have (at most MAX_ORPHANS_PER_RECONCILE open). */
   orphans: PlannedCommand[];
+  /** Orphans left for a later reconcile (the cap). */
+  orphansLeft: number;
+  /** At most MAX_EVENTS_PER_RECONCILE. */
   events: PlannedEvent[];
+  /** Events left out by the cap. */
+  eventsOmitted: number;
   requeueAfterMs?: number;
 }
 

@@ -11,7 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { CatalogTool, ToolInstance } from '@toolbelt/schema';
-import { type ToolSpec, toolSpecSchema } from '@toolbelt/schema/protocol';
+import { RESERVED_ENV_HINT, reservedInSpec, type ToolSpec, toolSpecSchema } from '@toolbelt/schema/protocol';
 
 export const ENV_KEYWORD = 'x-toolbelt-env';
 export const LAUNCH_KEYWORD = 'x-toolbelt-launch';
@@ -70,7 +70,6 @@ export function buildToolSpec(tool: ToolInstance, catalog: CatalogTool, options:
   const template = catalog.default_config_template;
   const launch = launchOf(template);
   const { packageIdentifier, version } = (options.resolve ?? identityPackage)(catalog, tool.version);
-  const docker = catalog.packaging_type === 'docker_image';
   const input = {
     instanceName: tool.instance_name,
     catalogToolName: catalog.tool_name,
@@ -80,8 +79,8 @@ export function buildToolSpec(tool: ToolInstance, catalog: CatalogTool, options:
     transport: catalog.transport,
     ports: portsOf(catalog, options.hostIp),
     config: tool.config_details,
-    // The process runtime sets PORT itself; a container learns its port here.
-    env: { ...(docker && catalog.ports[0] ? { PORT: String(catalog.ports[0]) } : {}), ...(isRecord(launch.env) ? launch.env : {}), ...envFromConfig(template, tool.config_details) },
+    // The agent sets PORT and HOST itself (from `ports`), for processes and containers alike.
+    env: { ...(isRecord(launch.env) ? launch.env : {}), ...envFromConfig(template, tool.config_details) },
     secretEnv: Object.keys(tool.secret_refs).sort(),
     args: Array.isArray(launch.args) ? launch.args : [],
     ...(typeof launch.bin === 'string' ? { bin: launch.bin } : {}),
@@ -92,6 +91,11 @@ export function buildToolSpec(tool: ToolInstance, catalog: CatalogTool, options:
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     return { ok: false, reason: `catalog tool "${catalog.tool_name}" makes an unusable tool spec: ${issue.path.join('.') || '(spec)'} ${issue.message}` };
+  }
+  // Rows written before the API refused reserved names, or catalog entries made around it.
+  const reserved = reservedInSpec(parsed.data);
+  if (reserved.length > 0) {
+    return { ok: false, reason: `the tool would set reserved environment variable(s) ${reserved.join(', ')}, which the agent refuses; change the catalog entry or secret_refs (${RESERVED_ENV_HINT})` };
   }
   return { ok: true, spec: parsed.data };
 }

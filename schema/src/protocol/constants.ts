@@ -60,6 +60,11 @@ export const CLOSE_CODES = {
   rateLimited: 4008,
   /** A newer connection of the same droplet replaced this one. Do not reconnect this socket. */
   replaced: 4009,
+  /**
+   * The peer sent more than the receiver may queue unhandled (BACKLOG_LIMITS: messages or
+   * bytes). Reconnect after a backoff; the receiver dropped what was queued.
+   */
+  backlog: 4010,
 } as const;
 export type CloseCode = (typeof CLOSE_CODES)[keyof typeof CLOSE_CODES];
 

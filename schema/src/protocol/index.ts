@@ -4,6 +4,7 @@
  */
 export * from './constants.ts';
 export * from './tool.ts';
+export * from './env-names.ts';
 export * from './agent-messages.ts';
 export * from './controller-messages.ts';
 export * from './gateway.ts';

@@ -2,9 +2,11 @@
  * Tool configuration checked against the catalog: `config_details` must satisfy the catalog
  * tool's `default_config_template` (a JSON Schema; its `default`s are filled in), and every
  * environment variable the template lists under `x-toolbelt-secrets` must be bound to a
- * secret by name.
+ * secret by name; only those and the ones under `x-toolbelt-optional-secrets` may be bound,
+ * and no template may name a reserved variable (`isReservedEnvName`).
  */
 import type { CatalogTool } from '@toolbelt/schema';
+import { RESERVED_ENV_HINT, reservedEnvNames } from '@toolbelt/schema/protocol';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
@@ -12,6 +14,40 @@ import { type FieldProblem, formatPath } from '../errors.ts';
 
 /** The template keyword listing the environment variables that must be bound to secrets. */
 export const SECRETS_KEYWORD = 'x-toolbelt-secrets';
+/** The template keyword listing the environment variables that may be bound to secrets. */
+export const OPTIONAL_SECRETS_KEYWORD = 'x-toolbelt-optional-secrets';
+const ENV_KEYWORD = 'x-toolbelt-env';
+const LAUNCH_KEYWORD = 'x-toolbelt-launch';
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** Every environment variable a template names: secrets, settings given as variables, fixed launch variables. */
+function templateEnvNames(template: Record<string, unknown>): string[] {
+  const names: string[] = [];
+  for (const keyword of [SECRETS_KEYWORD, OPTIONAL_SECRETS_KEYWORD]) {
+    const list = template[keyword];
+    if (Array.isArray(list)) names.push(...list.filter((n): n is string => typeof n === 'string'));
+  }
+  const properties = isRecord(template.properties) ? template.properties : {};
+  for (const schema of Object.values(properties)) if (isRecord(schema) && typeof schema[ENV_KEYWORD] === 'string') names.push(schema[ENV_KEYWORD]);
+  const launch = template[LAUNCH_KEYWORD];
+  if (isRecord(launch) && isRecord(launch.env)) names.push(...Object.keys(launch.env));
+  return names;
+}
+
+/** Why a template's variables cannot be used (not a list of names, or a reserved name), if so. */
+function envProblem(template: Record<string, unknown>): string | undefined {
+  for (const keyword of [SECRETS_KEYWORD, OPTIONAL_SECRETS_KEYWORD]) {
+    const list = template[keyword];
+    if (list !== undefined && !(Array.isArray(list) && list.every((s) => typeof s === 'string' && ENV_NAME.test(s)))) {
+      return `${keyword} must be an array of environment variable names`;
+    }
+  }
+  const reserved = reservedEnvNames(templateEnvNames(template));
+  if (reserved.length > 0) return `names reserved environment variable(s) ${[...new Set(reserved)].join(', ')}: ${RESERVED_ENV_HINT}`;
+  return undefined;
+}
 const MAX_CACHED = 1_000;
 
 function createAjv(draft2020: boolean): Ajv {
@@ -63,11 +99,7 @@ export class ToolConfigValidator {
       // ajv keeps every schema object it compiled; this one was only a check.
       ajv.removeSchema(schema);
     }
-    const secrets = template[SECRETS_KEYWORD];
-    if (secrets !== undefined && !(Array.isArray(secrets) && secrets.every((s) => typeof s === 'string'))) {
-      return `${SECRETS_KEYWORD} must be an array of environment variable names`;
-    }
-    return undefined;
+    return envProblem(template);
   }
 
   /**
@@ -89,6 +121,12 @@ export class ToolConfigValidator {
   requiredSecrets(catalog: CatalogTool): string[] {
     const secrets = catalog.default_config_template[SECRETS_KEYWORD];
     return Array.isArray(secrets) ? secrets.filter((s): s is string => typeof s === 'string') : [];
+  }
+
+  /** Every environment variable a secret may be bound to: the required and the optional ones. */
+  secretVariables(catalog: CatalogTool): string[] {
+    const optional = catalog.default_config_template[OPTIONAL_SECRETS_KEYWORD];
+    return [...this.requiredSecrets(catalog), ...(Array.isArray(optional) ? optional.filter((s): s is string => typeof s === 'string') : [])];
   }
 
   #compiled(catalog: CatalogTool): ValidateFunction {

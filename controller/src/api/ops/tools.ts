@@ -20,6 +20,7 @@ import {
   type ToolInstanceSpecInput,
   updateToolSpec,
 } from '@toolbelt/schema';
+import { isReservedEnvName, RESERVED_ENV_HINT } from '@toolbelt/schema/protocol';
 import { ApiError, type FieldProblem, formatPath, invalid, notFoundError, staleError } from '../errors.ts';
 import { assertNotDeleting, ensureEnvironment, expectedGeneration } from './agents.ts';
 import type { WriteContext } from './context.ts';
@@ -83,6 +84,25 @@ export async function resolveToolSpec(
   };
 }
 
+/**
+ * Secret bindings may name only the variables the catalog entry declares for secrets, and
+ * never a reserved one: a binding to NODE_OPTIONS or LD_PRELOAD would run code of the
+ * operator's choosing on the droplet.
+ */
+function bindingProblems(ctx: WriteContext, catalog: CatalogTool, secretRefs: Record<string, string>, path: readonly PropertyKey[]): FieldProblem[] {
+  const declared = ctx.configs.secretVariables(catalog);
+  const problems: FieldProblem[] = [];
+  for (const variable of Object.keys(secretRefs)) {
+    const at = formatPath([...path, 'secret_refs', variable]);
+    if (isReservedEnvName(variable)) problems.push({ path: at, message: `${variable} is reserved: ${RESERVED_ENV_HINT}` });
+    else if (!declared.includes(variable)) {
+      const offered = declared.length > 0 ? `it declares ${declared.join(', ')}` : 'it declares none';
+      problems.push({ path: at, message: `"${catalog.tool_name}" declares no secret variable ${variable} (x-toolbelt-secrets, x-toolbelt-optional-secrets); ${offered}` });
+    }
+  }
+  return problems;
+}
+
 /** Version, config and secret bindings against the catalog; returns the config with defaults. */
 function checkAgainstCatalog(
   ctx: WriteContext,
@@ -107,6 +127,7 @@ function checkAgainstCatalog(
       });
     }
   }
+  problems.push(...bindingProblems(ctx, catalog, spec.secretRefs, path));
   if (problems.length > 0) throw invalid(problems);
   return checked.config;
 }

@@ -35,6 +35,7 @@ const ERROR_MEANINGS: Record<number, string> = {
   409: 'a name taken, a stale If-Match, or a resource in use or being deleted',
   413: 'the body is too large',
   415: 'the body is not JSON (or YAML where accepted)',
+  429: 'too many at once; Retry-After says when to try again',
   501: 'not available in this controller',
 };
 

@@ -1,11 +1,13 @@
 /**
  * Reconcile events: a list (newest first) and a live stream over Server-Sent Events. Filter
- * by object with `object=ID` (any kind) or `object=KIND/ID`, repeatable.
+ * by object with `object=ID` (any kind) or `object=KIND/ID`, repeatable. Streams share one
+ * source (event-feed.ts) and are capped per token and in all (429 with Retry-After).
  */
 import type { ServerResponse } from 'node:http';
-import { type EventFilter, listEventsChangedSince, listRecentEvents } from '@toolbelt/schema';
+import { type Event, type EventFilter, listEventsChangedSince, listRecentEvents } from '@toolbelt/schema';
 import { z } from 'zod';
 import type { ApiDeps } from '../deps.ts';
+import { type EventCursor, isAfter } from '../event-feed.ts';
 import { invalidField } from '../errors.ts';
 import { type AnyRoute, defineRoute } from '../route.ts';
 import { eventView, eventViewSchema } from '../views.ts';
@@ -71,31 +73,48 @@ const listEventsRoute = (deps: ApiDeps): AnyRoute =>
     },
   });
 
-async function stream(deps: ApiDeps, res: ServerResponse, options: { filter: EventFilter; since: Date; afterId: number }) {
+/** Whether an event is one the stream's filter asks for (the feed hands over every event). */
+function wanted(filter: EventFilter, row: Event): boolean {
+  if (filter.objectKind !== undefined && row.object_kind !== filter.objectKind) return false;
+  return filter.objectIds === undefined || filter.objectIds.includes(row.object_id);
+}
+
+/**
+ * One stream: join the shared feed first (holding what it hands over), catch up from the
+ * stream's own cursor with its filter, then deliver the held and the live events past the
+ * cursor — each event once, in order.
+ */
+async function stream(deps: ApiDeps, res: ServerResponse, options: { filter: EventFilter; cursor: EventCursor }) {
   const abort = new AbortController();
   const stop = () => abort.abort();
   res.once('close', stop);
   deps.signal.addEventListener('abort', stop, { once: true });
-  res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
-  res.write(': toolbelt event stream\n\n');
-  let { since, afterId } = options;
-  let quietMs = 0;
+  const cursor = { ...options.cursor };
+  const deliver = (row: Event) => {
+    if (!wanted(options.filter, row) || !isAfter(row, cursor)) return;
+    res.write(`id: ${cursorOf(row.last_seen, row.id)}\nevent: event\ndata: ${JSON.stringify(eventView(row))}\n\n`);
+    cursor.since = new Date(row.last_seen.getTime());
+    cursor.afterId = row.id;
+  };
+  let held: Event[] | undefined = [];
+  const unsubscribe = deps.events.subscribe((rows) => (held ? held.push(...rows) : rows.forEach(deliver)));
   try {
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
+    res.write(': toolbelt event stream\n\n');
+    for (let more = true; more && !abort.signal.aborted; ) {
+      const rows = await listEventsChangedSince(deps.db, { ...options.filter, ...cursor, limit: 200 });
+      rows.forEach(deliver);
+      more = rows.length === 200;
+    }
+    const caughtUp = held;
+    held = undefined;
+    caughtUp.forEach(deliver);
     while (!abort.signal.aborted) {
-      const rows = await listEventsChangedSince(deps.db, { ...options.filter, since, afterId, limit: 200 });
-      for (const row of rows) {
-        res.write(`id: ${cursorOf(row.last_seen, row.id)}\nevent: event\ndata: ${JSON.stringify(eventView(row))}\n\n`);
-        since = new Date(row.last_seen.getTime());
-        afterId = row.id;
-      }
-      quietMs = rows.length ? 0 : quietMs + deps.eventPollMs;
-      if (quietMs >= KEEPALIVE_MS) {
-        res.write(': keepalive\n\n');
-        quietMs = 0;
-      }
-      await deps.clock.sleep(deps.eventPollMs, abort.signal).catch(() => {});
+      await deps.clock.sleep(KEEPALIVE_MS, abort.signal).catch(() => {});
+      if (!abort.signal.aborted) res.write(': keepalive\n\n');
     }
   } finally {
+    unsubscribe();
     deps.signal.removeEventListener('abort', stop);
     res.end();
   }
@@ -111,12 +130,18 @@ const streamEventsRoute = (deps: ApiDeps): AnyRoute =>
     query: filterQuery.extend({ since: z.iso.datetime().optional().describe('start after this time (default: now)') }),
     responses: {
       200: { description: 'an event stream; each `data:` is one event as JSON', contentType: 'text/event-stream' },
-      ...errors(400, ...AUTH_ERRORS),
+      ...errors(400, ...AUTH_ERRORS, 429),
     },
-    async handle({ query, req, res }) {
+    async handle({ query, req, res, caller }) {
       const resume = parseCursor(req.headers['last-event-id'] as string | undefined);
       const since = resume?.since ?? (query.since ? new Date(query.since) : new Date(deps.clock.now()));
-      await stream(deps, res, { filter: toFilter(query), since, afterId: resume?.afterId ?? 0 });
+      const filter = toFilter(query);
+      const release = deps.events.admit(caller!.tokenId);
+      try {
+        await stream(deps, res, { filter, cursor: { since, afterId: resume?.afterId ?? 0 } });
+      } finally {
+        release();
+      }
       return undefined;
     },
   });

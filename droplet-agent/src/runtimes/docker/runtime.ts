@@ -9,6 +9,7 @@ import { AGENT_ERROR_CODES, type LogLine, type ToolRuntimeState, type ToolSpec }
 import type { Endpoint } from '@toolbelt/schema/types';
 import Docker from 'dockerode';
 import type { ProgressFn, Runtime, RuntimeObservation, SecretEnv, ToolRecord } from '../types.ts';
+import { toolEnvironment } from '../env.ts';
 import { containerName, LABELS, labelsFor, recordFromLabels } from './labels.ts';
 import { demuxLogs } from './logs.ts';
 
@@ -121,13 +122,14 @@ export class DockerRuntime implements Runtime {
 
   #createOptions(record: ToolRecord, secrets: SecretEnv): Docker.ContainerCreateOptions {
     const { spec, toolInstanceId } = record;
-    const env: Record<string, string> = {
+    // Secret values go into the container's environment and nowhere else (not in labels). The
+    // agent's own variables come last; a container listens on all of its own interfaces, and
+    // its ports are published on the droplet at `hostIp`.
+    const env = toolEnvironment(spec, secrets, {
       TOOLBELT_TOOL_INSTANCE_ID: toolInstanceId,
       TOOLBELT_TOOL_CONFIG: JSON.stringify(spec.config),
-      ...spec.env,
-    };
-    // Secret values go into the container's environment and nowhere else (not in labels).
-    for (const name of spec.secretEnv) if (secrets[name] !== undefined) env[name] = secrets[name];
+      ...(spec.ports[0] ? { PORT: String(spec.ports[0].port), HOST: '0.0.0.0' } : {}),
+    });
     const exposed: Record<string, object> = {};
     const bindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
     for (const p of spec.ports) {

@@ -11,6 +11,7 @@ import { dirname } from 'node:path';
 import type { Clock } from '@toolbelt/schema/clock';
 import { ToolbeltError } from '@toolbelt/schema/errors';
 import { AGENT_ERROR_CODES, type ToolRuntimeState } from '@toolbelt/schema/protocol';
+import { toolEnvironment } from '../env.ts';
 import type { SecretEnv, SecretFetcher } from '../types.ts';
 import { resolveBin } from './npm.ts';
 import { isSameProcessAlive, procStat, signalGroup } from './procfs.ts';
@@ -229,7 +230,8 @@ export class ProcessSupervisor {
     const out = openSync(this.paths.stdoutLog, 'a', 0o600);
     const err = openSync(this.paths.stderrLog, 'a', 0o600);
     try {
-      const env: Record<string, string> = {
+      // The agent's own variables come last: no spec or secret overrides them (runtimes/env.ts).
+      const env = toolEnvironment(spec, secrets, {
         PATH: `${dirname(process.execPath)}:/usr/local/bin:/usr/bin:/bin`,
         HOME: this.paths.work,
         LANG: 'C.UTF-8',
@@ -237,9 +239,7 @@ export class ProcessSupervisor {
         TOOLBELT_TOOL_CONFIG: JSON.stringify(spec.config),
         // Where to listen: the port, and the address the controller chose (`hostIp`).
         ...(spec.ports[0] ? { PORT: String(spec.ports[0].port), HOST: spec.ports[0].hostIp } : {}),
-        ...spec.env,
-        ...secrets,
-      };
+      });
       const child = spawn(command[0]!, command.slice(1), {
         cwd: this.paths.work,
         env,
