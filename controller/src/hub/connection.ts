@@ -27,6 +27,8 @@ import type { Logger } from '../logger.ts';
 /** Who a socket speaks for, established at the upgrade. */
 export interface AgentIdentity {
   environmentId: string;
+  /** The agent whose environment it is (the environment reconciler's key). */
+  agentId: string;
   /** The agent credential the socket is tied to (the one issued, for an enrollment). */
   credentialId: string;
   credentialIssuedAt: Date;
@@ -83,6 +85,8 @@ export class AgentConnection {
   violations = 0;
   /** `error` messages the agent sent on this connection. */
   agentErrors = 0;
+  /** Secret maskers of its tools, briefly kept (hub/masking.ts). WARNING: hold values. */
+  readonly maskers = new Map<string, { at: number; mask: (text: string) => string }>();
   #invalidFrames = 0;
   #closing = false;
   /** Closed for abuse (flood, backlog, protocol errors): what it queued is dropped unhandled. */
