@@ -262,7 +262,8 @@ function buildServing(database: Database, setup: Setup, registry: Registry, agen
   const { config, logger, options } = setup;
   const router = new Router();
   addHealthRoutes(router, { db: database.db });
-  const http = new HttpServer({ host: config.host, port: config.port, router, logger });
+  const tls = config.tlsCertFile && config.tlsKeyFile ? { certFile: config.tlsCertFile, keyFile: config.tlsKeyFile } : undefined;
+  const http = new HttpServer({ host: config.host, port: config.port, router, logger, tls });
   const { hub, gateway } = buildHub(database, setup, { http, registry, agentEvents });
   const api = new Api({
     db: database.db,
@@ -294,7 +295,7 @@ function buildHub(database: Database, { config, logger, options }: Setup, with_:
     heartbeatIntervalMs: config.agentHeartbeatMs,
     ...options.hub,
     ...(options.clock ? { clock: options.clock } : {}),
-    secrets: options.hub?.secrets ?? secretResolver(database.db, options.secrets),
+    secrets: options.hub?.secrets ?? secretResolver(database.db, options.secrets, with_.registry),
     onAgentEvent: (event) => {
       options.hub?.onAgentEvent?.(event);
       with_.agentEvents?.onAgentEvent(event);
