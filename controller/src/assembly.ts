@@ -205,7 +205,10 @@ export async function assemble(database: Database, setup: Setup): Promise<Parts>
       dataDir: config.databaseUrl ? undefined : config.dataDir,
       ...(options.stderr ? { stderr: options.stderr } : {}),
     });
-    if (config.seedCatalog) await seedCatalogTools(database.db, logger, (await built.shelf.list()).get('@toolbelt/echo-mcp')?.version ?? '1.0.0');
+    if (config.seedCatalog) {
+      const echoVersion = (await built.shelf.list()).get('@toolbelt/echo-mcp')?.version ?? '1.0.0';
+      await seedCatalogTools(database.db, logger, echoVersion, { localDroplets: config.localDroplets && !config.digitaloceanToken });
+    }
     await built.releases.load();
     looped = await buildLoop(database, setup, built, registry);
     registerControllerMetrics(registry, { db: database.db, hub: built.hub, provider: looped.lifecycle?.provider });

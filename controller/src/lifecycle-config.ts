@@ -36,6 +36,7 @@ export const LIFECYCLE_SETTINGS = {
   orphanDryRun: { env: 'TOOLBELT_ORPHAN_DRY_RUN', flag: 'orphan-dry-run', help: 'report orphans instead of deleting them (true/false)' },
   firewall: { env: 'TOOLBELT_FIREWALL', flag: 'firewall', help: 'manage the fleet firewall (true/false)' },
   adminCidrs: { env: 'TOOLBELT_ADMIN_CIDRS', flag: 'admin-cidrs', help: 'comma-separated CIDRs allowed to SSH into droplets' },
+  sshKeys: { env: 'TOOLBELT_SSH_KEYS', flag: 'ssh-keys', help: 'comma-separated DigitalOcean SSH key ids or fingerprints put on every droplet created (SSH stays closed unless TOOLBELT_ADMIN_CIDRS)' },
   toolSourceCidrs: { env: 'TOOLBELT_TOOL_SOURCE_CIDRS', flag: 'tool-source-cidrs', help: "comma-separated CIDRs allowed to reach the tools' ports" },
   agentUrl: { env: 'TOOLBELT_AGENT_URL', flag: 'agent-url', help: 'the URL droplet agents dial (wss://…/agent/v1)' },
   agentVersion: { env: 'TOOLBELT_AGENT_VERSION', flag: 'agent-version', help: 'agent release new droplets install (default: the one this controller built)' },
@@ -58,6 +59,9 @@ const cidrs = z.preprocess(
     .default('')
     .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean)),
 );
+
+/** A DigitalOcean SSH key: its numeric id or its MD5 fingerprint. */
+const SSH_KEY = /^(\d{1,12}|[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){15})$/;
 
 const bootDelay = z.preprocess(
   blank,
@@ -111,6 +115,15 @@ export const lifecycleFields = {
   orphanDryRun: bool(false),
   firewall: bool(true),
   adminCidrs: cidrs,
+  sshKeys: z.preprocess(
+    blank,
+    z
+      .string()
+      .default('')
+      .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+      .pipe(z.array(z.string().regex(SSH_KEY, 'each must be a DigitalOcean SSH key id or an MD5 fingerprint (aa:bb:…, 16 pairs)')))
+      .transform((keys) => keys.map((k) => (/^\d+$/.test(k) ? Number(k) : k.toLowerCase()))),
+  ),
   toolSourceCidrs: cidrs,
   agentUrl: z.preprocess(blank, z.string().url().optional()),
   agentVersion: z.preprocess(blank, z.string().regex(/^[0-9A-Za-z][0-9A-Za-z.+-]{0,63}$/, 'must be a version').optional()),
