@@ -19,11 +19,19 @@
  * own (`toolbelt.scope`), unique to this plug-in instance, so two controllers sharing one
  * engine never see — or remove — each other's containers.
  *
+ * Nothing a local droplet runs outlives the controller that started it, and no droplet ever
+ * finds another's disk: simulator droplet ids start again at the same number in every
+ * simulator, so each plug-in instance names its directories `ROOT/<life>-<DROPLET_ID>/` with a
+ * nonce of its own (a new droplet never reuses an old disk or its stale credential), records
+ * each agent's pid there, and on creation sweeps `ROOT`: whatever a previous life left (its
+ * controller killed before it could stop them) is killed — agents and the tools in their
+ * records — and removed. A graceful stop (`stopAll`) does the same for its own droplets.
+ *
  * A document that is not a toolbelt bootstrap is recorded and ignored.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AGENT_RELEASE_FILE, type AgentBootstrap, extractAgentBootstrap } from '@toolbelt/schema/cloud-init';
@@ -31,7 +39,7 @@ import { removeScopedContainers } from './local-containers.ts';
 import type { DropletInfo, DropletStatus } from './model.ts';
 
 export interface LocalDropletsOptions {
-  /** Where each droplet's directory is made (`ROOT/DROPLET_ID/`). */
+  /** Where each droplet's directory is made (`ROOT/<life>-<DROPLET_ID>/`); leftovers there are swept at creation. */
   root: string;
   /** The `node` that runs the agent release (default: the one running this process). */
   node?: string;
@@ -80,9 +88,8 @@ interface Local {
 export function createLocalDroplets(options: LocalDropletsOptions): LocalDroplets {
   const log = options.log ?? (() => {});
   const droplets = new Map<number, Local>();
-  const dirOf = (id: number) => join(options.root, String(id));
+  const { dirOf, endLife } = newLife(options.root, log);
   const scopeOf = scopeNamer();
-
   const start = async (id: number, local: Local) => {
     const release = await local.release;
     // Deleted, or started by a power cycle meanwhile: nothing to do.
@@ -127,10 +134,7 @@ export function createLocalDroplets(options: LocalDropletsOptions): LocalDroplet
     publicIpv4: () => '127.0.0.1',
     dockerScopeOf: scopeOf,
     running: () => [...droplets].filter(([, l]) => alive(l.child)).map(([id]) => id),
-    agentPid: (id) => {
-      const child = droplets.get(id)?.child;
-      return alive(child) ? child!.pid : undefined;
-    },
+    agentPid: (id) => (alive(droplets.get(id)?.child) ? droplets.get(id)!.child!.pid : undefined),
     dirOf,
     async stopAll() {
       for (const id of [...droplets.keys()]) {
@@ -138,8 +142,72 @@ export function createLocalDroplets(options: LocalDropletsOptions): LocalDroplet
         await removeDisk(dirOf(id));
       }
       droplets.clear();
+      endLife();
     },
   };
+}
+
+/** This plug-in instance's name for its droplet directories, after sweeping what dead ones left. */
+function newLife(root: string, log: (line: string) => void): { dirOf: (id: number) => string; endLife: () => void } {
+  const life = randomBytes(4).toString('hex');
+  sweepLeftovers(root, life, log);
+  return { dirOf: (id) => join(root, `${life}-${id}`), endLife: () => rmSync(join(root, `${life}${OWNER_SUFFIX}`), { force: true }) };
+}
+
+/** Where a droplet's directory records its agent's pid (its process group), for a later life's sweep. */
+const AGENT_PID_FILE = 'agent.pid';
+
+/**
+ * Kills what droplet directories under `root` left running — each agent's process group (its
+ * recorded pid) and the tools in its records — and removes them, unless the plug-in instance
+ * that made them still lives (`<life>.owner` holds its process id). Run when a plug-in
+ * instance is created: a controller killed outright (SIGKILL, a crash) could not stop its
+ * droplets, and its successor must not meet them.
+ */
+function sweepLeftovers(root: string, life: string, log: (line: string) => void): void {
+  let names: string[];
+  try {
+    names = readdirSync(root);
+  } catch {
+    names = [];
+  }
+  const owners = new Map(names.filter((n) => n.endsWith(OWNER_SUFFIX)).map((n) => [n.slice(0, -OWNER_SUFFIX.length), Number(readFileSafe(join(root, n)))]));
+  const living = (owner: string | undefined) => owner !== undefined && processAlive(owners.get(owner));
+  for (const name of names) {
+    if (name.endsWith(OWNER_SUFFIX)) {
+      if (!living(name.slice(0, -OWNER_SUFFIX.length))) rmSync(join(root, name), { force: true });
+      continue;
+    }
+    if (living(name.split('-')[0])) continue;
+    const dir = join(root, name);
+    const pid = Number(readFileSafe(join(dir, 'etc', AGENT_PID_FILE)));
+    if (Number.isInteger(pid) && pid > 1) killGroup(pid);
+    killTools(join(dir, 'state'));
+    rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+    log(`droplet directory ${name} was left by an earlier controller: its agent and tools killed, the directory removed`);
+  }
+  mkdirSync(root, { recursive: true, mode: 0o700 });
+  writeFileSync(join(root, `${life}${OWNER_SUFFIX}`), String(process.pid));
+}
+
+const OWNER_SUFFIX = '.owner';
+
+function processAlive(pid: number | undefined): boolean {
+  if (!pid || !Number.isInteger(pid)) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function readFileSafe(path: string): string {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch {
+    return '';
+  }
 }
 
 /** Kills a droplet's agent and every tool it started, as a power cut would. */
@@ -247,6 +315,8 @@ function spawnAgent(options: LocalDropletsOptions, dir: string, release: string,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', NO_PROXY: '*' },
   });
   child.stderr!.resume();
+  // For the sweep of a later life, should this one's controller die without stopping it.
+  writeFileSync(join(dir, 'etc', AGENT_PID_FILE), String(child.pid));
   return child;
 }
 

@@ -83,6 +83,8 @@ export class AgentConnection {
   violations = 0;
   /** `error` messages the agent sent on this connection. */
   agentErrors = 0;
+  /** Secret maskers of its tools, briefly kept (hub/masking.ts). WARNING: hold values. */
+  readonly maskers = new Map<string, { at: number; mask: (text: string) => string }>();
   #invalidFrames = 0;
   #closing = false;
   /** Closed for abuse (flood, backlog, protocol errors): what it queued is dropped unhandled. */

@@ -20,7 +20,8 @@ import {
   type ToolStatusReport,
 } from '@toolbelt/schema/protocol';
 import type { AgentConnection } from './connection.ts';
-import { type HubContext, now, partitionTools, refuseForeign } from './context.ts';
+import { type HubContext, now, ownerOf, partitionTools, refuseForeign } from './context.ts';
+import { type Masker, maskerFor, maskLines, maskReport, maskReports } from './masking.ts';
 import { handleSecretRequest } from './secrets.ts';
 
 /** Handles one message; the connection calls this one message at a time. */
@@ -57,7 +58,14 @@ async function ownReports(ctx: HubContext, connection: AgentConnection, reports:
   if (replace) connection.unknownTools.clear();
   const { own, foreign } = await partitionTools(ctx, connection, reports.map((r) => r.toolInstanceId));
   if (foreign.length > 0) await refuseForeign(ctx, connection, `status for tool instance(s) ${foreign.join(', ')}`);
-  return reports.filter((r) => own.has(r.toolInstanceId)) as unknown as ToolReport[];
+  // Reports of known tools are masked with their secrets before they are stored (masking.ts).
+  return (await maskReports(ctx, connection, reports.filter((r) => own.has(r.toolInstanceId)))) as unknown as ToolReport[];
+}
+
+/** The masker of the tool a message is about, when it is one of the agent's own tools. */
+async function maskerOfOwn(ctx: HubContext, connection: AgentConnection, toolInstanceId: string | undefined): Promise<Masker | undefined> {
+  if (toolInstanceId === undefined || (await ownerOf(ctx, connection, toolInstanceId)) !== 'own') return undefined;
+  return maskerFor(ctx, connection, toolInstanceId);
 }
 
 async function handleHello(ctx: HubContext, connection: AgentConnection, hello: AgentMessageOf<'hello'>): Promise<void> {
@@ -120,9 +128,13 @@ async function handleAgentError(ctx: HubContext, connection: AgentConnection, er
   }
 }
 
-/** What of a command result goes into the command's `result`. */
-function resultOf(result: AgentMessageOf<'command_result'>): Record<string, unknown> {
-  const { message, error, duplicate, tool } = result;
+/** What of a command result goes into the command's `result`, masked with the tool's secrets. */
+async function resultOf(ctx: HubContext, connection: AgentConnection, result: AgentMessageOf<'command_result'>): Promise<Record<string, unknown>> {
+  const mask = await maskerOfOwn(ctx, connection, result.toolInstanceId ?? result.tool?.toolInstanceId);
+  const { duplicate } = result;
+  const message = result.message !== undefined && mask ? mask(result.message) : result.message;
+  const error = result.error && mask ? { ...result.error, reason: mask(result.error.reason) } : result.error;
+  const tool = result.tool && mask ? await maskReport(ctx, connection, result.tool) : result.tool;
   return Object.fromEntries(Object.entries({ message, error, duplicate, tool }).filter(([, v]) => v !== undefined));
 }
 
@@ -146,7 +158,7 @@ async function handleCommandResult(ctx: HubContext, connection: AgentConnection,
     commandId: result.commandId,
     status: result.status,
     errorCode: result.error?.code,
-    result: resultOf(result),
+    result: await resultOf(ctx, connection, result),
     now: now(ctx),
   });
   if (outcome.kind === 'foreign') return refuseForeign(ctx, connection, `a result for command ${result.commandId}`, result.commandId);
@@ -182,10 +194,11 @@ async function handleLogs(ctx: HubContext, connection: AgentConnection, logs: Ag
     ctx.options.onLogs?.(connection.environmentId, logs);
     return;
   }
+  const mask = await maskerOfOwn(ctx, connection, logs.toolInstanceId);
   const appended = await appendCommandLogs(ctx.db, {
     environmentId: connection.environmentId,
     commandId: logs.commandId,
-    lines: logs.lines,
+    lines: mask ? maskLines(mask, logs.lines) : logs.lines,
     truncated: logs.truncated,
   });
   if (appended.kind === 'foreign') await refuseForeign(ctx, connection, `logs for command ${logs.commandId}`, logs.commandId);

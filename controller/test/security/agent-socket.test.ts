@@ -40,7 +40,7 @@ describeEachDatabase('agent socket attacks', (t) => {
         values (${env.id}, 'start', ${tool.id}, 1, '{}'::jsonb, 'sent', now() + interval '1 hour') returning id`),
     )[0]!;
     victim = { environmentId: env.id, toolId: tool.id, commandId: command.id, credentialId };
-  });
+  }, 180_000);
   afterAll(async () => {
     await server.stop();
   });
@@ -166,4 +166,45 @@ describeEachDatabase('agent socket attacks', (t) => {
     assertNoSecret([...agent.received, ...second.received]);
     expect(await everyColumn()).not.toContain(SECRET_VALUE);
   });
+
+  it('stores and shows nothing unmasked of a tool output, even from an agent that does not mask', async () => {
+    const { env, agent } = await attacker();
+    const own = await makeTool(t.db, env.id);
+    const name = rowsOf<{ name: string }>(await t.db.execute(sql`select a.name from agents a join agent_droplets d on d.agent_id = a.id where d.id = ${env.id}`))[0]!.name;
+    const value = `own-${randomBytes(8).toString('hex')}`;
+    expect((await server.call('PUT', `/v1/agents/${name}/secrets/own-secret`, { value })).status).toBe(200);
+    await t.db.execute(sql`update agent_droplet_tools set secret_refs = '{"OWN_KEY":"own-secret"}'::jsonb where id = ${own.id}`);
+    const at = new Date().toISOString();
+    const leaky = {
+      ...toolReport(own.id, 'stopped'),
+      state: 'crash_loop' as const,
+      reason: `exited: bad key ${value}`,
+      lastLogLines: [{ at, stream: 'stderr' as const, text: `auth failed for ${JSON.stringify({ key: value })}` }],
+    };
+    agent.send({ type: 'tool_status', tool: leaky });
+    await agent.settled();
+    const viewer = await server.call('POST', '/v1/tokens', { name: `viewer-${value.slice(-4)}`, role: 'viewer' });
+    const token = (JSON.parse(viewer.text) as { token: string }).token;
+    const shown = await until(async () => {
+      const res = await fetch(`${server.controller.url}/v1/agents/${name}/tools`, { headers: { authorization: `Bearer ${token}` } });
+      const text = await res.text();
+      return text.includes('auth failed') ? text : undefined;
+    });
+    expect(shown).toContain('***');
+    expect(shown).not.toContain(value);
+    const events = await server.call('GET', `/v1/events?limit=500`);
+    expect(events.text).not.toContain(value);
+    expect(await everyColumn()).not.toContain(value);
+    expect(server.lines.join('\n')).not.toContain(value);
+  });
 });
+
+async function until<T>(check: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error('not reached in time');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
