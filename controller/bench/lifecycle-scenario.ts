@@ -83,9 +83,9 @@ export async function runLifecycleScenario(options: LifecycleScenarioOptions): P
   });
   const logger = pino({ level: process.env.BENCH_LOG_LEVEL ?? 'warn' }, pino.destination(process.env.BENCH_LOG_FILE ?? 2));
   const registry = new Registry();
-  const lifecycle = await createLifecycle({ config, db: database.db, logger, registry, clock, defaultAgentUrl: () => '', agentRelease: () => NO_AGENT_RELEASE });
-  const runner = new LoopRunner({ db: database.db, reconcilers: lifecycle.reconcilers, logger, registry, clock, workersPerKind: options.workers ?? config.reconcileWorkers });
-  lifecycle.bindSink(runner);
+  const runner = new LoopRunner({ db: database.db, logger, registry, clock, workersPerKind: options.workers ?? config.reconcileWorkers });
+  const lifecycle = await createLifecycle({ config, db: database.db, logger, sink: runner, registry, clock, defaultAgentUrl: () => '', agentRelease: () => NO_AGENT_RELEASE });
+  runner.register(...lifecycle.reconcilers).watch(lifecycle.sweeper);
   const abort = new AbortController();
   try {
     for (const component of lifecycle.leaderComponents) await component.start(abort.signal);

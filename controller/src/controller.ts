@@ -1,23 +1,50 @@
 /**
- * Assembles a controller from its config: the database (migrated), the HTTP server with its
- * routes (health, the API, the package shelf), the agent hub, the droplet lifecycle, and the
- * leader elector with the reconcile loop under it (environment, orphans, firewall, tools).
- * `main` runs it; tests start it in-process. The parts are built in assembly.ts.
+ * The composition root: every part of a controller is built and wired here, top to bottom.
+ *
+ *   1. the loop's runner, first, and the leader elector that runs it;
+ *   2. the HTTP server with its routes (health, the API, the package shelf, the agent
+ *      releases) and the agent hub;
+ *   3. on the runner: the reconcilers (the lifecycle's, the tools reconciler, any extra) and
+ *      the sources (spec changes by NOTIFY, agent events from the hub, the fleet sweep);
+ *   4. the components start in order — HTTP server, API, hub, elector — and stop in reverse,
+ *      then the lifecycle's connections close and the local droplets' agents stop.
+ *
+ * `main` runs it (`startController`); tests serve their own database (`serveDatabase`).
  */
-import type { Reconciler } from '@toolbelt/reconcilers';
-import { type Database, migrate, openDatabase } from '@toolbelt/schema';
-import type { ApiOptions } from './api/api.ts';
-import type { Api } from './api/api.ts';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createToolsReconciler, type Fence, type Reconciler } from '@toolbelt/reconcilers';
+import { type Clock, type Database, migrate, openDatabase } from '@toolbelt/schema';
+import { createLocalDroplets, type LocalDroplets } from '@toolbelt/simulator';
+import { Registry } from 'prom-client';
+import { AgentReleases } from './agent-releases.ts';
+import { ensureAdminToken } from './api/admin-token.ts';
+import { Api, type ApiOptions } from './api/api.ts';
 import { openSecretStore } from './api/secret-setup.ts';
-import { assemble } from './assembly.ts';
+import { PackageShelf } from './catalog/package-shelf.ts';
+import { seedCatalogTools } from './catalog/seed.ts';
+import { type Component, ComponentSet } from './component.ts';
 import type { Config } from './config.ts';
-import type { HttpServer } from './http/server.ts';
-import type { AgentHub, AgentHubOptions } from './hub/index.ts';
-import type { Lifecycle, LifecycleOptions } from './lifecycle.ts';
+import { addHealthRoutes } from './http/health.ts';
+import { Router } from './http/router.ts';
+import { HttpServer } from './http/server.ts';
+import { AgentHub, type AgentHubOptions } from './hub/index.ts';
+import { createLifecycle, type Lifecycle, type LifecycleOptions } from './lifecycle.ts';
+import { toolHostIp } from './lifecycle-config.ts';
 import type { Logger } from './logger.ts';
-import type { Loop } from './loop/assemble.ts';
-import type { LocalDroplets } from '@toolbelt/simulator';
-import type { Registry } from 'prom-client';
+import { LeaderElector } from './loop/leader.ts';
+import { LoopRunner } from './loop/runner.ts';
+import { registerControllerMetrics } from './metrics.ts';
+import { secretResolver } from './secrets/resolver.ts';
+import { AgentEventSource } from './sources/agent-events.ts';
+import { SpecChangeSource } from './sources/spec-changes.ts';
+
+/** The reconcile loop of a controller: its runner and the elector that runs it on the leader. */
+export interface Loop {
+  runner: LoopRunner;
+  elector: LeaderElector;
+}
 
 export interface RunningController {
   /** Base URL of the HTTP server, e.g. http://127.0.0.1:8080. */
@@ -25,7 +52,7 @@ export interface RunningController {
   readonly database: Database;
   readonly http: HttpServer;
   readonly api: Api;
-  /** The agent hub on `/agent/v1`: `sendCommand`, `isConnected`, `stats`. */
+  /** The agent hub on `/agent/v1`: `isConnected`, `stats`. */
   readonly hub: AgentHub;
   /** The runner (enqueue keys here) and the elector (is this replica the leader?); undefined with `loop: false`. */
   readonly loop: Loop | undefined;
@@ -40,16 +67,14 @@ export interface RunningController {
 
 /** What callers may plug into a controller besides its config (the seams of its parts). */
 export interface ControllerOptions {
-  /** Told of API spec changes besides the loop (which is always told). */
-  onSpecChange?: ApiOptions['onSpecChange'];
   secrets?: ApiOptions['secrets'];
   metrics?: ApiOptions['metrics'];
-  clock?: ApiOptions['clock'];
+  clock?: Clock;
   eventPollMs?: ApiOptions['eventPollMs'];
   eventStreams?: ApiOptions['eventStreams'];
   /** Where the one-time first admin token is printed (default: process.stderr). */
   stderr?: NodeJS.WritableStream;
-  /** Hub options beyond the config: tunables; its secret resolver and event sink default to the tools work's. */
+  /** Hub options beyond the config: tunables, and an `onAgentEvent` told besides the loop. */
   hub?: Omit<AgentHubOptions, 'database' | 'http' | 'logger'>;
   /** Further reconcilers the loop runs. */
   reconcilers?: readonly Reconciler[];
@@ -65,13 +90,16 @@ export interface ControllerOptions {
   toolRetry?: { baseMs?: number; maxMs?: number };
 }
 
+interface Setup {
+  config: Config;
+  logger: Logger;
+  options: ControllerOptions;
+}
+
 /** Opens and migrates the database named by the config, saying which one it is. */
 export async function openMigratedDatabase(config: Config, logger: Logger): Promise<Database> {
   if (!config.databaseUrl) {
-    logger.info(
-      { dataDir: config.dataDir },
-      `using embedded PGlite in ${config.dataDir} (set DATABASE_URL to use a Postgres server)`,
-    );
+    logger.info({ dataDir: config.dataDir }, `using embedded PGlite in ${config.dataDir} (set DATABASE_URL to use a Postgres server)`);
   }
   const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, schema: config.dbSchema });
   try {
@@ -114,7 +142,7 @@ export async function serveDatabase(
 ): Promise<RunningController> {
   const { config, logger } = setup;
   const closeDatabase = () => (setup.ownsDatabase ? database.close() : Promise.resolve());
-  let parts: Awaited<ReturnType<typeof assemble>>;
+  let parts: Parts;
   try {
     parts = await assemble(database, { config, logger, options: setup.options ?? {} });
   } catch (error) {
@@ -123,22 +151,238 @@ export async function serveDatabase(
   }
   logger.info({ url: parts.http.url }, `toolbelt controller serving on ${parts.http.url}`);
   let stopping: Promise<void> | undefined;
+  const { stop, ...running } = parts;
   return {
+    ...running,
     url: parts.http.url,
     database,
-    http: parts.http,
-    api: parts.api,
-    hub: parts.hub,
-    loop: parts.loop,
-    registry: parts.registry,
-    lifecycle: parts.lifecycle,
-    localDroplets: parts.localDroplets,
     stop() {
-      stopping ??= (async () => {
-        await parts.stop();
-        await closeDatabase();
-      })();
+      stopping ??= stop().then(closeDatabase);
       return stopping;
     },
   };
+}
+
+type Parts = Omit<RunningController, 'url' | 'database'>;
+
+/** Builds every part (steps 1–3) and starts the components (step 4); on failure, undoes what was started. */
+async function assemble(database: Database, setup: Setup): Promise<Parts> {
+  const { logger, options } = setup;
+  const registry = new Registry();
+  // 1. The runner first: everything that puts keys on it is built after it.
+  let looped: Looped | undefined;
+  const runner = options.loop === false ? undefined : buildRunner(database, setup, registry, () => looped!.elector.fence());
+  const agentEvents = runner ? new AgentEventSource(runner) : undefined;
+  // 2. What every replica serves.
+  const { http, api, hub, shelf, releases } = buildServing(database, setup, registry, agentEvents);
+  const components = new ComponentSet(logger);
+  const close = () => closeLifecycle(looped);
+  try {
+    await prepareStore(database, setup, shelf);
+    await releases.load();
+    // 3. Reconcilers and sources, registered on the runner.
+    if (runner && agentEvents) looped = await registerOnRunner(database, setup, { runner, agentEvents, registry, http, shelf, releases });
+    registerControllerMetrics(registry, { db: database.db, hub, provider: looped?.lifecycle?.provider });
+    // 4. Stopped in reverse: the loop first, then the hub, the API (its event streams), the server.
+    await components.start([http, api, hub, ...(looped ? [looped.elector] : [])]);
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  const stop = async () => {
+    await components.stop();
+    await close();
+  };
+  return { http, api, hub, registry, ...loopParts(runner, looped), stop };
+}
+
+/** The loop's parts of a running controller (all undefined without a loop). */
+function loopParts(runner: LoopRunner | undefined, looped: Looped | undefined): Pick<Parts, 'loop' | 'lifecycle' | 'localDroplets'> {
+  if (!runner || !looped) return { loop: undefined, lifecycle: undefined, localDroplets: undefined };
+  return { loop: { runner, elector: looped.elector }, lifecycle: looped.lifecycle, localDroplets: looped.localDroplets };
+}
+
+/** Closes the lifecycle's connections and stops the local droplets' agents and tools. */
+async function closeLifecycle(looped: Omit<Looped, 'elector'> | undefined): Promise<void> {
+  await looped?.lifecycle?.close();
+  await looped?.localDroplets?.stopAll();
+}
+
+/** The first admin token, and the catalog's seed tools when asked for. */
+async function prepareStore(database: Database, { config, logger, options }: Setup, shelf: PackageShelf): Promise<void> {
+  await ensureAdminToken({
+    db: database.db,
+    logger,
+    adminToken: config.adminToken,
+    dataDir: config.databaseUrl ? undefined : config.dataDir,
+    ...(options.stderr ? { stderr: options.stderr } : {}),
+  });
+  if (!config.seedCatalog) return;
+  const echoVersion = (await shelf.list()).get('@toolbelt/echo-mcp')?.version ?? '1.0.0';
+  await seedCatalogTools(database.db, logger, echoVersion, { localDroplets: config.localDroplets && !config.digitaloceanToken });
+}
+
+interface Looped {
+  elector: LeaderElector;
+  lifecycle: Lifecycle | undefined;
+  localDroplets: LocalDroplets | undefined;
+}
+
+/**
+ * Registers on the runner the reconcilers (the lifecycle's, the tools reconciler, any extra)
+ * and the sources (spec changes, agent events, the fleet sweep); the elector runs it, after
+ * the lifecycle's leader-only batcher, on the leader.
+ */
+async function registerOnRunner(
+  database: Database,
+  setup: Setup,
+  parts: { runner: LoopRunner; agentEvents: AgentEventSource; registry: Registry; http: HttpServer; shelf: PackageShelf; releases: AgentReleases },
+): Promise<Looped> {
+  const { config, logger, options } = setup;
+  const { runner, registry } = parts;
+  const { lifecycle, localDroplets } = await buildLifecycle(database, setup, parts);
+  try {
+    const tools = createToolsReconciler({
+      resolvePackage: await parts.shelf.resolver(),
+      toolHostIp: toolHostIp(config),
+      ...(options.toolRetry ? { retry: options.toolRetry } : {}),
+    });
+    runner.register(...(lifecycle?.reconcilers ?? []), tools, ...(options.reconcilers ?? []));
+    const specChanges = new SpecChangeSource({ database, sink: runner, logger: logger.child({ component: 'spec-changes' }) });
+    runner.watch(specChanges, parts.agentEvents, ...(lifecycle ? [lifecycle.sweeper] : []));
+  } catch (error) {
+    await closeLifecycle({ lifecycle, localDroplets });
+    throw error;
+  }
+  const elector = buildElector(database, setup, registry, [...(lifecycle?.leaderComponents ?? []), runner]);
+  return { elector, lifecycle, localDroplets };
+}
+
+/** The HTTP server with its routes (health, the API, the package shelf, the agent releases) and the agent hub. */
+function buildServing(database: Database, { config, logger, options }: Setup, registry: Registry, agentEvents: AgentEventSource | undefined) {
+  const router = new Router();
+  addHealthRoutes(router, { db: database.db });
+  const api = new Api({
+    db: database.db,
+    logger,
+    defaults: { region: config.defaultRegion, size: config.defaultSize },
+    ...(options.secrets ? { secrets: options.secrets } : {}),
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.eventPollMs ? { eventPollMs: options.eventPollMs } : {}),
+    metrics: options.metrics ?? registry,
+  });
+  api.mount(router);
+  const http = new HttpServer({ host: config.host, port: config.port, router, logger });
+  const shelf = new PackageShelf({ dir: stateDir(config, 'packages'), logger, publicUrl: () => publicHttpUrl(config, http.url) });
+  shelf.mount(router);
+  const releases = new AgentReleases({
+    ...(config.agentReleasesDir ? { dir: config.agentReleasesDir } : {}),
+    ...(config.agentVersion ? { version: config.agentVersion } : {}),
+    publicUrl: () => publicHttpUrl(config, http.url),
+    logger: logger.child({ component: 'agent-releases' }),
+  });
+  releases.mount(router);
+  const hub = new AgentHub({
+    heartbeatIntervalMs: config.agentHeartbeatMs,
+    ...options.hub,
+    ...(options.clock ? { clock: options.clock } : {}),
+    secrets: options.hub?.secrets ?? secretResolver(database.db, options.secrets),
+    onAgentEvent: (event) => {
+      options.hub?.onAgentEvent?.(event);
+      agentEvents?.onAgentEvent(event);
+    },
+    database,
+    http,
+    logger: logger.child({ component: 'hub' }),
+  });
+  return { http, api, hub, shelf, releases };
+}
+
+/** The loop's runner, with no reconcilers yet (they and the sources are registered on it). */
+function buildRunner(database: Database, { config, logger, options }: Setup, registry: Registry, fence: () => Fence): LoopRunner {
+  return new LoopRunner({
+    db: database.db,
+    logger: logger.child({ component: 'loop' }),
+    clock: options.clock,
+    registry,
+    workersPerKind: config.reconcileWorkers,
+    timeoutMs: config.reconcileTimeoutMs,
+    rateLimit: { perSecond: config.reconcileRate, burst: Math.max(1, Math.ceil(config.reconcileRate / 10)) },
+    resyncIntervalMs: config.resyncIntervalMs,
+    // A leader that gives up its lease must be done before the lease can expire (see leader.ts).
+    stopGraceMs: Math.max(100, Math.floor(config.leaseRenewMs / 2)),
+    // Read per reconcile, once the elector exists.
+    fence,
+  });
+}
+
+/** The leader elector: starts `leaderOnly` in order on gaining the lease, stops them in reverse on losing it. */
+function buildElector(database: Database, { config, logger, options }: Setup, registry: Registry, leaderOnly: Component[]): LeaderElector {
+  return new LeaderElector({
+    db: database.db,
+    logger,
+    components: leaderOnly,
+    ttlMs: config.leaseTtlMs,
+    renewEveryMs: config.leaseRenewMs,
+    identity: config.replicaId,
+    clock: options.clock,
+    registry,
+  });
+}
+
+/** The droplet lifecycle, feeding `runner`; with local droplets when asked for and no real DigitalOcean. */
+async function buildLifecycle(database: Database, setup: Setup, at: { runner: LoopRunner; registry: Registry; http: HttpServer; releases: AgentReleases }) {
+  const { config, logger, options } = setup;
+  if (options.lifecycle === false) return { lifecycle: undefined, localDroplets: undefined };
+  const seams = options.lifecycle ?? {};
+  const localDroplets = seams.simulatorHooks ? undefined : localDropletsOf(setup);
+  const simulatorHooks = seams.simulatorHooks ?? localDroplets?.hooks;
+  const lifecycle = await createLifecycle({
+    config,
+    db: database.db,
+    logger,
+    sink: at.runner,
+    registry: at.registry,
+    defaultAgentUrl: () => agentUrlOf(at.http.url),
+    agentRelease: () => at.releases.pin()!,
+    ...(seams.beforeDelete ? { beforeDelete: seams.beforeDelete } : {}),
+    ...(seams.renderUserData ? { renderUserData: seams.renderUserData } : {}),
+    ...(simulatorHooks ? { simulatorHooks } : {}),
+  });
+  return { lifecycle, localDroplets };
+}
+
+function localDropletsOf({ config, logger }: Setup): LocalDroplets | undefined {
+  if (!config.localDroplets || config.digitaloceanToken) return undefined;
+  const log = logger.child({ component: 'local-droplets' });
+  return createLocalDroplets({
+    root: stateDir(config, 'droplets'),
+    runtimes: config.localDockerSocket ? ['process', 'docker'] : ['process'],
+    ...(config.localDockerSocket ? { dockerSocket: config.localDockerSocket } : {}),
+    log: (line) => log.info(line),
+  });
+}
+
+/** The agents' URL on this server (`ws://…/agent/v1`), loopback for a wildcard bind. */
+export function agentUrlOf(httpUrl: string): string {
+  const url = new URL(httpUrl);
+  if (url.hostname === '0.0.0.0' || url.hostname === '[::]') url.hostname = '127.0.0.1';
+  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+  url.pathname = '/agent/v1';
+  return url.toString();
+}
+
+/** The HTTP base droplets reach this controller at: from TOOLBELT_AGENT_URL, else the server's. */
+export function publicHttpUrl(config: Config, serverUrl: string): string {
+  const url = new URL(config.agentUrl ?? agentUrlOf(serverUrl));
+  url.protocol = url.protocol === 'wss:' ? 'https:' : 'http:';
+  url.pathname = '';
+  return url.toString().replace(/\/$/, '');
+}
+
+/** Where local state goes: the data dir, or a fresh temporary one for an in-memory database. */
+function stateDir(config: Config, name: string): string {
+  if (config.dataDir.startsWith('memory://')) return mkdtempSync(join(tmpdir(), `toolbelt-${name}-`));
+  // Absolute: `npm pack` and the local droplets' agents run in other working directories.
+  return resolve(config.dataDir, name);
 }

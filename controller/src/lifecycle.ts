@@ -1,8 +1,10 @@
 /**
- * Puts the droplet lifecycle together: the DigitalOcean provider (or, without a token, an
- * embedded simulator — the zero-setup quick start), the fleet cache and its sweep source, the
- * create batcher, and the environment, orphan and firewall reconcilers. `startController`
- * hands the reconcilers and the leader-only components to the loop.
+ * The droplet lifecycle's parts: the DigitalOcean provider (or, without a token, an embedded
+ * simulator — the zero-setup quick start), the fleet cache and its sweep source, the create
+ * batcher, and the environment, orphan and firewall reconcilers. Its sources and the batcher
+ * put keys on the runner they are given; the composition root (controller.ts) registers the
+ * reconcilers and the sweep source on that runner. Before a droplet is deleted its tools are
+ * stopped (`stopEnvironmentTools`, bounded), unless `beforeDelete` says otherwise.
  */
 import {
   type BeforeDelete,
@@ -20,6 +22,7 @@ import {
   type Provider,
   type Reconciler,
   type RenderUserData,
+  stopEnvironmentTools,
 } from '@toolbelt/reconcilers';
 import { type Clock, type Db, systemClock } from '@toolbelt/schema';
 import { renderAgentUserData } from '@toolbelt/schema/cloud-init';
@@ -29,20 +32,22 @@ import type { PinnedRelease } from './agent-releases.ts';
 import type { Component } from './component.ts';
 import type { LifecycleConfig } from './lifecycle-config.ts';
 import type { Logger } from './logger.ts';
-import type { EnqueueOptions, KeySink } from './loop/runner.ts';
+import type { KeySink } from './loop/runner.ts';
 import { FleetSweepSource } from './sources/fleet-sweep.ts';
 
 export interface LifecycleOptions {
   config: LifecycleConfig;
   db: Db;
   logger: Logger;
+  /** Where the sweep source and the batcher put keys: the loop's runner. */
+  sink: KeySink;
   registry?: Registry;
   clock?: Clock;
   /** The URL agents dial when TOOLBELT_AGENT_URL is unset (read at create time: the port may be 0 until the server listens). */
   defaultAgentUrl: () => string;
   /** The agent release new droplets install, pinned by URL and SHA-256 (read at create time). */
   agentRelease: () => PinnedRelease;
-  /** Stops an environment's tools before its droplet goes (the tools work fills this). */
+  /** Stops an environment's tools before its droplet goes (default: stop commands, waited for up to 10 s each). */
   beforeDelete?: BeforeDelete;
   /** Hooks of the embedded simulator, e.g. `onBoot` starting a real droplet agent from user_data. */
   simulatorHooks?: SimulatorHooks;
@@ -56,25 +61,13 @@ export interface Lifecycle {
   simulator: Simulator | undefined;
   cache: FleetCache;
   batcher: CreateBatcher;
+  /** The fleet sweep: a source to register on the runner. */
   sweeper: FleetSweepSource;
   reconcilers: Reconciler[];
-  /** Run only on the leader, before the loop's runner starts and after it stops. */
+  /** Run only on the leader, before the loop's runner starts and after it stops (the batcher). */
   leaderComponents: Component[];
-  /** Gives the sources the loop's key sink once it exists. */
-  bindSink(sink: KeySink): void;
   /** Closes the provider's connections and the embedded simulator. */
   close(): Promise<void>;
-}
-
-/** A sink that forwards to the loop's runner once it is bound; drops keys before. */
-class LateSink implements KeySink {
-  target: KeySink | undefined;
-  enqueue(kind: string, key: string, options?: EnqueueOptions): boolean {
-    return this.target?.enqueue(kind, key, options) ?? false;
-  }
-  hasKind(kind: string): boolean {
-    return this.target?.hasKind(kind) ?? false;
-  }
 }
 
 async function connect(options: LifecycleOptions): Promise<{ provider: Provider; simulator: Simulator | undefined }> {
@@ -112,6 +105,14 @@ function defaultRender(options: LifecycleOptions): RenderUserData {
   };
 }
 
+/** The default `beforeDelete`: stops the environment's tools and waits for the answers. */
+function stopToolsFirst({ db, logger }: LifecycleOptions): BeforeDelete {
+  return async (env, signal) => {
+    const result = await stopEnvironmentTools(db, env.environmentId, { signal, stopTimeoutMs: 10_000 });
+    if (result.asked > 0) logger.child({ component: 'tools' }).info({ environmentId: env.environmentId, ...result }, 'stopped tools before deleting the droplet');
+  };
+}
+
 /** Wraps the batcher as a leader-only component. */
 function batcherComponent(batcher: CreateBatcher): Component {
   return { name: 'create-batcher', needsLeadership: true, start: async (signal) => batcher.start(signal), stop: () => batcher.stop() };
@@ -125,7 +126,7 @@ function reconcilersOf(options: LifecycleOptions, parts: { provider: Provider; c
       provider,
       fleet: cache,
       batcher,
-      beforeDelete: options.beforeDelete,
+      beforeDelete: options.beforeDelete ?? stopToolsFirst(options),
       timings: {
         agentRequired: config.agentRequired,
         helloGraceMs: config.agentHelloGraceMs,
@@ -149,7 +150,7 @@ export async function createLifecycle(options: LifecycleOptions): Promise<Lifecy
   const { config, db, logger } = options;
   const clock = options.clock ?? systemClock;
   const { provider, simulator } = await connect(options);
-  const sink = new LateSink();
+  const { sink } = options;
   const cache = new FleetCache({ clock });
   const batcher = new CreateBatcher({
     provider,
@@ -183,8 +184,7 @@ export async function createLifecycle(options: LifecycleOptions): Promise<Lifecy
     batcher,
     sweeper,
     reconcilers: reconcilersOf(options, { provider, cache, batcher }),
-    leaderComponents: [batcherComponent(batcher), sweeper],
-    bindSink: (target) => void (sink.target = target),
+    leaderComponents: [batcherComponent(batcher)],
     async close() {
       provider.close();
       await simulator?.close();

@@ -16,7 +16,7 @@ import { and, eq, gt, inArray, isNull, ne, or, sql } from 'drizzle-orm';
 import type { DbOrTx } from './db.ts';
 import { type Found, type NotFound, notFound, ok } from './outcomes.ts';
 import { rowsOf } from './raw.ts';
-import { dropletCredentials } from './tables.ts';
+import { agentDroplets, dropletCredentials } from './tables.ts';
 
 /** NOTIFY channel carrying the environment id whose credentials were revoked. */
 export const CREDENTIALS_REVOKED_CHANNEL = 'toolbelt_credentials_revoked';
@@ -179,7 +179,7 @@ export async function redeemEnrollmentToken(
   db: DbOrTx,
   token: string,
   options: TimeOption & { environmentId?: string; retryAfterMs?: number } = {},
-): Promise<Found<IssuedCredential> | CredentialRefusal> {
+): Promise<Found<IssuedCredential & { agentId: string }> | CredentialRefusal> {
   const now = options.now ?? new Date();
   const retryBefore = new Date(now.getTime() - (options.retryAfterMs ?? ENROLLMENT_RETRY_AFTER_MS));
   const hash = hashToken(token);
@@ -212,7 +212,8 @@ export async function redeemEnrollmentToken(
           isNull(dropletCredentials.revoked_at),
         ),
       );
-    return ok(await insertAgentCredential(tx, spent.environmentId, now));
+    const [owner] = await tx.select({ agentId: agentDroplets.agent_id }).from(agentDroplets).where(eq(agentDroplets.id, spent.environmentId));
+    return ok({ ...(await insertAgentCredential(tx, spent.environmentId, now)), agentId: owner!.agentId });
   });
 }
 
@@ -268,6 +269,8 @@ async function explainRefusal(
 export interface AuthenticatedAgent {
   credentialId: string;
   environmentId: string;
+  /** The agent the environment belongs to (the environment reconciler's key). */
+  agentId: string;
   /** When the credential was issued (the hub rotates old ones). */
   issuedAt: Date;
 }
@@ -293,12 +296,17 @@ export async function authenticateAgentCredential(
 ): Promise<Found<AuthenticatedAgent> | CredentialRefusal> {
   const now = options.now ?? new Date();
   const hash = hashToken(token);
-  const [row] = await db.select().from(dropletCredentials).where(eq(dropletCredentials.token_hash, hash));
+  const [found] = await db
+    .select({ row: dropletCredentials, agentId: agentDroplets.agent_id })
+    .from(dropletCredentials)
+    .innerJoin(agentDroplets, eq(agentDroplets.id, dropletCredentials.agent_droplet_id))
+    .where(eq(dropletCredentials.token_hash, hash));
+  const row = found?.row;
   if (!row || row.kind !== 'agent' || row.revoked_at || (row.expires_at && row.expires_at.getTime() <= now.getTime())) {
     return explainRefusal(db, hash, 'agent', { now });
   }
   if (!row.used_at) await confirmAgentCredential(db, row.agent_droplet_id, row.id, options);
-  return ok({ credentialId: row.id, environmentId: row.agent_droplet_id, issuedAt: row.created_at });
+  return ok({ credentialId: row.id, environmentId: row.agent_droplet_id, agentId: found.agentId, issuedAt: row.created_at });
 }
 
 /**

@@ -6,6 +6,7 @@
 import { sql } from 'drizzle-orm';
 import type { DbOrTx } from './db.ts';
 import { ToolbeltError } from './errors.ts';
+import { agentDroplets } from './tables.ts';
 
 /** The NOTIFY channel spec writers signal on; the leader's loop listens. */
 export const SPEC_CHANNEL = 'toolbelt_spec';
@@ -36,4 +37,35 @@ export function parseSpecChange(payload: string): SpecChange | undefined {
   const colon = payload.indexOf(':');
   if (colon <= 0 || colon === payload.length - 1) return undefined;
   return { kind: payload.slice(0, colon), key: payload.slice(colon + 1) };
+}
+
+/** The environment reconciler's kind; its key is the **agent id** (the agent holds the switch). */
+export const ENVIRONMENT_KIND = 'environment';
+/** The tools reconciler's kind; its key is the **environment id** (`agent_droplets.id`). */
+export const TOOLS_KIND = 'tools';
+
+/**
+ * Announces a change to an agent's spec (its switch, its environment's region, size or image,
+ * its deletion): its `environment` key, and the `tools` key of its environment if it has one.
+ * Call it in the transaction of the write.
+ */
+export async function announceAgentChange(db: DbOrTx, agentId: string): Promise<void> {
+  await notifySpecChange(db, { kind: ENVIRONMENT_KIND, key: agentId });
+  await announceAgentToolsChange(db, agentId);
+}
+
+/**
+ * Announces a change to what an agent's tools are given (one of its secrets was put or
+ * removed): the `tools` key of its environment, if it has one. Call it in the transaction
+ * of the write.
+ */
+export async function announceAgentToolsChange(db: DbOrTx, agentId: string): Promise<void> {
+  await db.execute(
+    sql`select pg_notify(${SPEC_CHANNEL}, ${`${TOOLS_KIND}:`} || ${agentDroplets.id}::text) from ${agentDroplets} where ${agentDroplets.agent_id}::text = ${agentId}`,
+  );
+}
+
+/** Announces a change to a tool instance of an environment: that environment's `tools` key. */
+export async function announceToolsChange(db: DbOrTx, environmentId: string): Promise<void> {
+  await notifySpecChange(db, { kind: TOOLS_KIND, key: environmentId });
 }

@@ -6,11 +6,8 @@ import {
   FencedError,
   getLease,
   type LeaseToken,
-  notifySpecChange,
-  parseSpecChange,
   releaseLease,
   renewLease,
-  SPEC_CHANNEL,
   tryAcquireLease,
   withFence,
   checkFence,
@@ -137,38 +134,6 @@ describeEachDatabase('leases', (t) => {
     const error = new FencedError(token, 'gone');
     expect(error.code).toBe('LEASE_FENCED');
     expect(error.describe()).toMatch(/write refused: gone — this replica is not the leader/);
-  });
-
-  it('delivers spec changes on commit only, as kind:key', async () => {
-    const received: string[] = [];
-    let arrived: () => void = () => {};
-    const unlisten = await t.database.listen(SPEC_CHANNEL, (payload) => {
-      received.push(payload);
-      arrived();
-    });
-    try {
-      await t.db
-        .transaction(async (tx) => {
-          await notifySpecChange(tx, { kind: 'environment', key: 'rolled-back' });
-          throw new Error('roll back');
-        })
-        .catch(() => {});
-      const next = new Promise<void>((resolve) => (arrived = resolve));
-      await t.db.transaction((tx) => notifySpecChange(tx, { kind: 'environment', key: 'e-1' }));
-      await next;
-      expect(received).toEqual(['environment:e-1']);
-      expect(parseSpecChange(received[0]!)).toEqual({ kind: 'environment', key: 'e-1' });
-    } finally {
-      await unlisten();
-    }
-  });
-
-  it('refuses a kind that would not parse back, and parses only kind:key', async () => {
-    await expect(notifySpecChange(t.db, { kind: 'a:b', key: 'x' })).rejects.toThrow(/not a plain name/);
-    expect(parseSpecChange('tools:abc:def')).toEqual({ kind: 'tools', key: 'abc:def' });
-    expect(parseSpecChange('nokey:')).toBeUndefined();
-    expect(parseSpecChange(':x')).toBeUndefined();
-    expect(parseSpecChange('plain')).toBeUndefined();
   });
 
   if (t.kind !== 'postgres') return;

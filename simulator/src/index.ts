@@ -109,4 +109,4 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     },
   };
 }
-export { createLocalDroplets, type LocalDroplets, type LocalDropletsOptions } from './local-droplets.ts';
+export { createLocalDroplets, type LocalDropletHooks, type LocalDroplets, type LocalDropletsOptions } from './local-droplets.ts';

@@ -36,6 +36,7 @@ import { mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AGENT_RELEASE_FILE, type AgentBootstrap, extractAgentBootstrap } from '@toolbelt/schema/cloud-init';
 import { removeScopedContainers } from './local-containers.ts';
+import type { SimulatorHooks } from './hooks.ts';
 import type { DropletInfo, DropletStatus } from './model.ts';
 
 export interface LocalDropletsOptions {
@@ -57,7 +58,12 @@ export interface LocalDropletsOptions {
   log?: (line: string) => void;
 }
 
+/** The simulator hooks local droplets answer: a `SimulatorHooks` to pass to `startSimulator`. */
+export type LocalDropletHooks = Pick<LocalDroplets, 'onBoot' | 'onDelete' | 'onStatusChange' | 'onRestart' | 'publicIpv4'> & SimulatorHooks;
+
 export interface LocalDroplets {
+  /** The simulator's hooks these droplets answer (pass them to `startSimulator`). */
+  hooks: LocalDropletHooks;
   /** Installs the pinned release and starts the agent (resolves once it runs, or will not). */
   onBoot(droplet: DropletInfo): Promise<void>;
   onDelete(droplet: DropletInfo): Promise<void>;
@@ -102,7 +108,7 @@ export function createLocalDroplets(options: LocalDropletsOptions): LocalDroplet
   const where = (id: number) => ({ dir: dirOf(id), scope: scopeOf(id) });
   const powerCut = (id: number) => cutPower(options, where(id), droplets.get(id));
 
-  return {
+  const hooks: LocalDropletHooks = {
     async onBoot(droplet) {
       const local = bootLocal(options, where(droplet.id), droplet, (line) => log(`droplet ${droplet.id}: ${line}`));
       if (!local) {
@@ -132,15 +138,16 @@ export function createLocalDroplets(options: LocalDropletsOptions): LocalDroplet
       await start(droplet.id, local);
     },
     publicIpv4: () => '127.0.0.1',
+  };
+  return {
+    ...hooks,
+    hooks,
     dockerScopeOf: scopeOf,
     running: () => [...droplets].filter(([, l]) => alive(l.child)).map(([id]) => id),
     agentPid: (id) => (alive(droplets.get(id)?.child) ? droplets.get(id)!.child!.pid : undefined),
     dirOf,
     async stopAll() {
-      for (const id of [...droplets.keys()]) {
-        await powerCut(id);
-        await removeDisk(dirOf(id));
-      }
+      for (const id of [...droplets.keys()]) await powerCut(id).then(() => removeDisk(dirOf(id)));
       droplets.clear();
       endLife();
     },

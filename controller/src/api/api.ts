@@ -1,7 +1,8 @@
 /**
  * The HTTP API (`/v1`) as a component: it mounts its routes on the server's router and,
  * when stopped, ends its open event streams. Options carry the seams other components plug
- * into: `onSpecChange` (the reconcile loop), `secrets` (the secret store) and `metrics`.
+ * into: `secrets` (the secret store) and `metrics`. Spec writes announce themselves to the
+ * reconcile loop in their own transactions (ops/context.ts).
  */
 import { type Clock, type Db, systemClock } from '@toolbelt/schema';
 import type { Component } from '../component.ts';
@@ -11,7 +12,7 @@ import { Authenticator } from './auth.ts';
 import type { ApiDeps, MetricsRegistry } from './deps.ts';
 import { EventFeed } from './event-feed.ts';
 import { buildOpenApi } from './openapi.ts';
-import type { EnvironmentDefaults, OnSpecChange } from './ops/context.ts';
+import type { EnvironmentDefaults } from './ops/context.ts';
 import { ToolConfigValidator } from './ops/tool-config.ts';
 import { ApiRegistry } from './registry.ts';
 import { defineRoute } from './route.ts';
@@ -30,11 +31,6 @@ export interface ApiOptions {
   clock?: Clock;
   /** Region and size of environments created without them. */
   defaults?: EnvironmentDefaults;
-  /**
-   * Told of every committed spec change (`environment` by agent id, `tool` by tool instance
-   * id). The reconcile loop plugs in here; the default only logs at debug level.
-   */
-  onSpecChange?: OnSpecChange;
   secrets?: SecretStore;
   metrics?: MetricsRegistry;
   /** How often event streams poll for new events (default 500 ms). */
@@ -65,7 +61,6 @@ export class Api implements Component {
       clock: options.clock ?? systemClock,
       defaults: options.defaults ?? DEFAULT_ENVIRONMENT,
       configs: new ToolConfigValidator(),
-      onSpecChange: options.onSpecChange ?? ((kind, key) => logger.debug({ kind, key }, 'spec changed')),
       secrets: options.secrets,
       metrics: options.metrics,
       eventPollMs: options.eventPollMs ?? 500,

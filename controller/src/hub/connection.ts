@@ -27,6 +27,8 @@ import type { Logger } from '../logger.ts';
 /** Who a socket speaks for, established at the upgrade. */
 export interface AgentIdentity {
   environmentId: string;
+  /** The agent whose environment it is (the environment reconciler's key). */
+  agentId: string;
   /** The agent credential the socket is tied to (the one issued, for an enrollment). */
   credentialId: string;
   credentialIssuedAt: Date;

@@ -92,7 +92,7 @@ async function handleHello(ctx: HubContext, connection: AgentConnection, hello: 
   connection.helloAt = at.getTime();
   connection.agentVersion = hello.agentVersion;
   ctx.heartbeats.record(connection.environmentId, hello.agentVersion);
-  ctx.emit({ kind: 'hello', environmentId: connection.environmentId });
+  ctx.emit({ kind: 'hello', environmentId: connection.environmentId, agentId: connection.identity.agentId });
   await ctx.commands.deliver(connection, true);
   await ctx.rotateIfDue(connection);
 }

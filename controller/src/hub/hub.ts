@@ -263,7 +263,7 @@ export class AgentHub implements Component {
       connection.send({ type: 'enrolled', environmentId, credentialId: identity.credentialId, credential: identity.enrolledCredential });
       identity.enrolledCredential = undefined;
     }
-    this.#emit({ kind: 'connected', environmentId });
+    this.#emit({ kind: 'connected', environmentId, agentId: identity.agentId });
     const recorded = recordAgentConnected(this.#o.database.db, {
       environmentId,
       replicaId: this.#o.replicaId,
@@ -278,7 +278,7 @@ export class AgentHub implements Component {
     const { environmentId } = connection;
     if (this.#connections.get(environmentId) !== connection) return;
     this.#connections.delete(environmentId);
-    this.#emit({ kind: 'disconnected', environmentId });
+    this.#emit({ kind: 'disconnected', environmentId, agentId: connection.identity.agentId });
     void recordAgentDisconnected(this.#o.database.db, { environmentId, connectionId: connection.id, at: this.#now() }).catch(
       (error: unknown) => this.#o.logger.debug({ err: error, environmentId }, 'recording a disconnect failed'),
     );
@@ -294,7 +294,7 @@ export class AgentHub implements Component {
     if (!connection) return;
     connection.sendError(AGENT_ERROR_CODES.revoked, 'this droplet was de-provisioned; its credential is revoked');
     connection.close(CLOSE_CODES.revoked, 'credential revoked');
-    this.#emit({ kind: 'revoked', environmentId });
+    this.#emit({ kind: 'revoked', environmentId, agentId: connection.identity.agentId });
   }
 
   /** Another replica accepted this agent: close the socket held here unless it is the newest. */

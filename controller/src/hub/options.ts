@@ -14,6 +14,8 @@ import type { Logger } from '../logger.ts';
 export interface AgentEvent {
   kind: 'connected' | 'hello' | 'disconnected' | 'tool_status' | 'inventory' | 'command_result' | 'command_timed_out' | 'revoked';
   environmentId: string;
+  /** The environment's agent, on the events about its connection (connected, hello, disconnected, revoked). */
+  agentId?: string | undefined;
   toolInstanceId?: string | undefined;
   commandId?: string | undefined;
 }

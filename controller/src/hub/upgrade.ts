@@ -83,6 +83,7 @@ export async function authorizeUpgrade(db: Db, req: IncomingMessage, now: Date):
       enrolled: true,
       identity: {
         environmentId: issued.environmentId,
+        agentId: issued.agentId,
         credentialId: issued.credentialId,
         credentialIssuedAt: now,
         enrolledCredential: issued.token,
@@ -91,8 +92,8 @@ export async function authorizeUpgrade(db: Db, req: IncomingMessage, now: Date):
   }
   const authenticated = await authenticateAgentCredential(db, token, { now });
   if (authenticated.kind !== 'ok') return refusalFor(authenticated.reason, 'agent credential');
-  const { environmentId, credentialId, issuedAt } = authenticated.value;
-  return { ok: true, enrolled: false, identity: { environmentId, credentialId, credentialIssuedAt: issuedAt } };
+  const { environmentId, agentId, credentialId, issuedAt } = authenticated.value;
+  return { ok: true, enrolled: false, identity: { environmentId, agentId, credentialId, credentialIssuedAt: issuedAt } };
 }
 
 function refusalFor(reason: string, what: string): Refusal {

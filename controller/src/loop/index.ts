@@ -1,9 +1,8 @@
 /**
- * The reconcile loop: work queue, runner, leader election, spec-change source, events and
+ * The reconcile loop: work queue, runner, leader election, events and
  * metrics (see docs/architecture.md, "The loop").
  */
 export * from './reconciler.ts';
-export { createLoop, type CreateLoopOptions, type Loop, type LoopSettings } from './assemble.ts';
 export { type BackoffOptions, DEFAULT_BACKOFF, backoffDelay } from './backoff.ts';
 export { createEventRecorder, type EventRecorderOptions } from './events.ts';
 export { leaseFence, openFence, refusingFence } from './fence.ts';
@@ -14,4 +13,3 @@ export { type RateLimitOptions, TokenBucket } from './rate-limit.ts';
 export { type ReconcileOutcome, type ReconcileReport, ReconcileTimeoutError } from './reconcile.ts';
 export { type EnqueueOptions, type KeySink, type KeySource, LoopRunner, type RunnerOptions } from './runner.ts';
 export { RUNNER_DEFAULTS } from './runner-options.ts';
-export { SpecChangeSource, type SpecChangeSourceOptions } from './spec-source.ts';

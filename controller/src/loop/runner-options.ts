@@ -12,8 +12,8 @@ import type { ReconcileReport } from './reconcile.ts';
 
 export interface RunnerOptions {
   db: Db;
-  /** One per kind; kinds must be unique plain names. */
-  reconcilers: readonly Reconciler[];
+  /** One per kind; kinds must be unique plain names. More may be added with `register`. */
+  reconcilers?: readonly Reconciler[];
   logger: Logger;
   clock?: Clock;
   /** Where the loop's metrics go (default: a registry of its own). */
@@ -41,7 +41,7 @@ export interface RunnerOptions {
   onOutcome?: (report: ReconcileReport) => void;
 }
 
-export type RunnerSettings = Required<Omit<RunnerOptions, 'fence' | 'onOutcome' | 'backoff'>> &
+export type RunnerSettings = Required<Omit<RunnerOptions, 'fence' | 'onOutcome' | 'backoff' | 'reconcilers'>> &
   Pick<RunnerOptions, 'fence' | 'onOutcome'> & { backoff: BackoffOptions };
 
 export const RUNNER_DEFAULTS = {
@@ -64,14 +64,12 @@ export function resolveRunnerOptions(options: RunnerOptions): RunnerSettings {
     random: Math.random,
     ...definedOnly(options),
     db: options.db,
-    reconcilers: options.reconcilers,
     logger: options.logger,
     backoff: backoffOptions(options.backoff),
   };
   const seen = new Set<string>();
-  for (const { kind } of options.reconcilers) {
-    if (!KIND.test(kind)) invalid(`reconciler kind "${kind}" is not a plain name (letters, digits, _ . -)`);
-    if (seen.has(kind)) invalid(`two reconcilers have the kind "${kind}"`);
+  for (const { kind } of options.reconcilers ?? []) {
+    checkKind(kind, seen);
     seen.add(kind);
   }
   if (!Number.isInteger(settings.workersPerKind) || settings.workersPerKind < 1) {
@@ -84,6 +82,12 @@ export function resolveRunnerOptions(options: RunnerOptions): RunnerSettings {
     invalid(`resyncJitter must be in [0, 1), got ${settings.resyncJitter}`);
   }
   return settings;
+}
+
+/** Refuses a kind that is not a plain name or is already among `taken`. */
+export function checkKind(kind: string, taken: { has(kind: string): boolean }): void {
+  if (!KIND.test(kind)) invalid(`reconciler kind "${kind}" is not a plain name (letters, digits, _ . -)`);
+  if (taken.has(kind)) invalid(`two reconcilers have the kind "${kind}"`);
 }
 
 function definedOnly<T extends object>(options: T): Partial<T> {

@@ -4,10 +4,13 @@
  * place that logs, counts and retries. It is a leader-only component: the `LeaderElector`
  * starts it on gaining the lease and stops it on losing it.
  *
- * Sources only enqueue keys (`enqueue`): spec changes (in process, and from other replicas
- * through `SpecChangeSource`), agent messages, fleet sweeps; timers are `requeueAfterMs`
- * and backoff. While the runner is stopped (this replica does not lead) enqueued keys are
- * dropped: starting always begins with a resync of every key, so nothing is lost.
+ * Reconcilers are registered on it (`register`) and so are the sources that feed it (`watch`,
+ * like controller-runtime's `Watches`): spec changes from every replica, agent messages,
+ * fleet sweeps (controller/src/sources/). Sources only enqueue keys (`enqueue`); timers are
+ * `requeueAfterMs` and backoff. The runner starts its sources before its first resync (so no
+ * change falls between the two) and stops them after its workers. While the runner is stopped
+ * (this replica does not lead) enqueued keys are dropped: starting always begins with a
+ * resync of every key, so nothing is lost.
  */
 import { setMaxListeners } from 'node:events';
 import type { Fence, Reconciler } from '@toolbelt/reconcilers';
@@ -20,7 +23,7 @@ import { type QueueDepth, WorkQueue } from './queue.ts';
 import { TokenBucket } from './rate-limit.ts';
 import { logOutcome } from './report.ts';
 import { type ReconcileReport, runReconcile } from './reconcile.ts';
-import { resolveRunnerOptions, type RunnerOptions, type RunnerSettings } from './runner-options.ts';
+import { checkKind, resolveRunnerOptions, type RunnerOptions, type RunnerSettings } from './runner-options.ts';
 
 export type { RunnerOptions } from './runner-options.ts';
 
@@ -47,20 +50,45 @@ export class LoopRunner implements Component, KeySink {
   readonly #settings: RunnerSettings;
   readonly #reconcilers = new Map<string, Reconciler>();
   readonly #queues = new Map<string, WorkQueue>();
+  readonly #sources: Component[] = [];
+  readonly #limiter: TokenBucket;
   readonly #metrics: LoopMetrics;
   readonly #removeQueueSource: () => void;
-  #running: { abort: AbortController; tasks: Promise<void>[] } | undefined;
+  #running: { abort: AbortController; tasks: Promise<void>[]; sources: Component[] } | undefined;
 
   constructor(options: RunnerOptions) {
     this.#settings = resolveRunnerOptions(options);
-    const { clock, random } = this.#settings;
-    const limiter = new TokenBucket({ ...this.#settings.rateLimit, clock });
-    for (const reconciler of options.reconcilers) {
-      this.#reconcilers.set(reconciler.kind, reconciler);
-      this.#queues.set(reconciler.kind, new WorkQueue({ clock, limiter, random, backoff: this.#settings.backoff }));
-    }
+    this.#limiter = new TokenBucket({ ...this.#settings.rateLimit, clock: this.#settings.clock });
+    this.register(...(options.reconcilers ?? []));
     this.#metrics = loopMetrics(this.#settings.registry);
     this.#removeQueueSource = this.#metrics.addQueueSource(() => this.depths());
+  }
+
+  /** Adds reconcilers, one per kind (before the runner starts). */
+  register(...reconcilers: Reconciler[]): this {
+    this.#assertStopped('register');
+    for (const reconciler of reconcilers) {
+      checkKind(reconciler.kind, this.#reconcilers);
+      const { clock, random, backoff } = this.#settings;
+      this.#reconcilers.set(reconciler.kind, reconciler);
+      this.#queues.set(reconciler.kind, new WorkQueue({ clock, limiter: this.#limiter, random, backoff }));
+    }
+    return this;
+  }
+
+  /**
+   * Adds sources (before the runner starts): components that enqueue keys on this runner.
+   * They start, in order, each time the runner starts — before its first resync — and stop,
+   * in reverse, after its workers.
+   */
+  watch(...sources: Component[]): this {
+    this.#assertStopped('watch');
+    this.#sources.push(...sources);
+    return this;
+  }
+
+  #assertStopped(what: string): void {
+    if (this.#running) throw new ToolbeltError('LOOP_RUNNING', `${what} is for a runner that has not started`);
   }
 
   get running(): boolean {
@@ -100,8 +128,9 @@ export class LoopRunner implements Component, KeySink {
     setMaxListeners(0, abort.signal);
     if (signal.aborted) abort.abort(signal.reason);
     signal.addEventListener('abort', () => abort.abort(signal.reason), { once: true });
+    const sources = await this.#startSources(abort.signal);
     const tasks: Promise<void>[] = [];
-    this.#running = { abort, tasks };
+    this.#running = { abort, tasks, sources };
     for (const [kind, queue] of this.#queues) {
       for (let i = 0; i < this.#settings.workersPerKind; i += 1) tasks.push(this.#work(kind, queue, abort.signal));
     }
@@ -128,9 +157,34 @@ export class LoopRunner implements Component, KeySink {
       systemClock.sleep(this.#settings.stopGraceMs, grace.signal).then(() => false),
     ]);
     grace.abort();
+    await this.#stopSources(running.sources);
     const inFlight = [...this.depths()].reduce((n, [, depth]) => n + depth.inFlight, 0);
     if (!finished) this.#settings.logger.warn({ inFlight }, 'loop stopped with reconciles still running');
     else this.#settings.logger.info('loop stopped');
+  }
+
+  async #startSources(signal: AbortSignal): Promise<Component[]> {
+    const started: Component[] = [];
+    for (const source of this.#sources) {
+      try {
+        await source.start(signal);
+      } catch (error) {
+        await this.#stopSources(started);
+        throw error;
+      }
+      started.push(source);
+    }
+    return started;
+  }
+
+  async #stopSources(started: Component[]): Promise<void> {
+    for (const source of [...started].reverse()) {
+      try {
+        await source.stop();
+      } catch (error) {
+        this.#settings.logger.error({ err: error, source: source.name }, 'a source failed to stop cleanly');
+      }
+    }
   }
 
   /** Forgets the runner's metrics source (call when discarding the runner). */

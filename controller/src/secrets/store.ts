@@ -5,8 +5,13 @@
  * Two backends share one table of metadata: `local` keeps the value envelope-encrypted in
  * the row; `vault` keeps it in Supabase Vault (`vault.create_secret`,
  * `vault.decrypted_secrets`) and the row holds only the vault's id.
+ *
+ * A put or a remove announces the agent's `tools` key in its own transaction
+ * (`announceAgentToolsChange`): the tools reconciler delivers a new version again, or reports
+ * a missing one.
  */
 import {
+  announceAgentToolsChange,
   type Db,
   deleteSecret,
   getSecretRow,
@@ -91,11 +96,19 @@ function localStore(db: Db, keyring: Keyring): SecretStore {
     async put(agentId, name, value) {
       checkSecretInput(name, value);
       const envelope = encryptValue(keyring, value, secretAad(agentId, name));
-      return upsertSecret(db, { agentId, name, backend: 'local', vaultSecretId: null, ...envelope });
+      return db.transaction(async (tx) => {
+        const stored = await upsertSecret(tx, { agentId, name, backend: 'local', vaultSecretId: null, ...envelope });
+        await announceAgentToolsChange(tx, agentId);
+        return stored;
+      });
     },
     list: (agentId) => listSecretMetadata(db, agentId),
     async remove(agentId, name) {
-      return (await deleteSecret(db, agentId, name)) !== undefined;
+      return db.transaction(async (tx) => {
+        const removed = await deleteSecret(tx, agentId, name);
+        await announceAgentToolsChange(tx, agentId);
+        return removed !== undefined;
+      });
     },
     resolve: (agentId, names) =>
       resolveEach(names, async (name) => {
@@ -121,7 +134,7 @@ function vaultStore(db: Db): SecretStore {
           );
           id = created[0]!.id;
         }
-        return upsertSecret(tx, {
+        const stored = await upsertSecret(tx, {
           agentId,
           name,
           backend: 'vault',
@@ -130,13 +143,18 @@ function vaultStore(db: Db): SecretStore {
           ciphertext: null,
           vaultSecretId: id,
         });
+        await announceAgentToolsChange(tx, agentId);
+        return stored;
       });
     },
     list: (agentId) => listSecretMetadata(db, agentId),
     async remove(agentId, name) {
-      const row = await deleteSecret(db, agentId, name);
-      if (row?.vault_secret_id) await db.execute(sql`delete from vault.secrets where id = ${row.vault_secret_id}::uuid`);
-      return row !== undefined;
+      return db.transaction(async (tx) => {
+        const row = await deleteSecret(tx, agentId, name);
+        if (row?.vault_secret_id) await tx.execute(sql`delete from vault.secrets where id = ${row.vault_secret_id}::uuid`);
+        await announceAgentToolsChange(tx, agentId);
+        return row !== undefined;
+      });
     },
     resolve: (agentId, names) =>
       resolveEach(names, async (name) => {

@@ -11,7 +11,7 @@ describeEachDatabase('API: agents and environments', (t) => {
   afterAll(() => api.stop());
   beforeEach(async () => {
     await resetSpecTables(t.db);
-    api.changes.length = 0;
+    await api.clearChanges();
   });
 
   it('creates, gets (by id and name), lists, renames and deletes an agent', async () => {
@@ -34,7 +34,7 @@ describeEachDatabase('API: agents and environments', (t) => {
     const deleted = await api.call('DELETE', '/v1/agents/alpha2');
     expect(deleted.status).toBe(204);
     expect(await listAgents(t.db, { limit: 10 })).toEqual([]);
-    expect(api.changes.filter((c) => c.kind === 'environment' && c.key === id).length).toBeGreaterThan(0);
+    expect((await api.announced()).filter((c) => c.kind === 'environment' && c.key === id).length).toBeGreaterThan(0);
   });
 
   it('pages through agents with limit and after', async () => {
@@ -112,20 +112,23 @@ describeEachDatabase('API: agents and environments', (t) => {
 
   it('switches the environment on: creates the row with defaults and sets the flag in one write', async () => {
     const agent = (await api.call('POST', '/v1/agents', { body: { name: 'env-agent' } })).body;
-    api.changes.length = 0;
+    await api.clearChanges();
     const on = await api.call('PUT', '/v1/agents/env-agent/environment', { body: { active: true } });
     expect(on.status).toBe(200);
     expect(on.body).toMatchObject({ active: true, region: 'nyc3', size: 's-1vcpu-1gb', status: 'pending', agent_id: agent.id });
-    expect(api.changes).toEqual([{ kind: 'environment', key: agent.id }]);
     const [env] = await listEnvironments(t.db, { limit: 10 });
+    expect(await api.announced()).toEqual([
+      { kind: 'environment', key: agent.id },
+      { kind: 'tools', key: env!.id },
+    ]);
     expect(env).toMatchObject({ region: 'nyc3', size: 's-1vcpu-1gb' });
     expect((await api.call('GET', '/v1/agents/env-agent')).body.tool_environment_active).toBe(true);
 
     // Same again: nothing changes, nobody is told.
-    api.changes.length = 0;
+    await api.clearChanges();
     const same = await api.call('PUT', '/v1/agents/env-agent/environment', { body: { active: true } });
     expect(same.headers.get('etag')).toBe(on.headers.get('etag'));
-    expect(api.changes).toEqual([]);
+    expect(await api.announced()).toEqual([]);
 
     const moved = await api.call('PUT', '/v1/agents/env-agent/environment', {
       body: { active: false, region: 'sfo3', size: 's-2vcpu-2gb' },

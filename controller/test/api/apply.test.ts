@@ -25,7 +25,7 @@ describeEachDatabase('API: apply', (t) => {
   afterAll(() => api.stop());
   beforeEach(async () => {
     await resetSpecTables(t.db);
-    api.changes.length = 0;
+    await api.clearChanges();
   });
 
   /** Every spec column of every spec table, to compare states. */
@@ -46,7 +46,7 @@ describeEachDatabase('API: apply', (t) => {
     expect(dry.body.dryRun).toBe(true);
     expect(dry.body.results).toHaveLength(5);
     expect(await state()).toBe(empty);
-    expect(api.changes).toEqual([]);
+    expect(await api.announced()).toEqual([]);
 
     const first = await api.call('POST', '/v1/apply', { rawBody: exampleYaml(), headers: { 'content-type': 'application/yaml' } });
     expect(first.status).toBe(200);
@@ -58,18 +58,18 @@ describeEachDatabase('API: apply', (t) => {
       { kind: 'Tool', name: 'alpha/reasoning', action: 'created' },
     ]);
     expect(dry.body.results).toEqual(first.body.results);
-    expect(api.changes.map((c) => c.kind).sort()).toEqual(['environment', 'tool', 'tool']);
+    expect((await api.announced()).map((c) => c.kind).sort()).toEqual(['environment', 'tools']);
     const tools = (await api.call('GET', '/v1/agents/alpha/tools')).body.items;
     expect(tools.find((x: { instance_name: string }) => x.instance_name === 'reasoning').config_details).toEqual({ model: 'gpt-4o-mini', max_steps: 12 });
     expect((await api.call('GET', '/v1/agents/alpha')).body.environment).toMatchObject({ active: true, region: 'nyc3' });
 
     const applied = await state();
-    api.changes.length = 0;
+    await api.clearChanges();
     const second = await api.call('POST', '/v1/apply', { body: { documents: exampleDocs() } });
     expect(second.body.changed).toBe(false);
     expect(second.body.results.every((r: { action: string }) => r.action === 'unchanged')).toBe(true);
     expect(await state()).toBe(applied);
-    expect(api.changes).toEqual([]);
+    expect(await api.announced()).toEqual([]);
   });
 
   it('round-trips: what the API shows can be applied back without a change', async () => {
@@ -149,7 +149,7 @@ describeEachDatabase('API: apply', (t) => {
     );
     expect(second.body.error.message).toMatch(/documents\[1\] \(Toolbelt "alpha"\)/);
     expect(await state()).toBe(before);
-    expect(api.changes).toEqual([]);
+    expect(await api.announced()).toEqual([]);
   });
 
   it('refuses unknown kinds, duplicates, YAML syntax errors and toolbelts of unknown agents', async () => {

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
-import type { Db } from '@toolbelt/schema';
+import { type Db, notifySpecChange, parseSpecChange, SPEC_CHANNEL, type SpecChange } from '@toolbelt/schema';
 import type { TestDatabase } from '@toolbelt/schema/testing';
 import { sql } from 'drizzle-orm';
 import type { SecretStore } from '../../src/api/secrets.ts';
@@ -22,8 +22,15 @@ export interface TestApi {
   /** Everything printed to the controller's stderr (the one-time admin token line). */
   stderr: string[];
   adminToken: string;
-  /** Spec changes announced so far. */
-  changes: { kind: string; key: string }[];
+  /**
+   * Spec changes announced so far, as the loop hears them (LISTEN on the spec channel). Read
+   * them with `announced()`, which first waits for every earlier commit's notifications.
+   */
+  changes: SpecChange[];
+  /** Every announcement of every commit so far (a marker NOTIFY sent after them has arrived). */
+  announced(): Promise<SpecChange[]>;
+  /** Forgets the announcements so far (after waiting for them all). */
+  clearChanges(): Promise<void>;
   call(method: string, path: string, options?: CallOptions): Promise<Answer>;
   /** Creates a token of `role` through the API (as admin) and returns it. */
   token(role: 'viewer' | 'operator' | 'admin', name?: string): Promise<string>;
@@ -57,16 +64,38 @@ function sink(lines: string[]): Writable {
 export async function startTestApi(t: TestDatabase, options: ControllerOptions = {}): Promise<TestApi> {
   const logs: string[] = [];
   const stderr: string[] = [];
-  const changes: { kind: string; key: string }[] = [];
+  const changes: SpecChange[] = [];
+  const markers = new Map<string, () => void>();
+  const unlisten = await t.database.listen(SPEC_CHANNEL, (payload) => {
+    const change = parseSpecChange(payload);
+    if (change?.kind === MARKER_KIND) markers.get(change.key)?.();
+    else if (change) changes.push(change);
+  });
+  // Notifications reach a listener in commit order: once a marker sent now arrives, every
+  // announcement committed before it has arrived too.
+  const announced = async () => {
+    const key = randomBytes(6).toString('hex');
+    const arrived = new Promise<void>((resolve) => markers.set(key, resolve));
+    await notifySpecChange(t.db, { kind: MARKER_KIND, key });
+    await arrived;
+    markers.delete(key);
+    return [...changes];
+  };
   const adminToken = `tb_${randomBytes(32).toString('base64url')}`;
   const config = parseConfig(['--port', '0', '--data-dir', 'memory://'], { TOOLBELT_ADMIN_TOKEN: adminToken, LOG_LEVEL: 'trace', TOOLBELT_SEED_CATALOG: 'false' });
   const logger = createLogger({ logLevel: 'trace', logFormat: 'json' }, sink(logs));
-  const controller = await serveDatabase(t.database, {
-    config,
-    logger,
-    ownsDatabase: false,
-    options: { onSpecChange: (kind, key) => void changes.push({ kind, key }), stderr: sink(stderr), eventPollMs: 50, loop: false, ...options },
-  });
+  let controller: RunningController;
+  try {
+    controller = await serveDatabase(t.database, {
+      config,
+      logger,
+      ownsDatabase: false,
+      options: { stderr: sink(stderr), eventPollMs: 50, loop: false, ...options },
+    });
+  } catch (error) {
+    await unlisten();
+    throw error;
+  }
   const url = controller.url;
   const call = async (method: string, path: string, o: CallOptions = {}): Promise<Answer> => {
     const headers: Record<string, string> = { ...o.headers };
@@ -94,15 +123,26 @@ export async function startTestApi(t: TestDatabase, options: ControllerOptions =
     stderr,
     adminToken,
     changes,
+    announced,
+    async clearChanges() {
+      await announced();
+      changes.length = 0;
+    },
     call,
     async token(role, name = `${role}-${randomBytes(3).toString('hex')}`) {
       const answer = await call('POST', '/v1/tokens', { body: { name, role } });
       if (answer.status !== 201) throw new Error(`could not create a ${role} token: ${JSON.stringify(answer.body)}`);
       return answer.body.token as string;
     },
-    stop: () => controller.stop(),
+    async stop() {
+      await unlisten();
+      await controller.stop();
+    },
   };
 }
+
+/** The kind of the marker notifications `announced` sends (no reconciler has it). */
+const MARKER_KIND = 'test-marker';
 
 /** A catalog tool for tests: an echo MCP server with a small config template. */
 export const echoCatalogTool = {

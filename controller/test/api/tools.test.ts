@@ -16,7 +16,7 @@ describeEachDatabase('API: catalog and toolbelt', (t) => {
   afterAll(() => api.stop());
   beforeEach(async () => {
     await resetSpecTables(t.db);
-    api.changes.length = 0;
+    await api.clearChanges();
   });
   const toolCount = async () => rowsOf<{ n: number }>(await t.db.execute(sql`select count(*)::int as n from agent_droplet_tools`))[0]?.n;
 
@@ -60,7 +60,7 @@ describeEachDatabase('API: catalog and toolbelt', (t) => {
   it('adds a tool checked against the catalog, with config defaults, creating an inactive environment', async () => {
     await api.call('POST', '/v1/catalog', { body: echoCatalogTool });
     const agent = (await api.call('POST', '/v1/agents', { body: { name: 'toolish' } })).body;
-    api.changes.length = 0;
+    await api.clearChanges();
     const added = await api.call('POST', '/v1/agents/toolish/tools', {
       token: operator,
       body: { tool_name: 'echo', config_details: { greeting: 'hi' }, secret_refs: { OPENAI_API_KEY: 'openai' } },
@@ -75,13 +75,13 @@ describeEachDatabase('API: catalog and toolbelt', (t) => {
       desired_state: 'running',
       status: 'pending',
     });
-    expect(api.changes).toEqual(
+    const [env] = await listEnvironments(t.db, { limit: 10 });
+    expect(await api.announced()).toEqual(
       expect.arrayContaining([
-        { kind: 'tool', key: added.body.id },
+        { kind: 'tools', key: env!.id },
         { kind: 'environment', key: agent.id },
       ]),
     );
-    const [env] = await listEnvironments(t.db, { limit: 10 });
     expect(env).toMatchObject({ region: 'nyc3', size: 's-1vcpu-1gb' });
     expect((await api.call('GET', '/v1/agents/toolish')).body.tool_environment_active).toBe(false);
 
@@ -120,14 +120,15 @@ describeEachDatabase('API: catalog and toolbelt', (t) => {
     await api.call('POST', '/v1/agents', { body: { name: 'tuner' } });
     const added = await api.call('POST', '/v1/agents/tuner/tools', { body: { tool_name: 'echo', secret_refs: { OPENAI_API_KEY: 's' } } });
     const etag = added.headers.get('etag')!;
-    api.changes.length = 0;
+    await api.clearChanges();
     const patched = await api.call('PATCH', '/v1/agents/tuner/tools/echo', {
       body: { version: '1.0.0', config_details: { repeat: 3 }, desired_state: 'stopped' },
       headers: { 'if-match': etag },
     });
     expect(patched.status).toBe(200);
     expect(patched.body).toMatchObject({ version: '1.0.0', config_details: { greeting: 'hello', repeat: 3 }, desired_state: 'stopped', generation: 2 });
-    expect(api.changes).toEqual([{ kind: 'tool', key: added.body.id }]);
+    const [env] = await listEnvironments(t.db, { limit: 10 });
+    expect(await api.announced()).toEqual([{ kind: 'tools', key: env!.id }]);
     const stale = await api.call('PATCH', '/v1/agents/tuner/tools/echo', { body: { desired_state: 'running' }, headers: { 'if-match': etag } });
     expect(stale.status).toBe(409);
     const badVersion = await api.call('PATCH', `/v1/agents/tuner/tools/${added.body.id}`, { body: { version: '0.1' } });

@@ -121,13 +121,7 @@ function localDroplets(): { local: LocalDroplets; hooks: SimulatorHooks; remove(
   const local = createLocalDroplets({ root, reconnect: { initialDelayMs: 250, maxDelayMs: 2_000 } });
   return {
     local,
-    hooks: {
-      onBoot: (d) => local.onBoot(d),
-      onDelete: (d) => local.onDelete(d),
-      onStatusChange: (d, from) => local.onStatusChange(d, from),
-      onRestart: (d) => local.onRestart(d),
-      publicIpv4: (d) => local.publicIpv4(d),
-    },
+    hooks: local.hooks,
     async remove() {
       await local.stopAll();
       rmSync(root, { recursive: true, force: true });

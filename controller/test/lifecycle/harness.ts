@@ -53,17 +53,16 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
   const warnings: Record<string, unknown>[] = [];
   const logger = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(JSON.parse(line)) });
   const registry = new Registry();
-  const lifecycle = await createLifecycle({ config, db: options.db, logger, registry, defaultAgentUrl: () => 'ws://127.0.0.1:9/agent/v1', agentRelease: () => NO_AGENT_RELEASE });
   const runner = new LoopRunner({
     db: options.db,
-    reconcilers: lifecycle.reconcilers,
     logger,
     registry,
     workersPerKind: options.workers ?? 8,
     resyncIntervalMs: 60_000,
     backoff: { baseMs: 100, maxMs: 2_000 },
   });
-  lifecycle.bindSink(runner);
+  const lifecycle = await createLifecycle({ config, db: options.db, logger, sink: runner, registry, defaultAgentUrl: () => 'ws://127.0.0.1:9/agent/v1', agentRelease: () => NO_AGENT_RELEASE });
+  runner.register(...lifecycle.reconcilers).watch(lifecycle.sweeper);
   const abort = new AbortController();
   for (const component of lifecycle.leaderComponents) await component.start(abort.signal);
   await runner.start(abort.signal);

@@ -207,8 +207,10 @@ describeEachDatabase('droplet lifecycle', (t) => {
     const [untagged] = await provider.createDroplets(['tb-7f0c8f5e-6c0b-4a3e-9d7e-0a1b2c3d4e5f'], { ...shared, tags: [] });
     provider.close();
     h.lifecycle.cache.requestSweep();
+    const orphansDeleted = async () => (await listEvents(t.db, { objectKind: 'droplet', limit: 50 })).filter((e) => e.reason === 'OrphanDeleted');
+    // The event follows the delete call: wait for both, however slow the machine.
     await eventually(
-      () => h.sim.state.getDroplet(orphan!.id) === undefined && h.sim.state.getDroplet(stray!.id) === undefined,
+      async () => h.sim.state.getDroplet(orphan!.id) === undefined && h.sim.state.getDroplet(stray!.id) === undefined && (await orphansDeleted()).length >= 2,
       () => JSON.stringify(h.sim.state.listDroplets().map((d) => d.name)),
     );
     expect(h.sim.state.getDroplet(untagged!.id)).toBeDefined();

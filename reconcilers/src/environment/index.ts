@@ -8,7 +8,7 @@
  *   → act (act.ts: intent first, idempotent calls, fenced writes)
  *   → status and events.
  */
-import { listEnvironmentKeys, loadEnvironmentState, removeDeletedAgent } from '@toolbelt/schema';
+import { ENVIRONMENT_KIND, listEnvironmentKeys, loadEnvironmentState, removeDeletedAgent } from '@toolbelt/schema';
 import type { Db } from '@toolbelt/schema';
 import type { ReconcileContext, Reconciler, ReconcileResult } from '../contract.ts';
 import type { FleetCache } from '../fleet.ts';
@@ -18,8 +18,8 @@ import { diffEnvironment } from './diff.ts';
 import { diffInputOf } from './observe.ts';
 import { type LifecycleTimings, resolveTimings } from './options.ts';
 
-/** The reconciler kind (and the kind of its events' object). */
-export const ENVIRONMENT_KIND = 'environment';
+/** The reconciler kind (and the kind of its events' object), defined with the spec changes. */
+export { ENVIRONMENT_KIND };
 
 export interface EnvironmentReconcilerOptions {
   provider: LifecycleProvider;

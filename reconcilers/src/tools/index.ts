@@ -17,6 +17,7 @@ import {
   replaceToolObservations,
   setToolDelivery,
   type ToolInstance,
+  TOOLS_KIND,
   updateToolStatus,
 } from '@toolbelt/schema';
 import type { ReconcileContext, Reconciler, ReconcileResult } from '../contract.ts';
@@ -25,7 +26,8 @@ import { loadToolsState } from './load.ts';
 import { diffTools, MAX_EVENTS_PER_RECONCILE, MAX_ORPHANS_PER_RECONCILE } from './diff.ts';
 import { identityPackage, type ResolvePackage } from './spec.ts';
 
-export const TOOLS_KIND = 'tools';
+/** The reconciler kind, defined with the spec changes (`announceToolsChange`). */
+export { TOOLS_KIND };
 /** Events about one tool instance carry this object kind and the instance id. */
 export const TOOL_OBJECT_KIND = 'tool';
 

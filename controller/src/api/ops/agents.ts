@@ -1,10 +1,11 @@
 /**
  * Writes on agents and their tool environments, shared by the routes and `apply`. Each
- * takes a WriteContext (one transaction), throws ApiError on bad input, and records the
- * spec changes it made.
+ * takes a WriteContext (one transaction), throws ApiError on bad input, and announces the
+ * spec changes it made in that transaction (`announceAgentChange`: delivered on commit only).
  */
 import {
   type Agent,
+  announceAgentChange,
   type AgentWithEnvironment,
   createAgent,
   createEnvironment,
@@ -74,7 +75,7 @@ export async function createAgentWrite(
       hint: 'pick another name, or change the existing agent with PATCH',
     });
   }
-  ctx.changes.push({ kind: 'environment', key: created.value.id });
+  await announceAgentChange(ctx.tx, created.value.id);
   if (input.environment) await setEnvironment(ctx, created.value, input.environment);
   return reload(ctx.tx, created.value.id);
 }
@@ -99,7 +100,7 @@ export async function updateAgentWrite(
     }
     throw conflictError(result.reason, 'pick another name');
   }
-  if (result.value.generation !== agent.generation) ctx.changes.push({ kind: 'environment', key: agent.id });
+  if (result.value.generation !== agent.generation) await announceAgentChange(ctx.tx, agent.id);
   return reload(ctx.tx, agent.id);
 }
 
@@ -119,7 +120,7 @@ export async function deleteAgentWrite(ctx: WriteContext, ref: string, ifMatch?:
     return 'deleted';
   }
   await requestAgentDeletion(ctx.tx, agent.id);
-  ctx.changes.push({ kind: 'environment', key: agent.id });
+  await announceAgentChange(ctx.tx, agent.id);
   return 'deleting';
 }
 
@@ -146,7 +147,7 @@ export async function setEnvironment(
     await updateAgentSpec(ctx.tx, agent.id, { tool_environment_active: spec.active });
     changed.push('active');
   }
-  if (changed.length > 0) ctx.changes.push({ kind: 'environment', key: agent.id });
+  if (changed.length > 0) await announceAgentChange(ctx.tx, agent.id);
   return changed;
 }
 
@@ -179,6 +180,6 @@ export async function ensureEnvironment(ctx: WriteContext, agent: Agent): Promis
   const existing = await lockEnvironmentOfAgent(ctx.tx, agent.id);
   if (existing) return existing;
   await addEnvironment(ctx, agent, {});
-  ctx.changes.push({ kind: 'environment', key: agent.id });
+  await announceAgentChange(ctx.tx, agent.id);
   return (await lockEnvironmentOfAgent(ctx.tx, agent.id))!;
 }

@@ -2,11 +2,13 @@
  * Writes on an agent's tool instances, shared by the routes and `apply`. Each tool is
  * checked against the catalog: the tool must exist, its version must be one the catalog
  * offers, its config must satisfy the catalog's template (defaults filled in), and every
- * secret the template names must be bound by name.
+ * secret the template names must be bound by name. A change is announced in the write's
+ * transaction as its environment's `tools` key (`announceToolsChange`).
  */
 import {
   type Agent,
   addToolInstance,
+  announceToolsChange,
   type CatalogTool,
   type Db,
   getCatalogTool,
@@ -156,7 +158,7 @@ export async function addToolWrite(
       details: [{ path: formatPath([...path, spec.instance_name ? 'instance_name' : 'tool_name']), message: 'is taken' }],
     });
   }
-  ctx.changes.push({ kind: 'tool', key: added.value.id });
+  await announceToolsChange(ctx.tx, added.value.agent_droplet_id);
   return { tool: added.value, toolName: resolved.catalog.tool_name };
 }
 
@@ -199,7 +201,7 @@ export async function updateToolWrite(
     ...(patch.desired_state === undefined ? {} : { desired_state: patch.desired_state }),
   });
   if (updated.kind !== 'ok') throw notFoundError(`tool "${current.instance_name}"`);
-  if (updated.value.generation !== current.generation) ctx.changes.push({ kind: 'tool', key: current.id });
+  if (updated.value.generation !== current.generation) await announceToolsChange(ctx.tx, current.agent_droplet_id);
   return { tool: updated.value, toolName: record.toolName };
 }
 
@@ -211,6 +213,6 @@ export async function removeToolWrite(ctx: WriteContext, record: ToolRecord, ifM
   }
   const removed = await requestToolRemoval(ctx.tx, record.tool.id);
   if (removed.kind !== 'ok') throw notFoundError(`tool "${record.tool.instance_name}"`);
-  ctx.changes.push({ kind: 'tool', key: record.tool.id });
+  await announceToolsChange(ctx.tx, record.tool.agent_droplet_id);
   return { tool: removed.value, toolName: record.toolName };
 }

@@ -7,7 +7,7 @@
 import { type Database, parseSpecChange, SPEC_CHANNEL, systemClock } from '@toolbelt/schema';
 import type { Component } from '../component.ts';
 import type { Logger } from '../logger.ts';
-import type { KeySink } from './runner.ts';
+import type { KeySink } from '../loop/runner.ts';
 
 export interface SpecChangeSourceOptions {
   database: Pick<Database, 'listen'>;

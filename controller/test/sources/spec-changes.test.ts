@@ -4,8 +4,8 @@ import { sql } from 'drizzle-orm';
 import { Registry } from 'prom-client';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { LoopRunner } from '../../src/loop/runner.ts';
-import { SpecChangeSource } from '../../src/loop/spec-source.ts';
-import { captureLogger, type CapturedLogger, deferred, flush, Outcomes, scripted } from './helpers.ts';
+import { SpecChangeSource } from '../../src/sources/spec-changes.ts';
+import { captureLogger, type CapturedLogger, deferred, flush, Outcomes, scripted } from '../loop/helpers.ts';
 
 let log: CapturedLogger;
 let outcomes: Outcomes;
