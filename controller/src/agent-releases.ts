@@ -18,9 +18,17 @@ import { AGENT_RELEASE_FILE } from '@toolbelt/schema/cloud-init';
 import { type Router, sendError, sendJson } from './http/router.ts';
 import type { Logger } from './logger.ts';
 
+/** `true` in the production build (esbuild's `define`, scripts/build.mjs); undeclared under tsx. */
+declare const TOOLBELT_BUILT: boolean | undefined;
+const BUILT = typeof TOOLBELT_BUILT !== 'undefined' && TOOLBELT_BUILT;
 const AGENT_SOURCES = fileURLToPath(new URL('../../droplet-agent/src/', import.meta.url));
-/** Where a checkout builds its releases (ignored by git). */
-export const DEFAULT_AGENT_RELEASES_DIR = fileURLToPath(new URL('../../droplet-agent/dist/releases/', import.meta.url));
+/**
+ * Where a checkout builds its releases (ignored by git); in the production build, the
+ * release `npm run build` made, beside the bundle (`dist/agent-releases/`).
+ */
+export const DEFAULT_AGENT_RELEASES_DIR = fileURLToPath(
+  new URL(BUILT ? '../agent-releases/' : '../../droplet-agent/dist/releases/', import.meta.url),
+);
 const VERSION = /^[0-9A-Za-z][0-9A-Za-z.+-]{0,63}$/;
 
 /** One release as `release.json` describes it. */
@@ -57,7 +65,7 @@ export class AgentReleases {
 
   /** Builds the checkout's release when stale, then reads every release in the directory. */
   async load(): Promise<void> {
-    const built = existsSync(AGENT_SOURCES) ? await buildFromCheckout(this.#o.dir) : undefined;
+    const built = !BUILT && existsSync(AGENT_SOURCES) ? await buildFromCheckout(this.#o.dir) : undefined;
     if (built) this.#o.logger.info({ version: built.version, sha256: built.sha256 }, `agent release ${built.version} ready`);
     this.#releases = await readReleases(this.#o.dir);
     const wanted = this.#o.version ?? built?.version ?? newest([...this.#releases.keys()]);

@@ -15,6 +15,8 @@ export const SETTINGS = {
   port: { env: 'PORT', flag: 'port', help: 'port of the HTTP server (0 picks a free one)' },
   databaseUrl: { env: 'DATABASE_URL', flag: 'database-url', help: 'Postgres URL; unset means embedded PGlite' },
   dataDir: { env: 'TOOLBELT_DATA_DIR', flag: 'data-dir', help: "PGlite's data directory" },
+  tlsCertFile: { env: 'TOOLBELT_TLS_CERT_FILE', flag: 'tls-cert-file', help: 'built-in TLS: PEM certificate (chain); reloaded when it changes' },
+  tlsKeyFile: { env: 'TOOLBELT_TLS_KEY_FILE', flag: 'tls-key-file', help: 'built-in TLS: PEM private key of that certificate' },
   dbSchema: { env: 'TOOLBELT_DB_SCHEMA', flag: 'db-schema', help: 'the Postgres schema holding all of toolbelt\'s tables' },
   logLevel: { env: 'LOG_LEVEL', flag: 'log-level', help: LOG_LEVELS.join(', ') },
   logFormat: { env: 'LOG_FORMAT', flag: 'log-format', help: 'json, pretty, or auto (pretty on a terminal)' },
@@ -83,6 +85,8 @@ const fields = z.object({
     .optional()
     .transform((v) => (v === '' ? undefined : v)),
   dataDir: z.string().min(1).default('./.toolbelt/data'),
+  tlsCertFile: z.preprocess(blankToUndefined, z.string().min(1).optional()),
+  tlsKeyFile: z.preprocess(blankToUndefined, z.string().min(1).optional()),
   dbSchema: z.preprocess(
     blankToUndefined,
     z
@@ -131,6 +135,10 @@ export const configSchema = fields
   }))
   .superRefine((c, ctx) => {
     for (const [path, message] of lifecycleConfigProblems(c)) ctx.addIssue({ code: 'custom', path: [path], message });
+    if ((c.tlsCertFile === undefined) !== (c.tlsKeyFile === undefined)) {
+      const missing = c.tlsCertFile === undefined ? 'tlsCertFile' : 'tlsKeyFile';
+      ctx.addIssue({ code: 'custom', path: [missing], message: 'built-in TLS needs both TOOLBELT_TLS_CERT_FILE and TOOLBELT_TLS_KEY_FILE' });
+    }
     if (c.leaseRenewMs * 2 > c.leaseTtlMs) {
       ctx.addIssue({
         code: 'custom',

@@ -272,7 +272,8 @@ function buildServing(database: Database, { config, logger, options }: Setup, re
     metrics: options.metrics ?? registry,
   });
   api.mount(router);
-  const http = new HttpServer({ host: config.host, port: config.port, router, logger });
+  const tls = config.tlsCertFile && config.tlsKeyFile ? { certFile: config.tlsCertFile, keyFile: config.tlsKeyFile } : undefined;
+  const http = new HttpServer({ host: config.host, port: config.port, router, logger, tls });
   const shelf = new PackageShelf({ dir: stateDir(config, 'packages'), logger, publicUrl: () => publicHttpUrl(config, http.url) });
   shelf.mount(router);
   const releases = new AgentReleases({
@@ -286,7 +287,7 @@ function buildServing(database: Database, { config, logger, options }: Setup, re
     heartbeatIntervalMs: config.agentHeartbeatMs,
     ...options.hub,
     ...(options.clock ? { clock: options.clock } : {}),
-    secrets: options.hub?.secrets ?? secretResolver(database.db, options.secrets),
+    secrets: options.hub?.secrets ?? secretResolver(database.db, options.secrets, registry),
     onAgentEvent: (event) => {
       options.hub?.onAgentEvent?.(event);
       agentEvents?.onAgentEvent(event);

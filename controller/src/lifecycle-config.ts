@@ -5,6 +5,7 @@
  */
 import { DEFAULT_FLEET_TAG, DIGITALOCEAN_API_URL, normalizeApiUrl, tagProblem } from '@toolbelt/reconcilers';
 import { z } from 'zod';
+import { isAllowedAgentUrl } from '@toolbelt/schema/cloud-init';
 
 /** Environment variable, flag and help of each lifecycle setting. */
 export const LIFECYCLE_SETTINGS = {
@@ -39,6 +40,7 @@ export const LIFECYCLE_SETTINGS = {
   sshKeys: { env: 'TOOLBELT_SSH_KEYS', flag: 'ssh-keys', help: 'comma-separated DigitalOcean SSH key ids or fingerprints put on every droplet created (SSH stays closed unless TOOLBELT_ADMIN_CIDRS)' },
   toolSourceCidrs: { env: 'TOOLBELT_TOOL_SOURCE_CIDRS', flag: 'tool-source-cidrs', help: "comma-separated CIDRs allowed to reach the tools' ports" },
   agentUrl: { env: 'TOOLBELT_AGENT_URL', flag: 'agent-url', help: 'the URL droplet agents dial (wss://…/agent/v1)' },
+  agentCaFile: { env: 'TOOLBELT_AGENT_CA_FILE', flag: 'agent-ca-file', help: "a private CA (PEM) droplet agents trust for the controller's certificate" },
   agentVersion: { env: 'TOOLBELT_AGENT_VERSION', flag: 'agent-version', help: 'agent release new droplets install (default: the one this controller built)' },
   agentReleasesDir: { env: 'TOOLBELT_AGENT_RELEASES_DIR', flag: 'agent-releases-dir', help: 'where the agent releases served at /agent/v1/releases are' },
   nodeDistUrl: { env: 'TOOLBELT_NODE_DIST_URL', flag: 'node-dist-url', help: 'where droplets download Node (nodejs.org/dist or a mirror laid out like it)' },
@@ -126,6 +128,7 @@ export const lifecycleFields = {
   ),
   toolSourceCidrs: cidrs,
   agentUrl: z.preprocess(blank, z.string().url().optional()),
+  agentCaFile: z.preprocess(blank, z.string().min(1).optional()),
   agentVersion: z.preprocess(blank, z.string().regex(/^[0-9A-Za-z][0-9A-Za-z.+-]{0,63}$/, 'must be a version').optional()),
   agentReleasesDir: z.preprocess(blank, z.string().optional()),
   nodeDistUrl: z.preprocess(blank, z.string().url().refine((u) => /^https?:\/\//.test(u) && !/['"\\\s]/.test(u), 'must be an http(s) URL').default('https://nodejs.org/dist')),
@@ -169,7 +172,7 @@ export function lifecycleConfigProblems(c: LifecycleConfig): [keyof typeof LIFEC
   if (c.digitaloceanToken && !c.agentUrl) {
     problems.push(['agentUrl', 'is required with DIGITALOCEAN_TOKEN: the wss:// URL droplets reach the controller at, e.g. wss://toolbelt.example.com/agent/v1']);
   }
-  if (c.agentUrl && !/^wss:\/\/|^ws:\/\/(127\.|localhost|\[::1\])/.test(c.agentUrl)) {
+  if (c.agentUrl && !isAllowedAgentUrl(c.agentUrl)) {
     problems.push(['agentUrl', 'must be wss:// (ws:// only on loopback)']);
   }
   return problems;

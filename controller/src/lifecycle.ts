@@ -26,6 +26,7 @@ import {
 } from '@toolbelt/reconcilers';
 import { type Clock, type Db, systemClock } from '@toolbelt/schema';
 import { renderAgentUserData } from '@toolbelt/schema/cloud-init';
+import { readAgentCa } from './http/tls.ts';
 import { type Simulator, type SimulatorHooks, startSimulator } from '@toolbelt/simulator';
 import type { Registry } from 'prom-client';
 import type { PinnedRelease } from './agent-releases.ts';
@@ -89,6 +90,8 @@ async function connect(options: LifecycleOptions): Promise<{ provider: Provider;
 
 function defaultRender(options: LifecycleOptions): RenderUserData {
   const { config } = options;
+  // Read once at start: a missing or bad CA file stops the controller with advice.
+  const controllerCa = config.agentCaFile ? readAgentCa(config.agentCaFile) : undefined;
   return ({ enrollmentToken }) => {
     const release = options.agentRelease();
     return renderAgentUserData({
@@ -101,6 +104,7 @@ function defaultRender(options: LifecycleOptions): RenderUserData {
       nodeVersion: config.nodeVersion,
       // The agent heartbeats at this interval from its start (welcome repeats it on every connection).
       heartbeatIntervalMs: config.agentHeartbeatMs,
+      ...(controllerCa ? { controllerCa } : {}),
     });
   };
 }

@@ -49,6 +49,20 @@ describe('parseConfig', () => {
     expect(() => parseConfig([], { TOOLBELT_RECONCILE_WORKERS: '0' })).toThrow(/TOOLBELT_RECONCILE_WORKERS/);
   });
 
+  it('reads the deployment settings and refuses bad ones, naming the setting and the value', () => {
+    expect(parseConfig([], {})).toMatchObject({ dbSchema: 'toolbelt', tlsCertFile: undefined, tlsKeyFile: undefined, agentCaFile: undefined });
+    expect(
+      parseConfig(['--db-schema', 'tb_prod'], { TOOLBELT_TLS_CERT_FILE: '/etc/t/cert.pem', TOOLBELT_TLS_KEY_FILE: '/etc/t/key.pem', TOOLBELT_AGENT_CA_FILE: '/etc/t/ca.pem' }),
+    ).toMatchObject({ dbSchema: 'tb_prod', tlsCertFile: '/etc/t/cert.pem', tlsKeyFile: '/etc/t/key.pem', agentCaFile: '/etc/t/ca.pem' });
+    for (const bad of ['Toolbelt', 'pg_toolbelt', 'tool-belt', 'a;drop', 'information_schema']) {
+      expect(() => parseConfig([], { TOOLBELT_DB_SCHEMA: bad })).toThrow(`TOOLBELT_DB_SCHEMA (--db-schema) = ${JSON.stringify(bad)}`);
+    }
+    expect(() => parseConfig([], { TOOLBELT_TLS_CERT_FILE: '/etc/t/cert.pem' })).toThrow(
+      /TOOLBELT_TLS_KEY_FILE \(--tls-key-file\) = undefined: built-in TLS needs both/,
+    );
+    expect(() => parseConfig(['--tls-key-file', '/k.pem'], {})).toThrow(/TOOLBELT_TLS_CERT_FILE \(--tls-cert-file\)/);
+  });
+
   it('reads the environment and lets flags win', () => {
     const config = parseConfig(['--port', '9001', '--data-dir', '/tmp/x'], {
       PORT: '7000',

@@ -111,6 +111,7 @@ export class Agent {
     const { config } = this.#o;
     return new Connection({
       url: config.controllerUrl,
+      ca: config.controllerCa,
       clock: this.#o.clock,
       reconnect: config.reconnect,
       agentVersion: this.#o.agentVersion,

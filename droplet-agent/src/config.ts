@@ -34,6 +34,11 @@ const controllerUrl = z
 export const agentConfigSchema = z.object({
   /** The controller's agent endpoint, e.g. wss://controller.example.com/agent/v1. */
   controllerUrl,
+  /**
+   * PEM certificate(s) of a private CA: when set, the controller's wss:// certificate must
+   * chain to it (and to nothing else); unset, the system's public CAs are trusted.
+   */
+  controllerCa: z.string().max(16 * 1024).regex(/-----BEGIN CERTIFICATE-----/, 'must be PEM certificates').optional(),
   /** Single-use token traded for a per-droplet credential on first connect. */
   enrollmentToken: z.string().min(16).max(512).optional(),
   /** Where the agent keeps its credential and tool records (0700). */

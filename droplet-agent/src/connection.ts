@@ -28,6 +28,8 @@ export type ConnectionState = 'idle' | 'connecting' | 'open' | 'waiting' | 'revo
 
 export interface ConnectionOptions {
   url: string;
+  /** A private CA (PEM) the controller's certificate must chain to; default: the system's CAs. */
+  ca?: string | undefined;
   clock: Clock;
   reconnect: { initialDelayMs: number; maxDelayMs: number };
   agentVersion: string;
@@ -130,6 +132,7 @@ export class Connection {
         },
         maxPayload: MAX_FRAME_BYTES,
         handshakeTimeout: 15_000,
+        ...(this.#o.ca ? { ca: this.#o.ca } : {}),
         perMessageDeflate: false,
       });
       this.#socket = socket;

@@ -294,6 +294,9 @@ describe('diffTools', () => {
     const next = diff([], strays, open);
     expect(next.orphans).toEqual([]);
     expect(next.orphansLeft).toBe(1000 - MAX_ORPHANS_PER_RECONCILE);
+    // …also when a newer inventory no longer lists the tools they are for.
+    const fresh = Array.from({ length: 100 }, (_, i) => report({ toolInstanceId: `fresh-${i}` }));
+    expect(diff([], fresh, open).orphans).toEqual([]);
   });
 
   it('writes at most MAX_EVENTS_PER_RECONCILE events, warnings first', () => {

@@ -12,16 +12,27 @@ import { agentDroplets, agentDropletTools, agents } from './tables.ts';
 export type Agent = typeof agents.$inferSelect;
 export interface AgentSpec {
   name: string;
+  /** The platform's id for the agent (unique, 1–128 characters); null clears it. */
+  external_id?: string | null;
   description?: string;
   tool_environment_active?: boolean;
 }
 
-/** Creates an agent; a taken name is a conflict. */
+/** Creates an agent; a taken name or external id is a conflict. */
 export async function createAgent(db: DbOrTx, spec: AgentSpec): Promise<Found<Agent> | Conflict> {
+  if (spec.external_id && (await getAgentByExternalId(db, spec.external_id))) {
+    return conflict(`an agent with external_id "${spec.external_id}" already exists`);
+  }
   return uniqueOrConflict(async () => {
     const [row] = await db.insert(agents).values(spec).returning();
     return row!;
-  }, `an agent named "${spec.name}" already exists`);
+  }, `an agent named "${spec.name}" (or with external_id "${spec.external_id ?? ''}") already exists`);
+}
+
+/** The agent carrying the platform's id `externalId`. */
+export async function getAgentByExternalId(db: DbOrTx, externalId: string): Promise<Agent | undefined> {
+  const [row] = await db.select().from(agents).where(eq(agents.external_id, externalId));
+  return row;
 }
 
 export async function getAgent(db: DbOrTx, id: string): Promise<Agent | undefined> {
@@ -60,7 +71,9 @@ export async function updateAgentSpec(
       : and(eq(agents.id, id), eq(agents.generation, expectedGeneration));
   const result = await uniqueOrConflict(
     () => db.update(agents).set(patch).where(where).returning(),
-    `an agent named "${patch.name}" already exists`,
+    patch.external_id
+      ? `an agent named "${patch.name ?? '…'}" or with external_id "${patch.external_id}" already exists`
+      : `an agent named "${patch.name}" already exists`,
   );
   if (result.kind === 'conflict') return result;
   const [row] = result.value;

@@ -3,7 +3,7 @@
  * (see `hashApiToken`) and never pass the token itself here.
  */
 import { createHash } from 'node:crypto';
-import { and, asc, eq, isNull } from 'drizzle-orm';
+import { and, asc, eq, isNull, ne } from 'drizzle-orm';
 import type { DbOrTx } from './db.ts';
 import { type Found, type NotFound, notFound, ok } from './outcomes.ts';
 import { type ApiRole, apiTokens } from './tables.ts';
@@ -69,6 +69,20 @@ export async function revokeApiToken(db: DbOrTx, id: string, at: Date): Promise<
   if (row) return ok(info(row));
   const [current] = await db.select().from(apiTokens).where(eq(apiTokens.id, id));
   return current ? ok(info(current)) : notFound;
+}
+
+/**
+ * Revokes every live token named `name` whose hash is not `keepHash`; returns how many. The
+ * token configured by TOOLBELT_ADMIN_TOKEN is registered under one name, so changing the
+ * setting revokes the value it replaced.
+ */
+export async function revokeOtherTokensNamed(db: DbOrTx, input: { name: string; keepHash: string; at: Date }): Promise<number> {
+  const rows = await db
+    .update(apiTokens)
+    .set({ revoked_at: input.at })
+    .where(and(eq(apiTokens.name, input.name), ne(apiTokens.token_hash, input.keepHash), isNull(apiTokens.revoked_at)))
+    .returning({ id: apiTokens.id });
+  return rows.length;
 }
 
 /** Records that a token was used (best effort; callers may skip it for speed). */

@@ -26,13 +26,31 @@ export const AGENT_RELEASE_FILE = 'agent.mjs';
 /** cloud-init refuses user_data over 64 KiB on DigitalOcean. */
 export const MAX_USER_DATA_BYTES = 64 * 1024;
 
-const loopback = (host: string) => host === 'localhost' || host === '[::1]' || /^127\./.test(host);
+/**
+ * Whether a URL's hostname (as `new URL` gives it) is the loopback interface: `localhost`,
+ * `[::1]` or a whole 127.x.y.z address — never a name that only starts like one
+ * (`localhost.evil.com`, `127.0.0.1.evil.com`).
+ */
+export function isLoopbackHost(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || /^127(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/.test(hostname);
+}
+
+/** Whether agents may dial `url`: wss://, or plain ws:// on loopback only. */
+export function isAllowedAgentUrl(url: string): boolean {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return false;
+  }
+  return parsed.protocol === 'wss:' || (parsed.protocol === 'ws:' && isLoopbackHost(parsed.hostname));
+}
 
 export const agentBootstrapOptionsSchema = z.object({
   controllerUrl: z
     .string()
     .url()
-    .refine((u) => u.startsWith('wss://') || (u.startsWith('ws://') && loopback(new URL(u).hostname)), {
+    .refine(isAllowedAgentUrl, {
       message: 'must be wss:// (ws:// only on loopback)',
     }),
   enrollmentToken: z.string().regex(/^[A-Za-z0-9._~+/=-]{16,512}$/, 'must be 16–512 token characters'),
@@ -44,6 +62,11 @@ export const agentBootstrapOptionsSchema = z.object({
     .refine((u) => /^https?:\/\//.test(u) && !/['"\\\s]/.test(u), { message: 'must be an http(s) URL without quotes or spaces' }),
   /** The release's SHA-256 (hex): the install stops when the download does not match. */
   agentReleaseSha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be a SHA-256 in hex'),
+  /**
+   * PEM certificate(s) of a private CA the agent trusts — instead of the public ones — for the
+   * controller's wss:// (TOOLBELT_AGENT_CA_FILE). Public data, not a secret.
+   */
+  controllerCa: z.string().max(16 * 1024).regex(/^-----BEGIN CERTIFICATE-----/, 'must be PEM certificates').optional(),
   /** npm registry for npm tools. */
   npmRegistry: z.string().url().optional(),
   nodeVersion: z.string().regex(/^\d+\.\d+\.\d+$/).default('22.12.0'),
@@ -145,6 +168,7 @@ function agentConfig(o: z.output<typeof agentBootstrapOptionsSchema>): Record<st
     installDir: DROPLET_PATHS.installDir,
     npm: { command: `${DROPLET_PATHS.node}/bin/npm`, ...(o.npmRegistry ? { registry: o.npmRegistry } : {}) },
     ...(o.heartbeatIntervalMs ? { heartbeatIntervalMs: o.heartbeatIntervalMs } : {}),
+    ...(o.controllerCa ? { controllerCa: o.controllerCa } : {}),
   };
 }
 

@@ -58,8 +58,15 @@ export const environmentSpecSchema = z.strictObject({
 });
 export type EnvironmentSpecInput = z.infer<typeof environmentSpecSchema>;
 
+/**
+ * The platform's own id for an agent (e.g. Agentopia's UUID): any 1–128 characters, unique.
+ * The agent can then be addressed as `ext:<external_id>` wherever a name or id is accepted.
+ */
+export const externalIdSchema = z.string().min(1).max(128);
+
 /** What an agent should have, besides its name. */
 export const agentSpecSchema = z.strictObject({
+  external_id: externalIdSchema.optional(),
   description: z.string().max(2000).optional(),
   environment: environmentSpecSchema.optional(),
 });
@@ -70,6 +77,8 @@ export const agentCreateSchema = agentSpecSchema.extend({ name: resourceNameSche
 /** `PATCH /v1/agents/{id}` (the environment has its own route). */
 export const agentUpdateSchema = z.strictObject({
   name: resourceNameSchema.optional(),
+  /** null removes it. */
+  external_id: externalIdSchema.nullable().optional(),
   description: z.string().max(2000).optional(),
 });
 

@@ -84,17 +84,27 @@ const inList = (column: string, values: readonly string[]) =>
   sql.raw(`${column} in (${values.map((v) => `'${v}'`).join(', ')})`);
 
 /** An AI agent of the platform. `tool_environment_active` is the switch for its droplet. */
-export const agents = pgTable('agents', {
-  id: uuid('id').primaryKey().defaultRandom(),
-  name: text('name').notNull().unique(),
-  description: text('description').notNull().default(''),
-  tool_environment_active: boolean('tool_environment_active').notNull().default(false),
-  /** Set when deletion was asked for; the row goes once its environment is torn down. */
-  deletion_requested_at: ts('deletion_requested_at'),
-  generation: generation(),
-  created_at: createdAt(),
-  updated_at: updatedAt(),
-});
+export const agents = pgTable(
+  'agents',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    name: text('name').notNull().unique(),
+    /**
+     * The platform's own id for this agent (Agentopia's UUID), so that it can address the
+     * agent without a mapping table: `/v1/agents/ext:<external_id>`. Any 1–128 characters.
+     * Not a spec column: changing it moves no generation (nothing is reconciled from it).
+     */
+    external_id: text('external_id').unique(),
+    description: text('description').notNull().default(''),
+    tool_environment_active: boolean('tool_environment_active').notNull().default(false),
+    /** Set when deletion was asked for; the row goes once its environment is torn down. */
+    deletion_requested_at: ts('deletion_requested_at'),
+    generation: generation(),
+    created_at: createdAt(),
+    updated_at: updatedAt(),
+  },
+  (t) => [check('agents_external_id_length_check', sql`char_length(${t.external_id}) between 1 and 128`)],
+);
 
 /**
  * An agent's tool environment: one row per agent, stable across droplet replacement (the

@@ -132,7 +132,7 @@ for (const kind of DATABASE_KINDS) {
         await own.db.execute(sql`select count(*)::int as n from pg_tables where schemaname = 'toolbelt'`),
       );
       expect(ours[0]?.n).toBeGreaterThanOrEqual(13);
-    });
+    }, 180_000);
 
     it('moves a database migrated before the schema existed into it, with its data', async () => {
       fresh = await freshDatabase(kind);
@@ -140,14 +140,17 @@ for (const kind of DATABASE_KINDS) {
       const before = loadMigrations().filter((m) => m.tag < '0007');
       expect(before.at(-1)?.tag).toBe('0006_spec_columns_triggers');
       await migrate(legacy.db, before);
-      const agent = value(await createAgent(legacy.db, { name: 'old-timer' }));
-      const env = value(await createEnvironment(legacy.db, agent.id, { region: 'nyc3', size: 's-1vcpu-1gb' }));
-      const old = await recordEvent(legacy.db, {
-        type: 'Normal',
-        reason: 'Old',
-        message: 'before the move',
-        object: { kind: 'environment', id: env.id },
-      });
+      // Written as that version wrote them (today's queries know later columns).
+      const [agent] = rowsOf<{ id: string; generation: number }>(
+        await legacy.db.execute(sql`insert into agents (name) values ('old-timer') returning id, generation::int as generation`),
+      );
+      const [env] = rowsOf<{ id: string }>(
+        await legacy.db.execute(sql`insert into agent_droplets (agent_id, region, size) values (${agent!.id}, 'nyc3', 's-1vcpu-1gb') returning id`),
+      );
+      const [old] = rowsOf<{ id: number }>(
+        await legacy.db.execute(sql`insert into events (type, reason, message, object_kind, object_id, fingerprint)
+          values ('Normal', 'Old', 'before the move', 'environment', ${env!.id}, 'f0') returning id::int as id`),
+      );
 
       const own = await fresh.open('toolbelt');
       expect((await migrate(own.db)).applied).toEqual(loadMigrations().slice(before.length).map((m) => m.tag));
@@ -157,17 +160,17 @@ for (const kind of DATABASE_KINDS) {
           where n.nspname = 'public'`),
       );
       expect(left).toEqual([]);
-      const moved = await getAgent(own.db, agent.id);
-      expect(moved).toMatchObject({ name: 'old-timer', generation: agent.generation });
-      expect(value(await updateAgentSpec(own.db, agent.id, { description: 'moved' })).generation).toBe(agent.generation + 1);
+      const moved = await getAgent(own.db, agent!.id);
+      expect(moved).toMatchObject({ name: 'old-timer', generation: agent!.generation });
+      expect(value(await updateAgentSpec(own.db, agent!.id, { description: 'moved' })).generation).toBe(agent!.generation + 1);
       const next = await recordEvent(own.db, {
         type: 'Normal',
         reason: 'New',
         message: 'after the move',
-        object: { kind: 'environment', id: env.id },
+        object: { kind: 'environment', id: env!.id },
       });
-      expect(next.id).toBeGreaterThan(old.id);
+      expect(next.id).toBeGreaterThan(old!.id);
       await useToolbelt(own.db, 'moved-1');
-    });
+    }, 180_000);
   });
 }

@@ -7,13 +7,15 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createApiToken, type Db, hashApiToken, hasLiveAdminToken } from '@toolbelt/schema';
+import { createApiToken, type Db, hashApiToken, hasLiveAdminToken, revokeOtherTokensNamed } from '@toolbelt/schema';
 import { sql } from 'drizzle-orm';
 import type { Logger } from '../logger.ts';
 import { generateApiToken } from './routes/system.ts';
 
 /** Namespaced advisory-lock key: two replicas starting at once create one token, not two. */
 const BOOTSTRAP_LOCK_KEY = 0x7001_0003;
+/** The name TOOLBELT_ADMIN_TOKEN's token is registered under (one live value at a time). */
+const ENV_TOKEN_NAME = 'admin (TOOLBELT_ADMIN_TOKEN)';
 /** The file a PGlite controller writes its first admin token to. */
 export const ADMIN_TOKEN_FILE = 'admin-token';
 
@@ -33,8 +35,15 @@ export type BootstrapResult = 'from-environment' | 'created' | 'exists';
 export async function ensureAdminToken(options: BootstrapOptions): Promise<BootstrapResult> {
   const { db, logger } = options;
   if (options.adminToken) {
-    await createApiToken(db, { name: 'admin (TOOLBELT_ADMIN_TOKEN)', role: 'admin', tokenHash: hashApiToken(options.adminToken) });
-    logger.info('the admin token from TOOLBELT_ADMIN_TOKEN is registered');
+    const tokenHash = hashApiToken(options.adminToken);
+    const revoked = await db.transaction(async (tx) => {
+      await tx.execute(sql`select pg_advisory_xact_lock(${BOOTSTRAP_LOCK_KEY})`);
+      const row = await createApiToken(tx, { name: ENV_TOKEN_NAME, role: 'admin', tokenHash });
+      if (row.revoked_at) logger.warn('the value of TOOLBELT_ADMIN_TOKEN was revoked and stays revoked; set a new value');
+      // A changed setting replaces the old value: it must stop working, not linger as an admin.
+      return revokeOtherTokensNamed(tx, { name: ENV_TOKEN_NAME, keepHash: tokenHash, at: new Date() });
+    });
+    logger.info({ revokedPrevious: revoked }, `the admin token from TOOLBELT_ADMIN_TOKEN is registered${revoked ? '; the value it replaced is revoked' : ''}`);
     return 'from-environment';
   }
   const token = generateApiToken();

@@ -44,6 +44,7 @@ export type EnvironmentView = z.infer<typeof environmentViewSchema>;
 export const agentViewSchema = z.object({
   id: z.string(),
   name: z.string(),
+  external_id: z.string().nullable().describe("the platform's id; address the agent as ext:<external_id>"),
   description: z.string(),
   tool_environment_active: z.boolean(),
   generation: z.number().int(),
@@ -137,6 +138,7 @@ export function agentView({ agent, environment }: AgentWithEnvironment): AgentVi
   return {
     id: agent.id,
     name: agent.name,
+    external_id: agent.external_id,
     description: agent.description,
     tool_environment_active: agent.tool_environment_active,
     generation: agent.generation,

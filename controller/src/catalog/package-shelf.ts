@@ -8,6 +8,10 @@
  *
  * Catalog entries name such a tool by its npm name and version as usual; `resolvePackage`
  * turns the pair into the tarball URL when the shelf holds it.
+ *
+ * From a checkout (tsx) the tools are packed on first download into the state directory; in
+ * the production build (`npm run build`) they were packed at build time into `packages/`
+ * beside the bundle, listed in its `shelf.json`, and nothing is written at run time.
  */
 import { execFile } from 'node:child_process';
 import { createReadStream } from 'node:fs';
@@ -21,6 +25,14 @@ import { type Router, sendJson } from '../http/router.ts';
 
 const run = promisify(execFile);
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+/** `true` in the production build (esbuild's `define`, scripts/build.mjs); undeclared under tsx. */
+declare const TOOLBELT_BUILT: boolean | undefined;
+/** The build's prepacked shelf (`dist/packages/`), or undefined when running from source. */
+export const PREBUILT_SHELF_DIR: string | undefined =
+  typeof TOOLBELT_BUILT !== 'undefined' && TOOLBELT_BUILT ? fileURLToPath(new URL('../packages/', import.meta.url)) : undefined;
+/** The index of a prebuilt shelf: what scripts/build.mjs packed. */
+export const SHELF_INDEX = 'shelf.json';
 
 /** The repository's tools the shelf packs (folder under the repository root). */
 export const LOCAL_TOOL_DIRS: readonly string[] = ['tools/echo-mcp'];
@@ -42,6 +54,8 @@ export interface PackageShelfOptions {
   /** The controller's HTTP base URL as droplets reach it (read per call: the port may be 0 until listening). */
   publicUrl: () => string;
   toolDirs?: readonly string[];
+  /** A directory of tarballs packed at build time, listed in its shelf.json (default: the build's, if any). */
+  prebuiltDir?: string | undefined;
 }
 
 export class PackageShelf {
@@ -50,12 +64,17 @@ export class PackageShelf {
 
   constructor(options: PackageShelfOptions) {
     // Absolute: `npm pack` writes there from each tool's own directory.
-    this.#o = { ...options, dir: resolve(options.dir) };
+    this.#o = { prebuiltDir: PREBUILT_SHELF_DIR, ...options, dir: resolve(options.dir) };
   }
 
   /** Reads the tools' package.json files (cheap; packing happens on first download). */
   async list(): Promise<Map<string, Shelved>> {
     this.#shelved ??= (async () => {
+      const prebuilt = this.#o.prebuiltDir;
+      if (prebuilt) {
+        const index = JSON.parse(await readFile(join(prebuilt, SHELF_INDEX), 'utf8')) as Omit<Shelved, 'dir'>[];
+        return new Map(index.map((s) => [s.name, { ...s, dir: prebuilt }]));
+      }
       const shelved = new Map<string, Shelved>();
       for (const rel of this.#o.toolDirs ?? LOCAL_TOOL_DIRS) {
         const dir = join(REPO_ROOT, rel);
@@ -83,6 +102,7 @@ export class PackageShelf {
 
   /** Packs a tool once per process (npm pack is deterministic for unchanged files). */
   async #tarball(shelf: Shelved): Promise<string> {
+    if (this.#o.prebuiltDir) return join(this.#o.prebuiltDir, shelf.file);
     let packing = this.#packing.get(shelf.file);
     if (!packing) {
       packing = (async () => {

@@ -3,11 +3,13 @@
  * its router, WebSocket upgrades through `onUpgrade` (the agent hub uses `handleUpgrade`).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Component } from '../component.ts';
 import type { Logger } from '../logger.ts';
 import { printable, type Router, sendError } from './router.ts';
+import { readKeyPair, type TlsFiles, watchKeyPair } from './tls.ts';
 
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => boolean;
 
@@ -16,18 +18,23 @@ export interface HttpServerOptions {
   port: number;
   router: Router;
   logger: Logger;
+  /** Built-in TLS: serve https/wss from these PEM files, reloaded when they change. */
+  tls?: TlsFiles | undefined;
 }
 
 export class HttpServer implements Component {
   readonly name = 'http';
   readonly needsLeadership = false;
-  readonly server: Server;
+  readonly server: Server | TlsServer;
   readonly #options: HttpServerOptions;
   readonly #upgradeHandlers: UpgradeHandler[] = [];
+  #unwatchTls: (() => void) | undefined;
 
+  /** Throws a ToolbeltError when the TLS files cannot be read or do not make a pair. */
   constructor(options: HttpServerOptions) {
     this.#options = options;
-    this.server = createServer((req, res) => void this.#handle(req, res));
+    const handle = (req: IncomingMessage, res: ServerResponse) => void this.#handle(req, res);
+    this.server = options.tls ? createTlsServer(readKeyPair(options.tls), handle) : createServer(handle);
     this.server.on('upgrade', (req, socket, head) => this.#upgrade(req, socket, head));
   }
 
@@ -41,7 +48,7 @@ export class HttpServer implements Component {
     const address = this.server.address() as AddressInfo | null;
     if (!address) throw new Error('the HTTP server is not listening');
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-    return `http://${host}:${address.port}`;
+    return `${this.#options.tls ? 'https' : 'http'}://${host}:${address.port}`;
   }
 
   async start(): Promise<void> {
@@ -50,12 +57,18 @@ export class HttpServer implements Component {
       this.server.once('error', reject);
       this.server.listen(port, host, () => {
         this.server.off('error', reject);
+        const { tls } = this.#options;
+        if (tls) {
+          this.#unwatchTls = watchKeyPair(tls, this.#options.logger, (pair) => (this.server as TlsServer).setSecureContext(pair));
+        }
         resolve();
       });
     });
   }
 
   async stop(): Promise<void> {
+    this.#unwatchTls?.();
+    this.#unwatchTls = undefined;
     if (!this.server.listening) return;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();

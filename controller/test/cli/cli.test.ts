@@ -72,8 +72,8 @@ describeEachDatabase('toolbelt CLI', (t) => {
     const agent = (await listAgents(t.db, { limit: 1 }))[0]!;
     await recordEvent(t.db, { type: 'Warning', reason: 'QuotaExceeded', message: 'droplet limit reached', object: { kind: 'environment', id: agent.id } });
     const table = await toolbelt(['get', 'agents'], { env });
-    expect(table.stdout.split('\n')[0]).toMatch(/^NAME\s+ENVIRONMENT\s+REGION\s+SIZE\s+STATUS\s+READY\s+AGE$/);
-    expect(table.stdout).toMatch(/^alpha\s+on\s+nyc3\s+s-1vcpu-1gb\s+pending\s+-\s+\d+s$/m);
+    expect(table.stdout.split('\n')[0]).toMatch(/^NAME\s+EXTERNAL ID\s+ENVIRONMENT\s+REGION\s+SIZE\s+STATUS\s+READY\s+AGE$/);
+    expect(table.stdout).toMatch(/^alpha\s+-\s+on\s+nyc3\s+s-1vcpu-1gb\s+pending\s+-\s+\d+s$/m);
     const json = JSON.parse((await toolbelt(['get', 'tools', 'alpha', '-o', 'json'], { env })).stdout);
     expect(json.map((x: { instance_name: string }) => x.instance_name)).toEqual(['everything', 'reasoning']);
     const yaml = parseYaml((await toolbelt(['-o', 'yaml', 'get', 'agent', 'alpha'], { env })).stdout);

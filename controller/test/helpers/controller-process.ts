@@ -20,8 +20,13 @@ export interface ControllerProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export function startControllerProcess(args: string[], env: Record<string, string | undefined> = {}): ControllerProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+/** `entry`: the argv before `args` (default: the source under tsx; the build test runs dist's bundle). */
+export function startControllerProcess(
+  args: string[],
+  env: Record<string, string | undefined> = {},
+  entry: readonly string[] = ['--import', 'tsx', MAIN],
+): ControllerProcess {
+  const child = spawn(process.execPath, [...entry, ...args], {
     // A master key of its own, so that a controller on Postgres writes no development key file
     // into the working directory.
     env: { ...process.env, LOG_FORMAT: 'json', DATABASE_URL: '', TOOLBELT_MASTER_KEY: randomBytes(32).toString('base64'), ...env },

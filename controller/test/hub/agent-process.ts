@@ -31,7 +31,13 @@ export interface AgentProcess {
 }
 
 /** Starts an agent that dials `controllerUrl` with `token` (enrollment token) on first connect. */
-export function startAgentProcess(controllerUrl: string, enrollmentToken: string, dropletName?: string): AgentProcess {
+/** `extra`: more agent config (e.g. `controllerCa`). */
+export function startAgentProcess(
+  controllerUrl: string,
+  enrollmentToken: string,
+  dropletName?: string,
+  extra: Record<string, unknown> = {},
+): AgentProcess {
   const stateDir = tempDir('hub-agent-state-');
   // A droplet's hostname is its name; without one the agent reports this machine's.
   const hostnameFile = join(tempDir('hub-agent-etc-'), 'hostname');
@@ -46,6 +52,7 @@ export function startAgentProcess(controllerUrl: string, enrollmentToken: string
     instanceIdFile: '/nonexistent',
     hostnameFile,
     installDir: tempDir('hub-agent-install-'),
+    ...extra,
   };
   const configPath = join(tempDir('hub-agent-config-'), 'agent.json');
   writeFileSync(configPath, JSON.stringify(config), { mode: 0o600 });

@@ -22,6 +22,7 @@ import { type ControllerMessage, type ControllerMessageOf, encodeMessage, type A
 import { WebSocket } from 'ws';
 import { Router } from '../../src/http/router.ts';
 import { HttpServer } from '../../src/http/server.ts';
+import type { TlsFiles } from '../../src/http/tls.ts';
 import { AgentHub, type AgentHubOptions } from '../../src/hub/index.ts';
 import { createLogger } from '../../src/logger.ts';
 
@@ -31,7 +32,7 @@ export interface TestHub {
   hub: AgentHub;
   http: HttpServer;
   port: number;
-  /** ws://127.0.0.1:PORT/agent/v1 */
+  /** ws://127.0.0.1:PORT/agent/v1 (wss:// with `tls`) */
   url: string;
   stop(): Promise<void>;
 }
@@ -42,10 +43,10 @@ const sockets = new Set<WebSocket>();
 /** Starts an HTTP server and a hub on it, as the controller does. */
 export async function startTestHub(
   database: Database,
-  options: Omit<AgentHubOptions, 'database' | 'http' | 'logger'> & { port?: number } = {},
+  options: Omit<AgentHubOptions, 'database' | 'http' | 'logger'> & { port?: number; tls?: TlsFiles } = {},
 ): Promise<TestHub> {
-  const { port: wanted = 0, ...hubOptions } = options;
-  const http = new HttpServer({ host: '127.0.0.1', port: wanted, router: new Router(), logger: silentLogger });
+  const { port: wanted = 0, tls, ...hubOptions } = options;
+  const http = new HttpServer({ host: '127.0.0.1', port: wanted, router: new Router(), logger: silentLogger, tls });
   const hub = new AgentHub({ ...hubOptions, database, http, logger: silentLogger });
   await http.start();
   await hub.start();
@@ -54,7 +55,7 @@ export async function startTestHub(
     hub,
     http,
     port,
-    url: `ws://127.0.0.1:${port}/agent/v1`,
+    url: `${tls ? 'wss' : 'ws'}://127.0.0.1:${port}/agent/v1`,
     async stop() {
       running.delete(handle);
       await hub.stop();

@@ -76,6 +76,13 @@ describe('lifecycle settings', () => {
     expect(attempt({ TOOLBELT_SWEEP_FAST_MS: '9000', TOOLBELT_SWEEP_STEADY_MS: '1000' })).toMatch(/TOOLBELT_SWEEP_STEADY_MS/);
     expect(attempt({ DIGITALOCEAN_API_URL: 'http://127.0.0.1:9090' })).toMatch(/DIGITALOCEAN_API_URL.*\/v2/);
     expect(attempt({ TOOLBELT_AGENT_URL: 'ws://toolbelt.example.com/agent/v1' })).toMatch(/TOOLBELT_AGENT_URL.*wss/);
+    // The host is parsed: a name that only starts like loopback is not loopback.
+    for (const url of ['ws://localhost.evil.com/agent/v1', 'ws://127.0.0.1.evil.com/agent/v1', 'ws://127.evil.com/agent/v1', 'ws://localhost@evil.com/agent/v1']) {
+      expect(attempt({ TOOLBELT_AGENT_URL: url }), url).toMatch(/TOOLBELT_AGENT_URL.*wss/);
+    }
+    for (const url of ['ws://localhost:8080/agent/v1', 'ws://127.0.0.1:8080/agent/v1', 'ws://[::1]:8080/agent/v1', 'wss://toolbelt.example.com/agent/v1']) {
+      expect(attempt({ TOOLBELT_AGENT_URL: url }), url).toBe('');
+    }
     expect(attempt({ TOOLBELT_AGENT_HEARTBEAT_MS: '60000' })).toMatch(/TOOLBELT_AGENT_SILENCE_GRACE_MS.*at least 120000 ms with TOOLBELT_AGENT_HEARTBEAT_MS 60000/);
     // A one-second interval leaves no room for one late beat within a two-second grace.
     expect(attempt({ TOOLBELT_AGENT_HEARTBEAT_MS: '1000', TOOLBELT_AGENT_SILENCE_GRACE_MS: '2000' })).toMatch(/TOOLBELT_AGENT_SILENCE_GRACE_MS.*at least 3000 ms/);

@@ -162,13 +162,13 @@ function planOne(input: ToolInput, diff: ToolsDiffInput, byTool: ReadonlyMap<str
 function orphansOf(diff: ToolsDiffInput, byTool: ReadonlyMap<string, Command[]>): { orphans: PlannedCommand[]; left: number } {
   if (!diff.agentConnected || diff.windingDown) return { orphans: [], left: 0 };
   const known = new Set(diff.tools.map((t) => t.tool.id));
+  const openOf = (id: string) => (byTool.get(id) ?? []).some((c) => OPEN.has(c.status));
+  // Open uninstalls of unknown tools count whether or not the latest inventory still lists them.
+  const open = [...byTool.keys()].filter((id) => !known.has(id) && openOf(id)).length;
   const all: PlannedCommand[] = [];
-  let open = 0;
   for (const [id, { report }] of diff.observed) {
-    if (known.has(id) || report.state === 'uninstalled') continue;
-    const commands = byTool.get(id) ?? [];
-    if (commands.some((c) => OPEN.has(c.status))) open += 1;
-    else all.push({ toolInstanceId: id, type: 'uninstall', generation: report.generation, payload: {} });
+    if (known.has(id) || report.state === 'uninstalled' || openOf(id)) continue;
+    all.push({ toolInstanceId: id, type: 'uninstall', generation: report.generation, payload: {} });
   }
   const room = Math.max(0, MAX_ORPHANS_PER_RECONCILE - open);
   return { orphans: all.slice(0, room), left: all.length - Math.min(room, all.length) };

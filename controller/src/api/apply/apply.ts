@@ -96,9 +96,9 @@ async function applyCatalogTool(ctx: WriteContext, manifest: CatalogToolManifest
 
 async function applyAgent(ctx: WriteContext, manifest: AgentManifest): Promise<ApplyResult> {
   const name = manifest.metadata.name;
-  const { description = '', environment } = manifest.spec;
+  const { description = '', environment, external_id: externalId } = manifest.spec;
   if (!(await getAgentByName(ctx.tx, name))) {
-    await createAgentWrite(ctx, { name, description, environment }, ['metadata']);
+    await createAgentWrite(ctx, { name, description, environment, external_id: externalId }, ['metadata']);
     return { kind: 'Agent', name, action: 'created' };
   }
   const agent = await requireAgent(ctx.tx, name, { lock: true });
@@ -106,6 +106,11 @@ async function applyAgent(ctx: WriteContext, manifest: AgentManifest): Promise<A
   if (agent.description !== description) {
     await updateAgentWrite(ctx, agent.id, { description });
     changes.push('description');
+  }
+  // An omitted external_id is left as it is, like the environment.
+  if (externalId !== undefined && agent.external_id !== externalId) {
+    await updateAgentWrite(ctx, agent.id, { external_id: externalId });
+    changes.push('external_id');
   }
   // An omitted environment is left as it is: the document does not manage it.
   if (environment) {

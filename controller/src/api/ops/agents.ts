@@ -14,6 +14,7 @@ import {
   type Environment,
   type EnvironmentSpecInput,
   getAgent,
+  getAgentByExternalId,
   getAgentByName,
   getAgentWithEnvironment,
   isUuid,
@@ -27,12 +28,16 @@ import { ApiError, conflictError, formatPath, invalidField, notFoundError, stale
 import { environmentEtag } from '../views.ts';
 import type { WriteContext } from './context.ts';
 
-/** An agent by id or by name. */
+/** How an agent is addressed by the platform's id: `ext:<external_id>`. */
+export const EXTERNAL_ID_PREFIX = 'ext:';
+
+/** An agent by id, by name, or by the platform's id (`ext:<external_id>`). */
 export async function findAgent(db: Db, ref: string): Promise<Agent | undefined> {
+  if (ref.startsWith(EXTERNAL_ID_PREFIX)) return getAgentByExternalId(db, ref.slice(EXTERNAL_ID_PREFIX.length));
   return isUuid(ref) ? getAgent(db, ref) : getAgentByName(db, ref);
 }
 
-/** An agent by id or name, or 404. With `lock`, its row stays locked until the transaction ends. */
+/** An agent by id, name or ext:<external_id>, or 404. With `lock`, its row stays locked until the transaction ends. */
 export async function requireAgent(db: Db, ref: string, options: { lock?: boolean } = {}): Promise<Agent> {
   const found = await findAgent(db, ref);
   const agent = found && options.lock ? await lockAgent(db, found.id) : found;
@@ -65,14 +70,24 @@ export async function reload(db: Db, id: string): Promise<AgentWithEnvironment> 
 /** Creates an agent (and its environment, when one is given). A taken name is a 409. */
 export async function createAgentWrite(
   ctx: WriteContext,
-  input: { name: string; description?: string | undefined; environment?: EnvironmentSpecInput | undefined },
+  input: {
+    name: string;
+    external_id?: string | undefined;
+    description?: string | undefined;
+    environment?: EnvironmentSpecInput | undefined;
+  },
   path: readonly PropertyKey[] = [],
 ): Promise<AgentWithEnvironment> {
-  const created = await createAgent(ctx.tx, { name: input.name, description: input.description ?? '' });
+  const created = await createAgent(ctx.tx, {
+    name: input.name,
+    description: input.description ?? '',
+    ...(input.external_id === undefined ? {} : { external_id: input.external_id }),
+  });
   if (created.kind === 'conflict') {
+    const field = created.reason.startsWith('an agent with external_id') ? 'external_id' : 'name';
     throw new ApiError(409, 'CONFLICT', created.reason, {
-      details: [{ path: formatPath([...path, 'name']), message: 'is taken' }],
-      hint: 'pick another name, or change the existing agent with PATCH',
+      details: [{ path: formatPath([...path, field]), message: 'is taken' }],
+      hint: field === 'name' ? 'pick another name, or change the existing agent with PATCH' : 'each external_id belongs to one agent',
     });
   }
   await announceAgentChange(ctx.tx, created.value.id);
@@ -84,7 +99,7 @@ export async function createAgentWrite(
 export async function updateAgentWrite(
   ctx: WriteContext,
   ref: string,
-  patch: { name?: string | undefined; description?: string | undefined },
+  patch: { name?: string | undefined; description?: string | undefined; external_id?: string | null | undefined },
   ifMatch?: string,
 ): Promise<AgentWithEnvironment> {
   const agent = await requireAgent(ctx.tx, ref);
@@ -98,7 +113,7 @@ export async function updateAgentWrite(
       const now = await getAgent(ctx.tx, agent.id);
       throw staleError(`agent "${agent.name}"`, String(expected), String(now?.generation));
     }
-    throw conflictError(result.reason, 'pick another name');
+    throw conflictError(result.reason, 'pick another name (or external_id)');
   }
   if (result.value.generation !== agent.generation) await announceAgentChange(ctx.tx, agent.id);
   return reload(ctx.tx, agent.id);

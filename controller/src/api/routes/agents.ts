@@ -64,7 +64,7 @@ const getAgent = (deps: ApiDeps): AnyRoute =>
   defineRoute({
     method: 'GET',
     path: '/v1/agents/:id',
-    summary: 'Get an agent by id or name',
+    summary: 'Get an agent by id, name or ext:<external_id>',
     tag: TAG,
     access: 'viewer',
     params: agentParams,

@@ -16,7 +16,7 @@ export function nextCursor<T>(items: T[], limit: number, key: (item: T) => strin
   return items.length === limit && items.length > 0 ? key(items.at(-1)!) : null;
 }
 
-export const agentParams = z.strictObject({ id: z.string().min(1).describe('agent id or name') });
+export const agentParams = z.strictObject({ id: z.string().min(1).describe('agent id, name, or ext:<external_id>') });
 
 export const errorBodySchema = z.object({
   error: z.object({

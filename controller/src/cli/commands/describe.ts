@@ -44,16 +44,21 @@ function printTool(ctx: CommandContext, t: Row, indent: string): void {
   printConditions(ctx, t.conditions as Condition[], `${indent}  `);
 }
 
+function printAgentHeader(ctx: CommandContext, agent: Row): void {
+  ctx.print(`Name:         ${agent.name}`);
+  if (agent.external_id) ctx.print(`External ID:  ${agent.external_id}`);
+  ctx.print(`ID:           ${agent.id}`);
+  ctx.print(`Description:  ${agent.description || '-'}`);
+  ctx.print(`Generation:   ${agent.generation}${agent.deletion_requested_at ? `  (being deleted since ${agent.deletion_requested_at})` : ''}`);
+}
+
 async function describeAgent(ctx: CommandContext, name: string): Promise<void> {
   const agent = await ctx.client().request<Row>('GET', `/v1/agents/${enc(name)}`);
   const tools = (await ctx.client().request<{ items: Row[] }>('GET', `/v1/agents/${enc(name)}/tools?limit=500`)).items;
   const env = agent.environment as Row | null;
   const events = await eventsFor(ctx, [agent.id as string, ...(env ? [env.id as string] : []), ...tools.map((t) => t.id as string)]);
   if (printStructured(ctx, { agent, tools, events })) return;
-  ctx.print(`Name:         ${agent.name}`);
-  ctx.print(`ID:           ${agent.id}`);
-  ctx.print(`Description:  ${agent.description || '-'}`);
-  ctx.print(`Generation:   ${agent.generation}${agent.deletion_requested_at ? `  (being deleted since ${agent.deletion_requested_at})` : ''}`);
+  printAgentHeader(ctx, agent);
   ctx.print('Environment:');
   if (!env) ctx.print('  (none: switch it on with `toolbelt env enable ' + String(agent.name) + '`)');
   else {

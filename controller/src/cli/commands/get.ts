@@ -26,10 +26,10 @@ async function fetchAll(ctx: CommandContext, path: string): Promise<Row[]> {
 const TABLES: Record<string, { path: (arg?: string) => string; headers: string[]; row: (r: Row) => unknown[]; single?: boolean }> = {
   agents: {
     path: () => '/v1/agents',
-    headers: ['name', 'environment', 'region', 'size', 'status', 'ready', 'age'],
+    headers: ['name', 'external id', 'environment', 'region', 'size', 'status', 'ready', 'age'],
     row: (r) => {
       const env = r.environment as Row | null;
-      return [r.name, r.tool_environment_active ? 'on' : 'off', env?.region, env?.size, r.deletion_requested_at ? 'deleting' : env?.status, conditionStatus(env?.conditions), age(r.created_at as string)];
+      return [r.name, r.external_id, r.tool_environment_active ? 'on' : 'off', env?.region, env?.size, r.deletion_requested_at ? 'deleting' : env?.status, conditionStatus(env?.conditions), age(r.created_at as string)];
     },
   },
   catalog: {
