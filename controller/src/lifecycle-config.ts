@@ -6,6 +6,7 @@
 import { DEFAULT_FLEET_TAG, DIGITALOCEAN_API_URL, normalizeApiUrl, tagProblem } from '@toolbelt/reconcilers';
 import { z } from 'zod';
 import { isAllowedAgentUrl } from '@toolbelt/schema/cloud-init';
+import { blankToUndefined, flag, maybeFlag, milliseconds } from './config-fields.ts';
 
 /** Environment variable, flag and help of each lifecycle setting. */
 export const LIFECYCLE_SETTINGS = {
@@ -47,13 +48,7 @@ export const LIFECYCLE_SETTINGS = {
   nodeVersion: { env: 'TOOLBELT_NODE_VERSION', flag: 'node-version', help: 'the Node version droplets install' },
 } as const;
 
-const blank = (value: unknown) => (value === '' ? undefined : value);
-const ms = (fallback: number, min = 1) => z.preprocess(blank, z.coerce.number().int().min(min).default(fallback));
-const yes = ['true', '1', 'yes'];
-const bool = (fallback: boolean) =>
-  z.preprocess(blank, z.enum(['true', 'false', '1', '0', 'yes', 'no']).default(fallback ? 'true' : 'false')).transform((v) => yes.includes(v));
-/** A switch whose default depends on other settings (resolved in config.ts). */
-const maybeBool = z.preprocess(blank, z.enum(['true', 'false', '1', '0', 'yes', 'no']).optional()).transform((v) => (v === undefined ? undefined : yes.includes(v)));
+const blank = blankToUndefined;
 const cidrs = z.preprocess(
   blank,
   z
@@ -103,19 +98,19 @@ export const lifecycleFields = {
   ),
   simulatorBootMs: bootDelay,
   simulatorPort: z.preprocess(blank, z.coerce.number().int().min(0).max(65535).default(0)),
-  sweepFastMs: ms(5_000, 100),
-  sweepSteadyMs: ms(60_000, 100),
-  createBatchWindowMs: ms(150, 0),
-  agentRequired: maybeBool,
+  sweepFastMs: milliseconds(100, 5_000),
+  sweepSteadyMs: milliseconds(100, 60_000),
+  createBatchWindowMs: milliseconds(0, 150),
+  agentRequired: maybeFlag,
   agentHeartbeatMs: z.preprocess(blank, z.coerce.number().int().min(1000).max(300_000).default(15_000)),
-  agentHelloGraceMs: ms(10 * 60_000),
-  agentSilenceGraceMs: ms(90_000),
-  replaceAfterMs: ms(10 * 60_000),
-  bootTimeoutMs: ms(15 * 60_000),
-  quotaRetryMs: ms(15 * 60_000),
-  orphanGraceMs: ms(10 * 60_000, 0),
-  orphanDryRun: bool(false),
-  firewall: bool(true),
+  agentHelloGraceMs: milliseconds(1, 10 * 60_000),
+  agentSilenceGraceMs: milliseconds(1, 90_000),
+  replaceAfterMs: milliseconds(1, 10 * 60_000),
+  bootTimeoutMs: milliseconds(1, 15 * 60_000),
+  quotaRetryMs: milliseconds(1, 15 * 60_000),
+  orphanGraceMs: milliseconds(0, 10 * 60_000),
+  orphanDryRun: flag(false),
+  firewall: flag(true),
   adminCidrs: cidrs,
   sshKeys: z.preprocess(
     blank,
