@@ -7,6 +7,7 @@ import { DB_SCHEMA_NAME, DEFAULT_DB_SCHEMA, regionSchema, sizeSchema, ToolbeltEr
 import { z } from 'zod';
 import { GATEWAY_SETTINGS, gatewayFields } from './gateway/config.ts';
 import { LIFECYCLE_SETTINGS, lifecycleConfigProblems, lifecycleFields } from './lifecycle-config.ts';
+import { blankToUndefined, count, flag, milliseconds } from './config-fields.ts';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -63,21 +64,6 @@ export const SETTINGS = {
   ...GATEWAY_SETTINGS,
 } as const;
 type SettingName = keyof typeof SETTINGS;
-
-/** An unset or empty variable is absent; anything else must be a whole number in range. */
-const milliseconds = (min: number, fallback: number) =>
-  z.preprocess(blankToUndefined, z.coerce.number().int().min(min).default(fallback));
-const count = (min: number, max: number, fallback: number) =>
-  z.preprocess(blankToUndefined, z.coerce.number().int().min(min).max(max).default(fallback));
-
-const flag = (fallback: boolean) =>
-  z
-    .preprocess(blankToUndefined, z.enum(['true', 'false', '1', '0', 'yes', 'no']).default(fallback ? 'true' : 'false'))
-    .transform((v) => ['true', '1', 'yes'].includes(v));
-
-function blankToUndefined(value: unknown): unknown {
-  return value === '' ? undefined : value;
-}
 
 const fields = z.object({
   host: z.string().min(1).default('127.0.0.1'),

@@ -6,6 +6,7 @@
 import { DEFAULT_FLEET_TAG, DIGITALOCEAN_API_URL, normalizeApiUrl, tagProblem } from '@toolbelt/reconcilers';
 import { z } from 'zod';
 import { isAllowedAgentUrl } from '@toolbelt/schema/cloud-init';
+import { blankToUndefined, flag, maybeFlag, milliseconds } from './config-fields.ts';
 
 /** Environment variable, flag and help of each lifecycle setting. */
 export const LIFECYCLE_SETTINGS = {
@@ -37,6 +38,7 @@ export const LIFECYCLE_SETTINGS = {
   orphanDryRun: { env: 'TOOLBELT_ORPHAN_DRY_RUN', flag: 'orphan-dry-run', help: 'report orphans instead of deleting them (true/false)' },
   firewall: { env: 'TOOLBELT_FIREWALL', flag: 'firewall', help: 'manage the fleet firewall (true/false)' },
   adminCidrs: { env: 'TOOLBELT_ADMIN_CIDRS', flag: 'admin-cidrs', help: 'comma-separated CIDRs allowed to SSH into droplets' },
+  sshKeys: { env: 'TOOLBELT_SSH_KEYS', flag: 'ssh-keys', help: 'comma-separated DigitalOcean SSH key ids or fingerprints put on every droplet created (SSH stays closed unless TOOLBELT_ADMIN_CIDRS)' },
   toolSourceCidrs: { env: 'TOOLBELT_TOOL_SOURCE_CIDRS', flag: 'tool-source-cidrs', help: "comma-separated CIDRs allowed to reach the tools' ports" },
   agentUrl: { env: 'TOOLBELT_AGENT_URL', flag: 'agent-url', help: 'the URL droplet agents dial (wss://…/agent/v1)' },
   agentCaFile: { env: 'TOOLBELT_AGENT_CA_FILE', flag: 'agent-ca-file', help: "a private CA (PEM) droplet agents trust for the controller's certificate" },
@@ -46,13 +48,7 @@ export const LIFECYCLE_SETTINGS = {
   nodeVersion: { env: 'TOOLBELT_NODE_VERSION', flag: 'node-version', help: 'the Node version droplets install' },
 } as const;
 
-const blank = (value: unknown) => (value === '' ? undefined : value);
-const ms = (fallback: number, min = 1) => z.preprocess(blank, z.coerce.number().int().min(min).default(fallback));
-const yes = ['true', '1', 'yes'];
-const bool = (fallback: boolean) =>
-  z.preprocess(blank, z.enum(['true', 'false', '1', '0', 'yes', 'no']).default(fallback ? 'true' : 'false')).transform((v) => yes.includes(v));
-/** A switch whose default depends on other settings (resolved in config.ts). */
-const maybeBool = z.preprocess(blank, z.enum(['true', 'false', '1', '0', 'yes', 'no']).optional()).transform((v) => (v === undefined ? undefined : yes.includes(v)));
+const blank = blankToUndefined;
 const cidrs = z.preprocess(
   blank,
   z
@@ -60,6 +56,9 @@ const cidrs = z.preprocess(
     .default('')
     .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean)),
 );
+
+/** A DigitalOcean SSH key: its numeric id or its MD5 fingerprint. */
+const SSH_KEY = /^(\d{1,12}|[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){15})$/;
 
 const bootDelay = z.preprocess(
   blank,
@@ -99,20 +98,29 @@ export const lifecycleFields = {
   ),
   simulatorBootMs: bootDelay,
   simulatorPort: z.preprocess(blank, z.coerce.number().int().min(0).max(65535).default(0)),
-  sweepFastMs: ms(5_000, 100),
-  sweepSteadyMs: ms(60_000, 100),
-  createBatchWindowMs: ms(150, 0),
-  agentRequired: maybeBool,
+  sweepFastMs: milliseconds(100, 5_000),
+  sweepSteadyMs: milliseconds(100, 60_000),
+  createBatchWindowMs: milliseconds(0, 150),
+  agentRequired: maybeFlag,
   agentHeartbeatMs: z.preprocess(blank, z.coerce.number().int().min(1000).max(300_000).default(15_000)),
-  agentHelloGraceMs: ms(10 * 60_000),
-  agentSilenceGraceMs: ms(90_000),
-  replaceAfterMs: ms(10 * 60_000),
-  bootTimeoutMs: ms(15 * 60_000),
-  quotaRetryMs: ms(15 * 60_000),
-  orphanGraceMs: ms(10 * 60_000, 0),
-  orphanDryRun: bool(false),
-  firewall: bool(true),
+  agentHelloGraceMs: milliseconds(1, 10 * 60_000),
+  agentSilenceGraceMs: milliseconds(1, 90_000),
+  replaceAfterMs: milliseconds(1, 10 * 60_000),
+  bootTimeoutMs: milliseconds(1, 15 * 60_000),
+  quotaRetryMs: milliseconds(1, 15 * 60_000),
+  orphanGraceMs: milliseconds(0, 10 * 60_000),
+  orphanDryRun: flag(false),
+  firewall: flag(true),
   adminCidrs: cidrs,
+  sshKeys: z.preprocess(
+    blank,
+    z
+      .string()
+      .default('')
+      .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+      .pipe(z.array(z.string().regex(SSH_KEY, 'each must be a DigitalOcean SSH key id or an MD5 fingerprint (aa:bb:…, 16 pairs)')))
+      .transform((keys) => keys.map((k) => (/^\d+$/.test(k) ? Number(k) : k.toLowerCase()))),
+  ),
   toolSourceCidrs: cidrs,
   agentUrl: z.preprocess(blank, z.string().url().optional()),
   agentCaFile: z.preprocess(blank, z.string().min(1).optional()),

@@ -18,7 +18,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
-import { UUID } from './credentials.ts';
+import { UUID } from './ids.ts';
 import type { DbOrTx } from './db.ts';
 import { isStillReferenced } from './errors.ts';
 import { type Found, type NotFound, notFound, ok } from './outcomes.ts';

@@ -15,6 +15,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { and, eq, gt, inArray, isNull, ne, or, sql } from 'drizzle-orm';
 import type { DbOrTx } from './db.ts';
 import { type Found, type NotFound, notFound, ok } from './outcomes.ts';
+import { UUID } from './ids.ts';
 import { rowsOf } from './raw.ts';
 import { agentDroplets, dropletCredentials } from './tables.ts';
 
@@ -399,6 +400,3 @@ export async function revokeDropletCredentials(db: DbOrTx, environmentId: string
   );
   return Number(rows[0]?.n ?? 0);
 }
-
-/** A uuid in text form (what the store's ids are); anything else is never a known id. */
-export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

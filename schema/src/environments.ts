@@ -10,6 +10,7 @@ import { and, asc, eq, gt, inArray, isNotNull, or } from 'drizzle-orm';
 import type { AgentSession } from './agent-sessions.ts';
 import type { Agent } from './agents.ts';
 import type { DbOrTx } from './db.ts';
+import { UUID } from './ids.ts';
 import { type Conflict, type Found, type NotFound, notFound, ok, uniqueOrConflict } from './outcomes.ts';
 import { agentDroplets, agents, agentSessions } from './tables.ts';
 
@@ -140,7 +141,7 @@ export async function listEnvironmentKeys(db: DbOrTx, page: { limit: number; aft
 
 /** The agent id (reconcile key) of each environment id that has a row. */
 export async function environmentOwners(db: DbOrTx, environmentIds: readonly string[]): Promise<Map<string, string>> {
-  const ids = environmentIds.filter((id) => UUID_TEXT.test(id));
+  const ids = environmentIds.filter((id) => UUID.test(id));
   if (ids.length === 0) return new Map();
   const rows = await db
     .select({ id: agentDroplets.id, agentId: agentDroplets.agent_id })
@@ -149,8 +150,6 @@ export async function environmentOwners(db: DbOrTx, environmentIds: readonly str
   return new Map(rows.map((r) => [r.id, r.agentId]));
 }
 
-/** Row ids are uuids: anything else can never name a row (and must not reach a uuid cast). */
-const UUID_TEXT = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * Whether a connection from `remoteAddress` may enroll as the environment's agent: true when
@@ -160,7 +159,7 @@ const UUID_TEXT = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
  * (`::ffff:a.b.c.d`) is compared as IPv4. False when the address is not known yet.
  */
 export async function isDropletAddress(db: DbOrTx, environmentId: string, remoteAddress: string): Promise<boolean> {
-  if (!UUID_TEXT.test(environmentId)) return false;
+  if (!UUID.test(environmentId)) return false;
   const [row] = await db.select({ ip: agentDroplets.ip_address }).from(agentDroplets).where(eq(agentDroplets.id, environmentId));
   const address = remoteAddress.startsWith('::ffff:') ? remoteAddress.slice('::ffff:'.length) : remoteAddress;
   return Boolean(row?.ip) && row!.ip === address;

@@ -8,14 +8,11 @@
  * `config_details`, …) so that its backend speaks the same words as the API.
  */
 import { z } from 'zod';
+import { isUuid } from './ids.ts';
 import { DESIRED_TOOL_STATES, PACKAGING_TYPES, TRANSPORTS } from './tables.ts';
 import { versionInfoSchema } from './types.ts';
 
 export const MANIFEST_API_VERSION = 'toolbelt.dev/v1';
-
-const UUID_SHAPE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-/** Whether a path segment is a row id rather than a name. */
-export const isUuid = (value: string): boolean => UUID_SHAPE.test(value);
 
 /** A resource name: letters, digits, `.`, `_`, `-`; up to 63 characters; never shaped like a uuid. */
 export const resourceNameSchema = z

@@ -3,7 +3,7 @@
  * droplet agent reports of each (`agent_tool_observations`, written by the hub).
  */
 import { and, asc, eq, inArray, notInArray, sql } from 'drizzle-orm';
-import { UUID } from './credentials.ts';
+import { UUID } from './ids.ts';
 import type { DbOrTx } from './db.ts';
 import { type Conflict, conflict, type Found, type NotFound, notFound, ok, uniqueOrConflict } from './outcomes.ts';
 import { rowsOf } from './raw.ts';

@@ -3,6 +3,7 @@
  * or `names` (at most 10), a known size and image, a region (or a region prefix such as
  * `nyc`), valid tags, and user_data of at most 64 KiB.
  */
+import { MAX_USER_DATA_BYTES } from '@toolbelt/schema/cloud-init';
 import { unprocessable } from './api-error.ts';
 import { findImage, findSize, REGIONS } from './catalog-data.ts';
 import type { CreateSpec } from './state.ts';
@@ -18,8 +19,8 @@ import {
 
 /** DigitalOcean creates at most this many droplets per request. */
 export const MAX_NAMES = 10;
-/** user_data limit: 64 KiB. */
-export const MAX_USER_DATA_BYTES = 64 * 1024;
+/** user_data limit (64 KiB), defined once with the cloud-init document. */
+export { MAX_USER_DATA_BYTES };
 
 function readNames(body: Record<string, unknown>): string[] {
   const hasName = body.name !== undefined;

@@ -78,6 +78,7 @@ export function loadKeyring(source: KeySource): { keyring: Keyring; origin: stri
       cause,
     });
   }
-  chmodSync(file, 0o600);
+  // Only a file we generated is ours to tighten: a configured one may be a read-only mounted secret.
+  if (generated) chmodSync(file, 0o600);
   return { keyring: keyringFrom(text.split('\n'), file), origin: file, generated };
 }

@@ -6,6 +6,7 @@
  * `outcomeUnknown` and the caller must sweep the fleet and adopt by identity (identity.ts)
  * before creating again. A 429 or a refused connection is resent (DigitalOcean did not act).
  */
+import { MAX_USER_DATA_BYTES } from '@toolbelt/schema/cloud-init';
 import { invalidRequest, isProviderError, itemIn, listIn } from './errors.ts';
 import { dropletNameProblem, tagProblem } from './identity.ts';
 import type { DotsClient, Transport } from './transport.ts';
@@ -26,8 +27,8 @@ export const MAX_DROPLETS_PER_CREATE = 10;
 export const FLEET_PAGE_SIZE = 200;
 /** A sweep stops after this many pages (200,000 droplets), whatever `links.next` says. */
 const MAX_FLEET_PAGES = 1000;
-/** user_data limit (64 KiB). */
-export const MAX_USER_DATA_BYTES = 64 * 1024;
+/** user_data limit (64 KiB), defined once with the cloud-init document. */
+export { MAX_USER_DATA_BYTES };
 
 /** Power actions that are safe to send twice (they name a target state). */
 const IDEMPOTENT_ACTIONS = new Set<PowerAction>(['power_on', 'power_off', 'shutdown']);
