@@ -217,7 +217,9 @@ async function prepareStore(database: Database, { config, logger, options }: Set
     dataDir: config.databaseUrl ? undefined : config.dataDir,
     ...(options.stderr ? { stderr: options.stderr } : {}),
   });
-  if (config.seedCatalog) await seedCatalogTools(database.db, logger, (await shelf.list()).get('@toolbelt/echo-mcp')?.version ?? '1.0.0');
+  if (!config.seedCatalog) return;
+  const echoVersion = (await shelf.list()).get('@toolbelt/echo-mcp')?.version ?? '1.0.0';
+  await seedCatalogTools(database.db, logger, echoVersion, { localDroplets: config.localDroplets && !config.digitaloceanToken });
 }
 
 interface Looped {
