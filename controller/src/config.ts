@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import { DB_SCHEMA_NAME, DEFAULT_DB_SCHEMA, regionSchema, sizeSchema, ToolbeltError } from '@toolbelt/schema';
 import { z } from 'zod';
+import { GATEWAY_SETTINGS, gatewayFields } from './gateway/config.ts';
 import { LIFECYCLE_SETTINGS, lifecycleConfigProblems, lifecycleFields } from './lifecycle-config.ts';
 import { blankToUndefined, count, flag, milliseconds } from './config-fields.ts';
 
@@ -62,6 +63,7 @@ export const SETTINGS = {
   consoleDir: { env: 'TOOLBELT_CONSOLE_DIR', flag: 'console-dir', help: "the web console's built assets, served at / (default: console/dist of this checkout)" },
   sessionTtlMs: { env: 'TOOLBELT_SESSION_TTL_MS', flag: 'session-ttl-ms', help: 'how long a console session lasts after sign-in' },
   ...LIFECYCLE_SETTINGS,
+  ...GATEWAY_SETTINGS,
 } as const;
 type SettingName = keyof typeof SETTINGS;
 
@@ -113,6 +115,7 @@ const fields = z.object({
   consoleDir: z.preprocess(blankToUndefined, z.string().min(1).optional()),
   sessionTtlMs: z.preprocess(blankToUndefined, z.coerce.number().int().min(60_000).max(30 * 86_400_000).default(12 * 3_600_000)),
   ...lifecycleFields,
+  ...gatewayFields,
 });
 
 export const configSchema = fields

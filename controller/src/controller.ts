@@ -15,7 +15,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createToolsReconciler, type Fence, type Reconciler } from '@toolbelt/reconcilers';
-import { type Clock, type Database, migrate, openDatabase } from '@toolbelt/schema';
+import { type Clock, type Database, migrate, openDatabase, systemClock } from '@toolbelt/schema';
 import { createLocalDroplets, type LocalDroplets } from '@toolbelt/simulator';
 import { Registry } from 'prom-client';
 import { AgentReleases } from './agent-releases.ts';
@@ -30,6 +30,7 @@ import { addConsoleRoutes } from './http/console.ts';
 import { addHealthRoutes } from './http/health.ts';
 import { Router } from './http/router.ts';
 import { HttpServer } from './http/server.ts';
+import { Gateway } from './gateway/gateway.ts';
 import { AgentHub, type AgentHubOptions } from './hub/index.ts';
 import { createLifecycle, type Lifecycle, type LifecycleOptions } from './lifecycle.ts';
 import { toolHostIp } from './lifecycle-config.ts';
@@ -175,7 +176,7 @@ async function assemble(database: Database, setup: Setup): Promise<Parts> {
   const runner = options.loop === false ? undefined : buildRunner(database, setup, registry, () => looped!.elector.fence());
   const agentEvents = runner ? new AgentEventSource(runner) : undefined;
   // 2. What every replica serves.
-  const { http, api, hub, shelf, releases } = buildServing(database, setup, registry, agentEvents);
+  const { http, api, hub, gateway, shelf, releases } = buildServing(database, setup, registry, agentEvents);
   const components = new ComponentSet(logger);
   const close = () => closeLifecycle(looped);
   try {
@@ -187,7 +188,7 @@ async function assemble(database: Database, setup: Setup): Promise<Parts> {
     // The console's region and size pickers and prices read DigitalOcean through the lifecycle's provider.
     if (looped?.lifecycle) api.digitalocean.bind(looped.lifecycle.provider);
     // 4. Stopped in reverse: the loop first, then the hub, the API (its event streams), the server.
-    await components.start([http, api, hub, ...(looped ? [looped.elector] : [])]);
+    await components.start([http, api, hub, gateway, ...(looped ? [looped.elector] : [])]);
   } catch (error) {
     await close();
     throw error;
@@ -220,7 +221,9 @@ async function prepareStore(database: Database, { config, logger, options }: Set
     dataDir: config.databaseUrl ? undefined : config.dataDir,
     ...(options.stderr ? { stderr: options.stderr } : {}),
   });
-  if (config.seedCatalog) await seedCatalogTools(database.db, logger, (await shelf.list()).get('@toolbelt/echo-mcp')?.version ?? '1.0.0');
+  if (!config.seedCatalog) return;
+  const echoVersion = (await shelf.list()).get('@toolbelt/echo-mcp')?.version ?? '1.0.0';
+  await seedCatalogTools(database.db, logger, echoVersion, { localDroplets: config.localDroplets && !config.digitaloceanToken });
 }
 
 interface Looped {
@@ -259,11 +262,15 @@ async function registerOnRunner(
   return { elector, lifecycle, localDroplets };
 }
 
-/** The HTTP server with its routes (health, the API, the package shelf, the agent releases) and the agent hub. */
-function buildServing(database: Database, { config, logger, options }: Setup, registry: Registry, agentEvents: AgentEventSource | undefined) {
+/** The HTTP server with its routes (health, the API, the package shelf, the agent releases), the agent hub and the MCP gateway. */
+function buildServing(database: Database, setup: Setup, registry: Registry, agentEvents: AgentEventSource | undefined) {
+  const { config, logger, options } = setup;
   const router = new Router();
   addHealthRoutes(router, { db: database.db });
   addConsoleRoutes(router, config.consoleDir ? { dir: config.consoleDir } : {});
+  const tls = config.tlsCertFile && config.tlsKeyFile ? { certFile: config.tlsCertFile, keyFile: config.tlsKeyFile } : undefined;
+  const http = new HttpServer({ host: config.host, port: config.port, router, logger, tls });
+  const { hub, gateway } = buildHub(database, setup, { http, registry, agentEvents });
   const api = new Api({
     db: database.db,
     logger,
@@ -273,10 +280,9 @@ function buildServing(database: Database, { config, logger, options }: Setup, re
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.eventPollMs ? { eventPollMs: options.eventPollMs } : {}),
     metrics: options.metrics ?? registry,
+    gateway: gateway.endpoint,
   });
   api.mount(router);
-  const tls = config.tlsCertFile && config.tlsKeyFile ? { certFile: config.tlsCertFile, keyFile: config.tlsKeyFile } : undefined;
-  const http = new HttpServer({ host: config.host, port: config.port, router, logger, tls });
   const shelf = new PackageShelf({ dir: stateDir(config, 'packages'), logger, publicUrl: () => publicHttpUrl(config, http.url) });
   shelf.mount(router);
   const releases = new AgentReleases({
@@ -286,20 +292,36 @@ function buildServing(database: Database, { config, logger, options }: Setup, re
     logger: logger.child({ component: 'agent-releases' }),
   });
   releases.mount(router);
+  return { http, api, hub, gateway, shelf, releases };
+}
+
+/** The agent hub and the MCP gateway that calls tools through it (and hears its agents' tool reports). */
+function buildHub(database: Database, { config, logger, options }: Setup, with_: { http: HttpServer; registry: Registry; agentEvents: AgentEventSource | undefined }) {
+  const heard: { gateway?: Gateway } = {};
   const hub = new AgentHub({
     heartbeatIntervalMs: config.agentHeartbeatMs,
     ...options.hub,
     ...(options.clock ? { clock: options.clock } : {}),
-    secrets: options.hub?.secrets ?? secretResolver(database.db, options.secrets, registry),
+    secrets: options.hub?.secrets ?? secretResolver(database.db, options.secrets, with_.registry),
     onAgentEvent: (event) => {
       options.hub?.onAgentEvent?.(event);
-      agentEvents?.onAgentEvent(event);
+      with_.agentEvents?.onAgentEvent(event);
+      heard.gateway?.onAgentEvent(event);
     },
     database,
-    http,
+    http: with_.http,
     logger: logger.child({ component: 'hub' }),
   });
-  return { http, api, hub, shelf, releases };
+  const gateway = new Gateway({
+    database,
+    hub,
+    logger: logger.child({ component: 'gateway' }),
+    clock: options.clock ?? systemClock,
+    settings: config,
+    registry: with_.registry,
+  });
+  heard.gateway = gateway;
+  return { hub, gateway };
 }
 
 /** The loop's runner, with no reconcilers yet (they and the sources are registered on it). */

@@ -38,6 +38,7 @@ export const LIFECYCLE_SETTINGS = {
   orphanDryRun: { env: 'TOOLBELT_ORPHAN_DRY_RUN', flag: 'orphan-dry-run', help: 'report orphans instead of deleting them (true/false)' },
   firewall: { env: 'TOOLBELT_FIREWALL', flag: 'firewall', help: 'manage the fleet firewall (true/false)' },
   adminCidrs: { env: 'TOOLBELT_ADMIN_CIDRS', flag: 'admin-cidrs', help: 'comma-separated CIDRs allowed to SSH into droplets' },
+  sshKeys: { env: 'TOOLBELT_SSH_KEYS', flag: 'ssh-keys', help: 'comma-separated DigitalOcean SSH key ids or fingerprints put on every droplet created (SSH stays closed unless TOOLBELT_ADMIN_CIDRS)' },
   toolSourceCidrs: { env: 'TOOLBELT_TOOL_SOURCE_CIDRS', flag: 'tool-source-cidrs', help: "comma-separated CIDRs allowed to reach the tools' ports" },
   agentUrl: { env: 'TOOLBELT_AGENT_URL', flag: 'agent-url', help: 'the URL droplet agents dial (wss://…/agent/v1)' },
   agentCaFile: { env: 'TOOLBELT_AGENT_CA_FILE', flag: 'agent-ca-file', help: "a private CA (PEM) droplet agents trust for the controller's certificate" },
@@ -55,6 +56,9 @@ const cidrs = z.preprocess(
     .default('')
     .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean)),
 );
+
+/** A DigitalOcean SSH key: its numeric id or its MD5 fingerprint. */
+const SSH_KEY = /^(\d{1,12}|[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){15})$/;
 
 const bootDelay = z.preprocess(
   blank,
@@ -108,6 +112,15 @@ export const lifecycleFields = {
   orphanDryRun: flag(false),
   firewall: flag(true),
   adminCidrs: cidrs,
+  sshKeys: z.preprocess(
+    blank,
+    z
+      .string()
+      .default('')
+      .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+      .pipe(z.array(z.string().regex(SSH_KEY, 'each must be a DigitalOcean SSH key id or an MD5 fingerprint (aa:bb:…, 16 pairs)')))
+      .transform((keys) => keys.map((k) => (/^\d+$/.test(k) ? Number(k) : k.toLowerCase()))),
+  ),
   toolSourceCidrs: cidrs,
   agentUrl: z.preprocess(blank, z.string().url().optional()),
   agentCaFile: z.preprocess(blank, z.string().min(1).optional()),

@@ -161,6 +161,8 @@ export async function createLifecycle(options: LifecycleOptions): Promise<Lifecy
     fleet: cache,
     clock,
     tags: [config.fleetTag],
+    // For debugging a droplet by hand; the fleet firewall opens SSH only to TOOLBELT_ADMIN_CIDRS.
+    ...(config.sshKeys.length > 0 ? { shared: { sshKeys: config.sshKeys } } : {}),
     windowMs: config.createBatchWindowMs,
     maxWaitMs: Math.max(config.createBatchWindowMs, 5_000),
     userData: enrollmentUserData({ db, clock, render: options.renderUserData ?? defaultRender(options) }),

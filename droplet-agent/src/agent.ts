@@ -16,6 +16,8 @@ import { CommandHandler } from './commands.ts';
 import type { AgentConfig } from './config.ts';
 import { Connection } from './connection.ts';
 import { readCredential, writeCredential } from './credentials.ts';
+import { ToolCalls } from './gateway/calls.ts';
+import { McpSessions } from './gateway/sessions.ts';
 import { HealthMonitor } from './health/monitor.ts';
 import { readDropletIdentity } from './identity.ts';
 import { createLogger, type Logger } from './log.ts';
@@ -48,6 +50,8 @@ export class Agent {
   #manager!: ToolManager;
   #commands!: CommandHandler;
   #secrets!: SecretBroker;
+  #sessions!: McpSessions;
+  #calls!: ToolCalls;
   #connection!: Connection;
   #heartbeatMs: number;
   /** Aborted to cut the heartbeat loop's sleep short (a `welcome` wants one now). */
@@ -86,7 +90,9 @@ export class Agent {
     const updater = new Updater({ config, log, currentVersion: this.#o.agentVersion, onRestart: () => this.#restartSoon() });
     this.#commands = new CommandHandler({ manager: this.#manager, send, log, mask: (text) => mask.text(text), update: (c, p) => updater.apply(c, p) });
     this.#connection = this.#createConnection();
-    const monitor = new HealthMonitor({ manager: this.#manager, clock, agentVersion: this.#o.agentVersion });
+    this.#sessions = new McpSessions({ agentVersion: this.#o.agentVersion });
+    this.#calls = new ToolCalls({ manager: this.#manager, sessions: this.#sessions, send, log });
+    const monitor = new HealthMonitor({ manager: this.#manager, clock, agentVersion: this.#o.agentVersion, sessions: this.#sessions });
     this.#tasks.push(monitor.run(this.#abort.signal), this.#heartbeats());
     this.#connection.start();
   }
@@ -102,6 +108,8 @@ export class Agent {
     this.#wake.abort();
     this.#commands?.close();
     this.#secrets?.close();
+    this.#calls?.close();
+    this.#sessions?.closeAll();
     await this.#connection?.stop();
     await Promise.all(this.#tasks);
     for (const runtime of this.#runtimes) await runtime.close();
@@ -157,6 +165,10 @@ export class Agent {
         return this.#commands.handle(message);
       case 'secret_response':
         return this.#secrets.onResponse(message);
+      case 'mcp_call':
+        return this.#calls.onCall(message);
+      case 'mcp_cancel':
+        return this.#calls.onCancel(message);
       case 'enrolled':
       case 'rotate_credential':
         return void this.#storeCredential(message);

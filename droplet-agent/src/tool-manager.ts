@@ -79,6 +79,11 @@ export class ToolManager {
     return this.#tools.size;
   }
 
+  /** One managed tool (for the gateway's sessions), or undefined. */
+  get(toolInstanceId: string): Readonly<ManagedTool> | undefined {
+    return this.#tools.get(toolInstanceId);
+  }
+
   /** The managed tools (for the health monitor). */
   entries(): [string, ManagedTool][] {
     return [...this.#tools.entries()];

@@ -52,6 +52,8 @@ function row(patch: Partial<ToolInstance> = {}): ToolInstance {
     config_details: { prefix: 'a: ' },
     secret_refs: { ECHO_SECRET: 'echo-secret' },
     desired_state: 'running',
+    allowed_tools: null,
+    denied_tools: null,
     deletion_requested_at: null,
     generation: 1,
     status: 'pending',

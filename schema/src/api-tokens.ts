@@ -22,11 +22,11 @@ const info = ({ token_hash: _hash, ...rest }: ApiToken): ApiTokenInfo => rest;
 /** Stores a token by its hash. A hash already stored is kept (idempotent for a bootstrap token). */
 export async function createApiToken(
   db: DbOrTx,
-  input: { name: string; role: ApiRole; tokenHash: string },
+  input: { name: string; role: ApiRole; tokenHash: string; agentId?: string | undefined },
 ): Promise<ApiTokenInfo> {
   const [row] = await db
     .insert(apiTokens)
-    .values({ name: input.name, role: input.role, token_hash: input.tokenHash })
+    .values({ name: input.name, role: input.role, token_hash: input.tokenHash, agent_id: input.agentId ?? null })
     .onConflictDoNothing({ target: apiTokens.token_hash })
     .returning();
   if (row) return info(row);

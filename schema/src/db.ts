@@ -10,7 +10,6 @@
  * and nowhere else (`pg_catalog` is always searched first: built-ins such as
  * `gen_random_uuid()` keep working). Other schemas are only ever named explicitly (`vault.`).
  */
-import { mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
@@ -18,6 +17,7 @@ import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import { ToolbeltError } from './errors.ts';
 import { lockDataDir } from './data-dir-lock.ts';
+import { ensurePrivateDataDir, tightenBelow } from './data-dir-mode.ts';
 import * as tables from './tables.ts';
 
 export type Schema = typeof tables;
@@ -161,12 +161,13 @@ async function openPglite(dataDir: string, schema: string): Promise<Database> {
   const inMemory = dataDir.startsWith('memory://');
   let release = async () => {};
   if (!inMemory) {
-    mkdirSync(dataDir, { recursive: true });
+    ensurePrivateDataDir(dataDir);
     release = lockDataDir(dataDir);
   }
   let client: PGlite;
   try {
     client = await PGlite.create(inMemory ? undefined : dataDir);
+    if (!inMemory) tightenBelow(dataDir);
     // PGlite is one session: set once, it holds for every query.
     await client.exec(`set search_path to ${schema}`);
   } catch (cause) {

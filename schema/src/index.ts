@@ -22,6 +22,7 @@ export * from './types.ts';
 export * from './clock.ts';
 export * from './api-tokens.ts';
 export * from './manifests.ts';
+export * from './gateway.ts';
 export * from './ids.ts';
 export * from './event-stream.ts';
 export * from './locks.ts';

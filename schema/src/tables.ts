@@ -195,6 +195,10 @@ export const agentDropletTools = pgTable(
     /** Secret references by name: environment variable → the agent's secret name. */
     secret_refs: jsonb('secret_refs').$type<Record<string, string>>().notNull().default({}),
     desired_state: text('desired_state').$type<DesiredToolState>().notNull().default('running'),
+    /** MCP tool names the gateway offers of this instance (null: all). */
+    allowed_tools: jsonb('allowed_tools').$type<string[]>(),
+    /** MCP tool names the gateway hides and refuses (applied after allowed_tools). */
+    denied_tools: jsonb('denied_tools').$type<string[]>(),
     deletion_requested_at: ts('deletion_requested_at'),
     generation: generation(),
     // status
@@ -312,8 +316,11 @@ export const secrets = pgTable(
   (t) => [uniqueIndex('secrets_agent_name_key').on(t.agent_id, t.name)],
 );
 
-export const API_ROLES = ['viewer', 'operator', 'admin'] as const;
-/** What an API token may do: viewers read, operators also write specs, admins also manage the catalog and tokens. */
+export const API_ROLES = ['caller', 'viewer', 'operator', 'admin'] as const;
+/**
+ * What an API token may do: callers use one agent's gateway (and read its toolbelt view),
+ * viewers read, operators also write specs, admins also manage the catalog and tokens.
+ */
 export type ApiRole = (typeof API_ROLES)[number];
 
 /**
@@ -326,6 +333,12 @@ export const apiTokens = pgTable(
     id: uuid('id').primaryKey().defaultRandom(),
     name: text('name').notNull(),
     role: text('role').$type<ApiRole>().notNull(),
+    /**
+     * The one agent a `caller` token may reach (null for every other role). No foreign key on
+     * purpose: a deleted agent's caller tokens reach nothing (a new agent gets a new id), and
+     * truncating agents must not take the API tokens with it.
+     */
+    agent_id: uuid('agent_id'),
     token_hash: text('token_hash').notNull(),
     created_at: createdAt(),
     last_used_at: ts('last_used_at'),
@@ -334,6 +347,7 @@ export const apiTokens = pgTable(
   (t) => [
     uniqueIndex('api_tokens_token_hash_key').on(t.token_hash),
     check('api_tokens_role_check', inList('role', API_ROLES)),
+    check('api_tokens_caller_agent_check', sql`(role = 'caller') = (agent_id is not null)`),
   ],
 );
 /** Where a command is: queued → sent → accepted → done | failed, or timed_out past its deadline. */
@@ -472,4 +486,39 @@ export const consoleSessions = pgTable(
     revoked_at: ts('revoked_at'),
   },
   (t) => [uniqueIndex('console_sessions_session_hash_key').on(t.session_hash), index('console_sessions_expires_at_idx').on(t.expires_at)],
+);
+
+/** How a gateway call ended. */
+export const TOOL_CALL_OUTCOMES = ['ok', 'tool_error', 'error', 'timeout', 'cancelled', 'refused', 'unavailable'] as const;
+export type ToolCallOutcome = (typeof TOOL_CALL_OUTCOMES)[number];
+
+/**
+ * The gateway's audit: one row per MCP call through it. Never the arguments or the result —
+ * only who, what, how long, how it ended and how big. Pruned past a retention setting.
+ */
+export const toolCalls = pgTable(
+  'tool_calls',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    at: ts('at').notNull(),
+    /** The calling token's name (kept when the token is revoked or deleted). */
+    caller: text('caller').notNull(),
+    agent_id: uuid('agent_id').notNull(),
+    /** The tool instance's name at the time, and the MCP method and tool (or prompt, resource) name. */
+    instance_name: text('instance_name'),
+    method: text('method').notNull(),
+    tool: text('tool'),
+    duration_ms: integer('duration_ms').notNull(),
+    outcome: text('outcome').$type<ToolCallOutcome>().notNull(),
+    /** The JSON-RPC error code of a failed call. */
+    error_code: integer('error_code'),
+    bytes_in: integer('bytes_in').notNull(),
+    bytes_out: integer('bytes_out').notNull(),
+  },
+  (t) => [
+    // Why: GET /v1/agents/{id}/calls pages an agent's calls newest first; pruning scans by time.
+    index('tool_calls_agent_at_idx').on(t.agent_id, t.at),
+    index('tool_calls_at_idx').on(t.at),
+    check('tool_calls_outcome_check', inList('outcome', TOOL_CALL_OUTCOMES)),
+  ],
 );

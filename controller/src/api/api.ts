@@ -22,6 +22,8 @@ import { applyRoutes } from './routes/apply.ts';
 import { catalogRoutes } from './routes/catalog.ts';
 import { consoleDataRoutes } from './routes/console-data.ts';
 import { eventRoutes } from './routes/events.ts';
+import { gatewayRoutes } from './routes/gateway.ts';
+import type { McpEndpoint } from '../gateway/endpoint.ts';
 import { secretRoutes } from './routes/secrets.ts';
 import { sessionRoutes } from './routes/session.ts';
 import { systemRoutes } from './routes/system.ts';
@@ -44,6 +46,8 @@ export interface ApiOptions {
   version?: string;
   /** How long a console session lasts (default 12 hours). */
   sessionTtlMs?: number;
+  /** The MCP gateway's endpoint; without one the gateway routes are not served. */
+  gateway?: McpEndpoint | undefined;
 }
 
 export const DEFAULT_ENVIRONMENT: EnvironmentDefaults = { region: 'nyc3', size: 's-1vcpu-1gb' };
@@ -94,6 +98,7 @@ export class Api implements Component {
       ...systemRoutes(deps),
       ...consoleDataRoutes(deps),
       ...sessionRoutes(deps, options.sessionTtlMs ?? 12 * 3_600_000),
+      ...(options.gateway ? gatewayRoutes(deps, options.gateway) : []),
     );
     this.registry.add(
       defineRoute({

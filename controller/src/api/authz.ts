@@ -11,7 +11,7 @@ import { ApiError } from './errors.ts';
 import type { AnyRoute, Caller } from './route.ts';
 
 /** The kinds of object the API writes. */
-export type ObjectKind = 'Agent' | 'Environment' | 'Tool' | 'Secret' | 'CatalogTool' | 'ApiToken';
+export type ObjectKind = 'Agent' | 'Environment' | 'Tool' | 'Secret' | 'CatalogTool' | 'ApiToken' | 'CallerToken';
 
 /** The least role that may create, change or delete each kind. */
 export const WRITER_ROLE: Record<ObjectKind, ApiRole> = {
@@ -22,6 +22,8 @@ export const WRITER_ROLE: Record<ObjectKind, ApiRole> = {
   // Every droplet installs what the catalog names: only admins choose what that is.
   CatalogTool: 'admin',
   ApiToken: 'admin',
+  // A caller token reaches one agent's gateway, which an operator may use anyway.
+  CallerToken: 'operator',
 };
 
 /** What applying (or pruning) a document of each manifest kind writes. */

@@ -66,7 +66,7 @@ export class ApiRegistry {
     for (const route of this.routes) {
       router.on(route.method, route.path, async ({ req, res, params, query }) => {
         try {
-          const caller = await authenticator.authenticate(req, route.access);
+          const caller = await authenticator.authenticate(req, route.access, { agentCaller: route.agentCaller === true });
           const ctx = {
             params: parsePart(route.params, params, 'params'),
             query: parsePart(route.query, query, 'query'),

@@ -19,6 +19,8 @@ export interface Caller {
   role: ApiRole;
   /** Set when the caller came with a console session cookie rather than a bearer token. */
   sessionId?: string;
+  /** The one agent a `caller` token may reach. */
+  agentId?: string;
 }
 
 export interface RouteContext<P, Q, B> {
@@ -57,6 +59,11 @@ export interface RouteDef<P extends z.ZodType, Q extends z.ZodType, B extends z.
   summary: string;
   tag: string;
   access: Access;
+  /**
+   * A `caller` token bound to the agent of `:id` may call this route too; the handler must
+   * check the binding with `assertAgentAccess` once it has resolved the agent.
+   */
+  agentCaller?: boolean;
   /**
    * What the route writes, decided by kind (authz.ts): the kinds it always writes, or — for
    * `apply` — the kinds its validated body writes. Every route but a GET declares it (`[]`

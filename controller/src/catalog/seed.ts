@@ -4,7 +4,8 @@
  * - `echo` — the repository's echo MCP server as an npm package (served from the package
  *   shelf), over Streamable HTTP, with `prefix` (→ ECHO_PREFIX) and an optional ECHO_SECRET;
  * - `echo-docker` — the same as a container image from the local registry
- *   (`tools/echo-mcp/image/build.sh` builds and pushes it);
+ *   (`tools/echo-mcp/image/build.sh` builds and pushes it) — only with local droplets: the
+ *   registry at 127.0.0.1:5000 exists on a developer's machine, never on a real droplet;
  * - `everything` — `@modelcontextprotocol/server-everything` from npm, over stdio.
  * See docs/tools.md.
  */
@@ -26,8 +27,13 @@ const echoTemplate = (extra: Record<string, unknown>) => ({
   ...extra,
 });
 
+export interface SeedOptions {
+  /** Droplets run on this machine (local droplets): they reach its registry at 127.0.0.1:5000. */
+  localDroplets: boolean;
+}
+
 /** The seeded catalog entries. */
-export function seedCatalog(echoVersion: string): CatalogToolSpec[] {
+export function seedCatalog(echoVersion: string, options: SeedOptions): CatalogToolSpec[] {
   return [
     {
       tool_name: 'echo',
@@ -40,17 +46,7 @@ export function seedCatalog(echoVersion: string): CatalogToolSpec[] {
       // Listens at HOST:PORT, which the agent sets (HOST: where the controller wants tools reachable).
       default_config_template: echoTemplate({ 'x-toolbelt-launch': { args: ['--transport', 'http'] } }),
     },
-    {
-      tool_name: 'echo-docker',
-      description: 'the echo MCP server as a container image (build it with tools/echo-mcp/image/build.sh)',
-      version_info: { versions: [echoVersion], default: echoVersion },
-      packaging_type: 'docker_image',
-      package_identifier: '127.0.0.1:5000/toolbelt/echo-mcp',
-      transport: 'mcp-http',
-      ports: [ECHO_DOCKER_PORT],
-      // The agent tells a container PORT and HOST=0.0.0.0 (its own network; published on the droplet at hostIp).
-      default_config_template: echoTemplate({}),
-    },
+    ...(options.localDroplets ? [echoDocker(echoVersion)] : []),
     {
       tool_name: 'everything',
       description: "the MCP project's reference server with every feature (@modelcontextprotocol/server-everything), over stdio",
@@ -64,10 +60,24 @@ export function seedCatalog(echoVersion: string): CatalogToolSpec[] {
   ];
 }
 
+function echoDocker(echoVersion: string): CatalogToolSpec {
+  return {
+    tool_name: 'echo-docker',
+    description: 'the echo MCP server as a container image (build it with tools/echo-mcp/image/build.sh)',
+    version_info: { versions: [echoVersion], default: echoVersion },
+    packaging_type: 'docker_image',
+    package_identifier: '127.0.0.1:5000/toolbelt/echo-mcp',
+    transport: 'mcp-http',
+    ports: [ECHO_DOCKER_PORT],
+    // The agent tells a container PORT and HOST=0.0.0.0 (its own network; published on the droplet at hostIp).
+    default_config_template: echoTemplate({}),
+  };
+}
+
 /** Adds each seeded tool that the catalog does not have yet; returns the names added. */
-export async function seedCatalogTools(db: Db, logger: Logger, echoVersion: string): Promise<string[]> {
+export async function seedCatalogTools(db: Db, logger: Logger, echoVersion: string, options: SeedOptions): Promise<string[]> {
   const added: string[] = [];
-  for (const spec of seedCatalog(echoVersion)) {
+  for (const spec of seedCatalog(echoVersion, options)) {
     if (await getCatalogToolByName(db, spec.tool_name)) continue;
     const created = await createCatalogTool(db, spec);
     if (created.kind === 'ok') added.push(spec.tool_name);

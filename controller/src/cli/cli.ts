@@ -31,6 +31,7 @@ commands:
   events [--object KIND/ID] [--follow]                reconcile events
   logs AGENT [--follow]                               the events of an agent and its tools
   tokens create NAME --role ROLE | list | revoke ID   API tokens (admin)
+  tokens create NAME --role caller --agent AGENT      a token for one agent's MCP gateway (operator)
   server [flags] | migrate [flags]                    run the controller / migrate its database
   simulator [flags]                                   run the local DigitalOcean simulator
 

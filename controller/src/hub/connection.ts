@@ -104,7 +104,15 @@ export class AgentConnection {
   constructor(
     readonly socket: WebSocket,
     identity: AgentIdentity,
-    private readonly deps: { clock: Clock; logger: Logger; limits: ConnectionLimits; handle: MessageHandler; stats?: ConnectionStats },
+    private readonly deps: {
+      clock: Clock;
+      logger: Logger;
+      limits: ConnectionLimits;
+      handle: MessageHandler;
+      stats?: ConnectionStats;
+      /** Takes a message out of the ordered chain (gateway answers must not wait for database writes). */
+      intercept?: (connection: AgentConnection, message: AgentMessage) => boolean;
+    },
   ) {
     this.identity = identity;
     this.connectedAt = deps.clock.now();
@@ -172,6 +180,8 @@ export class AgentConnection {
       return;
     }
     this.counts.received += 1;
+    // Gateway answers are settled at once, outside the queue (they must not wait for database writes).
+    if (this.deps.intercept?.(this, parsed.message)) return;
     if (parsed.message.type === 'inventory' && this.#waitingInventory) {
       // Only the latest inventory matters: it replaces the one still waiting.
       this.#queued.bytes += bytes - this.#waitingInventory.bytes;

@@ -19,8 +19,10 @@ import {
   rotateAgentCredential,
 } from '@toolbelt/schema';
 import { AGENT_ERROR_CODES, CLOSE_CODES, MAX_FRAME_BYTES } from '@toolbelt/schema/protocol';
+import { type McpCallBody, type McpReplyBody } from '@toolbelt/schema/protocol';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { Component } from '../component.ts';
+import { type CallOptions, ToolChannel } from '../gateway/channel.ts';
 import { type CommandInput, CommandRouter } from './commands.ts';
 import { type AgentIdentity, AgentConnection } from './connection.ts';
 import type { HubContext } from './context.ts';
@@ -66,6 +68,8 @@ export class AgentHub implements Component {
   readonly #commands: CommandRouter;
   readonly #ctx: HubContext;
   readonly #counts = { accepted: 0, refused: 0, pending: 0 };
+  /** Gateway calls in flight on the sockets held here. */
+  readonly tools = new ToolChannel();
   #accepting = false;
   #abort = new AbortController();
   #loops: Promise<void>[] = [];
@@ -150,6 +154,15 @@ export class AgentHub implements Component {
    */
   sendCommand(environmentId: string, command: CommandInput, options: { timeoutMs?: number } = {}): Promise<Command> {
     return this.#commands.send(environmentId, command, options);
+  }
+
+  /**
+   * Sends an MCP request to a tool instance through the environment's agent, if its socket
+   * is held here; undefined when it is not (the gateway forwards to the replica that holds it).
+   */
+  callTool(environmentId: string, toolInstanceId: string, body: McpCallBody, options: CallOptions): Promise<McpReplyBody> | undefined {
+    const connection = this.#greeted(environmentId);
+    return connection ? this.tools.call(connection, toolInstanceId, body, options) : undefined;
   }
 
   /** Whether this replica holds a greeted socket of the environment's agent. */
@@ -250,6 +263,11 @@ export class AgentHub implements Component {
       limits: this.#o.receiveLimits,
       handle: (c, message) => handleMessage(this.#ctx, c, message),
       stats: this.#ctx.stats,
+      intercept: (c, message) => {
+        if (message.type !== 'mcp_reply') return false;
+        this.tools.onReply(c, message);
+        return true;
+      },
     });
     const { environmentId } = identity;
     const previous = this.#connections.get(environmentId);
@@ -275,6 +293,7 @@ export class AgentHub implements Component {
   }
 
   #onClose(connection: AgentConnection): void {
+    this.tools.onClosed(connection);
     const { environmentId } = connection;
     if (this.#connections.get(environmentId) !== connection) return;
     this.#connections.delete(environmentId);

@@ -27,6 +27,8 @@ export interface Answer {
 export interface E2E {
   controller: RunningController;
   dataDir: string;
+  /** The admin token the controller was started with. */
+  adminToken: string;
   logs: string[];
   call(method: string, path: string, body?: unknown): Promise<Answer>;
   stop(): Promise<void>;
@@ -94,6 +96,7 @@ export async function startE2E(t: TestDatabase, env: Record<string, string> = {}
   return {
     controller,
     dataDir,
+    adminToken,
     logs,
     call,
     async stop() {

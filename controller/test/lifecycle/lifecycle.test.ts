@@ -80,6 +80,17 @@ describeEachDatabase('droplet lifecycle', (t) => {
     expect(h.warnings.filter((w) => (w.level as number) >= 50)).toEqual([]);
   });
 
+  it('puts TOOLBELT_SSH_KEYS on every droplet it creates', async () => {
+    const h = (harness = await startHarness({ db: t.db, env: { TOOLBELT_SSH_KEYS: '512190,3b:16:bf:e4:8b:00:8b:b8:59:8c:a9:d3:f0:19:45:fa' } }));
+    const seeded = await seedAgents(t.db, 2, 'keyed', false);
+    await setActive(t.db, h.runner, seeded.map((s) => s.agentId), true);
+    await eventually(
+      async () => h.sim.state.listDroplets().length === 2,
+      async () => JSON.stringify(await statuses(t.db)),
+    );
+    for (const droplet of h.sim.state.listDroplets()) expect(droplet.sshKeys).toEqual([512190, '3b:16:bf:e4:8b:00:8b:b8:59:8c:a9:d3:f0:19:45:fa']);
+  });
+
   it('repairs drift: a droplet deleted by hand is recreated, one powered off is powered on', async () => {
     const h = (harness = await startHarness({ db: t.db }));
     const [a, b] = await seedAgents(t.db, 2, 'drift');

@@ -23,6 +23,7 @@ const EXPECTED_WRITER: Record<ObjectKind, ApiRole> = {
   Secret: 'operator',
   CatalogTool: 'admin',
   ApiToken: 'admin',
+  CallerToken: 'operator',
 };
 /** Who may apply (and prune) each manifest kind. */
 const EXPECTED_APPLIER: Record<ManifestKind, ApiRole> = { Agent: 'operator', CatalogTool: 'admin', Toolbelt: 'operator' };
@@ -34,7 +35,7 @@ const SAMPLE: Record<ManifestKind, unknown> = {
 };
 type CallShape = { body?: unknown; rawBody?: string; headers?: Record<string, string> };
 const ROLES: ApiRole[] = ['viewer', 'operator', 'admin'];
-const RANK: Record<ApiRole, number> = { viewer: 1, operator: 2, admin: 3 };
+const RANK: Record<ApiRole, number> = { caller: 0, viewer: 1, operator: 2, admin: 3 };
 const atLeast = (roles: ApiRole[]) => roles.reduce<ApiRole>((a, b) => (RANK[b] > RANK[a] ? b : a), 'viewer');
 
 /** Every row a write could touch (api_tokens without last_used_at, which reads update). */
@@ -97,8 +98,8 @@ describeEachDatabase('authorization: the role matrix', (t) => {
       const label = `${route.method} ${route.path}`;
       expect(route.writes, `${label} declares no writes`).toBeDefined();
       if (typeof route.writes === 'function') {
-        // Decided per document; the kinds are exercised below.
-        expect(route.path, `${label} decides per request: add it to this matrix`).toBe('/v1/apply');
+        // Decided per document (apply) or per role asked for (tokens); exercised below.
+        expect(['/v1/apply', '/v1/tokens'], `${label} decides per request: add it to this matrix`).toContain(route.path);
         continue;
       }
       const needed = atLeast([...route.writes!.map((k) => EXPECTED_WRITER[k]), route.access === 'public' ? 'viewer' : route.access]);
@@ -123,6 +124,19 @@ describeEachDatabase('authorization: the role matrix', (t) => {
         await expectDecision(role, allowed, { method: 'POST', path: `/v1/apply?prune=true&dryRun=${allowed}`, rawBody: yaml, headers: { 'content-type': 'application/yaml' }, allowedStatus: 200 });
       }
     }
+  });
+
+  it('tokens: only admins create tokens of a role, operators also caller tokens bound to an agent', async () => {
+    await seed();
+    for (const role of ROLES) {
+      const caller = { method: 'POST', path: '/v1/tokens', body: { name: `c-${role}`, role: 'caller', agent: 'owned' }, allowedStatus: 201 };
+      await expectDecision(role, RANK[role] >= RANK.operator, caller);
+      for (const asked of ROLES) {
+        await expectDecision(role, role === 'admin', { method: 'POST', path: '/v1/tokens', body: { name: `t-${role}-${asked}`, role: asked }, allowedStatus: 201 });
+      }
+    }
+    const unbound = await api.call('POST', '/v1/tokens', { body: { name: 'x', role: 'caller' } });
+    expect([unbound.status, unbound.body.error.details[0].path]).toEqual([400, 'agent']);
   });
 
   it('a set mixing kinds is refused whole when one kind is not the caller’s', async () => {

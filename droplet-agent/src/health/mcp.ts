@@ -37,29 +37,34 @@ export async function mcpSession(transport: Transport, timeoutMs: number, agentV
   client.onerror = () => {}; // stray lines on a shared pipe are not this check's failure
   try {
     await client.connect(transport, { timeout: timeoutMs });
-    const tools: McpToolInfo[] = [];
-    let cursor: string | undefined;
-    for (let page = 0; page < MAX_TOOL_PAGES; page += 1) {
-      const result = await client.listTools(cursor ? { cursor } : undefined, { timeout: timeoutMs });
-      for (const t of result.tools) tools.push(toolInfo(t));
-      cursor = result.nextCursor;
-      if (!cursor) break;
-    }
-    const info = client.getServerVersion();
-    return {
-      healthy: true,
-      capabilities: {
-        ...(info ? { serverInfo: { name: info.name, version: info.version } } : {}),
-        tools,
-        checkedAt: new Date().toISOString(),
-      },
-    };
+    return await listCapabilities(client, timeoutMs);
   } catch (error) {
     return { healthy: false, message: `MCP check failed: ${(error as Error).message}` };
   } finally {
     if (transport instanceof StreamableHTTPClientTransport) await transport.terminateSession().catch(() => {});
     await client.close().catch(() => {});
   }
+}
+
+/** `tools/list` (paginated) on a connected session: the tool's capabilities. Throws on failure. */
+export async function listCapabilities(client: Client, timeoutMs: number): Promise<HealthResult> {
+  const tools: { name: string; description?: string }[] = [];
+  let cursor: string | undefined;
+  for (let page = 0; page < MAX_TOOL_PAGES; page += 1) {
+    const result = await client.listTools(cursor ? { cursor } : undefined, { timeout: timeoutMs });
+    for (const t of result.tools) tools.push(t.description ? { name: t.name, description: t.description } : { name: t.name });
+    cursor = result.nextCursor;
+    if (!cursor) break;
+  }
+  const info = client.getServerVersion();
+  return {
+    healthy: true,
+    capabilities: {
+      ...(info ? { serverInfo: { name: info.name, version: info.version } } : {}),
+      tools,
+      checkedAt: new Date().toISOString(),
+    },
+  };
 }
 
 /** An MCP session over Streamable HTTP at `url`. */

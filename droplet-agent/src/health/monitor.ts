@@ -7,12 +7,15 @@
 import type { Clock } from '@toolbelt/schema/clock';
 import type { ToolSpec, ToolStatusReport } from '@toolbelt/schema/protocol';
 import type { ToolManager } from '../tool-manager.ts';
-import { type HealthResult, httpCheck, mcpHttpCheck, mcpSession } from './mcp.ts';
+import type { McpSessions } from '../gateway/sessions.ts';
+import { type HealthResult, httpCheck, listCapabilities, mcpHttpCheck } from './mcp.ts';
 
 export interface HealthMonitorOptions {
   manager: ToolManager;
   clock: Clock;
   agentVersion: string;
+  /** The tools' shared MCP sessions: a stdio tool is checked over the one the gateway uses. */
+  sessions: McpSessions;
   /** How often the monitor looks for due checks. */
   tickMs?: number;
   /** Interval while a tool is not (yet) healthy. */
@@ -77,6 +80,10 @@ export class HealthMonitor {
     }
   }
 
+  #stdioCheck(report: ToolStatusReport, entry: ReturnType<ToolManager['entries']>[number][1], timeoutMs: number) {
+    return stdioCheck(this.#o.sessions, report, entry, timeoutMs);
+  }
+
   async #probe(
     report: ToolStatusReport,
     entry: ReturnType<ToolManager['entries']>[number][1],
@@ -85,13 +92,27 @@ export class HealthMonitor {
     const timeoutMs = spec.healthCheck?.timeoutMs ?? 10_000;
     const kind = checkKind(spec);
     if (kind === 'process') return { healthy: true, message: 'running' };
-    if (kind === 'mcp' && spec.transport === 'mcp-stdio') {
-      const transport = entry.runtime.stdioTransport?.(report.toolInstanceId);
-      return transport ? mcpSession(transport, timeoutMs, this.#o.agentVersion) : undefined;
-    }
+    if (kind === 'mcp' && spec.transport === 'mcp-stdio') return this.#stdioCheck(report, entry, timeoutMs);
     const url = checkUrl(report, spec);
     if (!url) return { healthy: false, message: 'the tool publishes no port to check' };
     return kind === 'mcp' ? mcpHttpCheck(url, timeoutMs, this.#o.agentVersion) : httpCheck(url, timeoutMs);
+  }
+}
+
+/** tools/list over the tool's shared session (opened with initialize if it has none). */
+async function stdioCheck(
+  sessions: McpSessions,
+  report: ToolStatusReport,
+  entry: ReturnType<ToolManager['entries']>[number][1],
+  timeoutMs: number,
+): Promise<HealthResult> {
+  const id = report.toolInstanceId;
+  try {
+    const target = async () => ({ spec: entry.record.spec, report, stdioTransport: () => entry.runtime.stdioTransport?.(id) });
+    return await listCapabilities(await sessions.client(id, entry.record.generation, target), timeoutMs);
+  } catch (error) {
+    sessions.drop(id);
+    return { healthy: false, message: `MCP check failed: ${(error as Error).message}` };
   }
 }
 

@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { hostMetricsSchema } from '../types.ts';
 import { AGENT_ERROR_CODES, MAX_LOG_LINES_PER_MESSAGE } from './constants.ts';
+import { mcpReplyMessageSchema } from './gateway.ts';
 import { envNameSchema, logLineSchema, toolStatusReportSchema, wireIdSchema } from './tool.ts';
 
 /** `v`: the protocol version of the message (checked before the schema, see parse.ts). */
@@ -88,6 +89,10 @@ export const logsMessageSchema = z.object({
   v,
   toolInstanceId: wireIdSchema,
   commandId: wireIdSchema.optional(),
+  /** Set on lines of a `logs_follow` stream. */
+  streamId: wireIdSchema.optional(),
+  /** On a stream: the last message (the tool is gone, or the stream was stopped). */
+  end: z.boolean().optional(),
   lines: z.array(logLineSchema).max(MAX_LOG_LINES_PER_MESSAGE),
   /** True when older lines were dropped from the bounded buffer. */
   truncated: z.boolean(),
@@ -131,6 +136,7 @@ export const agentMessageSchema = z.discriminatedUnion('type', [
   secretRequestMessageSchema,
   credentialAckMessageSchema,
   agentErrorMessageSchema,
+  mcpReplyMessageSchema,
 ]);
 export type AgentMessage = z.infer<typeof agentMessageSchema>;
 export type AgentMessageType = AgentMessage['type'];

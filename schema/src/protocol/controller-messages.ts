@@ -3,6 +3,7 @@
  */
 import { z } from 'zod';
 import { AGENT_ERROR_CODES } from './constants.ts';
+import { logsFollowMessageSchema, logsStopMessageSchema, mcpCallMessageSchema, mcpCancelMessageSchema } from './gateway.ts';
 import { toolSpecSchema, wireIdSchema } from './tool.ts';
 
 const v = z.number().int().positive();
@@ -123,6 +124,10 @@ export const controllerMessageSchema = z.discriminatedUnion('type', [
   secretResponseMessageSchema,
   requestInventoryMessageSchema,
   controllerErrorMessageSchema,
+  mcpCallMessageSchema,
+  mcpCancelMessageSchema,
+  logsFollowMessageSchema,
+  logsStopMessageSchema,
 ]);
 export type ControllerMessage = z.infer<typeof controllerMessageSchema>;
 export type ControllerMessageType = ControllerMessage['type'];

@@ -7,5 +7,6 @@ export * from './tool.ts';
 export * from './env-names.ts';
 export * from './agent-messages.ts';
 export * from './controller-messages.ts';
+export * from './gateway.ts';
 export * from './parse.ts';
 export * from './limits.ts';

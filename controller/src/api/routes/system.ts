@@ -7,6 +7,7 @@ import { API_ROLES, createApiToken, hashApiToken, listApiTokens, revokeApiToken 
 import { z } from 'zod';
 import type { ApiDeps } from '../deps.ts';
 import { notFoundError } from '../errors.ts';
+import { requireAgent } from '../ops/agents.ts';
 import { type AnyRoute, defineRoute } from '../route.ts';
 import { AUTH_ERRORS, errors } from './common.ts';
 
@@ -17,14 +18,24 @@ const tokenViewSchema = z.object({
   id: z.string(),
   name: z.string(),
   role: z.enum(API_ROLES),
+  agent_id: z.string().nullable().describe('the agent a caller token is bound to'),
   created_at: z.string(),
   last_used_at: z.string().nullable(),
   revoked_at: z.string().nullable(),
 });
-const tokenView = (t: { id: string; name: string; role: (typeof API_ROLES)[number]; created_at: Date; last_used_at: Date | null; revoked_at: Date | null }) => ({
+const tokenView = (t: {
+  id: string;
+  name: string;
+  role: (typeof API_ROLES)[number];
+  agent_id: string | null;
+  created_at: Date;
+  last_used_at: Date | null;
+  revoked_at: Date | null;
+}) => ({
   id: t.id,
   name: t.name,
   role: t.role,
+  agent_id: t.agent_id,
   created_at: t.created_at.toISOString(),
   last_used_at: t.last_used_at?.toISOString() ?? null,
   revoked_at: t.revoked_at?.toISOString() ?? null,
@@ -60,18 +71,28 @@ const createTokenRoute = (deps: ApiDeps): AnyRoute =>
   defineRoute({
     method: 'POST',
     path: '/v1/tokens',
-    summary: 'Create an API token (admin); the token is shown in this answer only',
+    summary: 'Create an API token (admin; a caller token bound to one agent: operator); the token is shown in this answer only',
     tag: 'tokens',
-    access: 'admin',
-    writes: ['ApiToken'],
-    body: z.strictObject({ name: z.string().min(1).max(100), role: z.enum(API_ROLES) }),
+    access: 'operator',
+    writes: ({ body }) => (body.role === 'caller' ? ['CallerToken'] : ['ApiToken']),
+    body: z
+      .strictObject({
+        name: z.string().min(1).max(100),
+        role: z.enum(API_ROLES),
+        agent: z.string().min(1).optional().describe('the agent (id or name) a caller token may reach; only with role caller'),
+      })
+      .refine((b) => (b.role === 'caller') === (b.agent !== undefined), {
+        path: ['agent'],
+        message: 'a caller token needs its agent, and only a caller token takes one',
+      }),
     responses: {
       201: { description: 'created; keep `token`, it is not stored', schema: tokenViewSchema.extend({ token: z.string() }) },
       ...errors(400, ...AUTH_ERRORS),
     },
     async handle({ body }) {
+      const agent = body.agent === undefined ? undefined : await requireAgent(deps.db, body.agent);
       const token = generateApiToken();
-      const row = await createApiToken(deps.db, { name: body.name, role: body.role, tokenHash: hashApiToken(token) });
+      const row = await createApiToken(deps.db, { name: body.name, role: body.role, tokenHash: hashApiToken(token), agentId: agent?.id });
       return { status: 201, body: { ...tokenView(row), token } };
     },
   });

@@ -5,6 +5,8 @@
 import { getEnvironmentByAgent, type ToolInstance, toolInstanceSpecSchema, toolUpdateSchema } from '@toolbelt/schema';
 import { z } from 'zod';
 import type { ApiDeps } from '../deps.ts';
+import type { IncomingMessage } from 'node:http';
+import { assertAgentAccess } from '../auth.ts';
 import { requireAgent } from '../ops/agents.ts';
 import { write } from '../ops/context.ts';
 import { addToolWrite, listAgentTools, removeToolWrite, requireAgentTool, updateToolWrite } from '../ops/tools.ts';
@@ -120,8 +122,24 @@ const removeTool = (deps: ApiDeps): AnyRoute =>
   });
 
 const ACTIVE_STATUSES = new Set(['running', 'active']);
+/** The MCP revisions the gateway speaks, newest first. */
+export const GATEWAY_PROTOCOL_VERSIONS = ['2026-07-28', '2025-11-25'] as const;
+
+/** The agent's gateway URL as the caller reached this controller (behind a proxy: its forwarded scheme and host). */
+function gatewayUrl(req: IncomingMessage, agentName: string): string {
+  const proto = String(req.headers['x-forwarded-proto'] ?? '').split(',')[0]?.trim() || ('encrypted' in req.socket && req.socket.encrypted ? 'https' : 'http');
+  const host = String(req.headers['x-forwarded-host'] ?? req.headers.host ?? 'localhost').split(',')[0]!.trim();
+  return `${proto}://${host}/v1/agents/${encodeURIComponent(agentName)}/mcp`;
+}
 
 export const toolbeltViewSchema = z.object({
+  gateway: z
+    .object({
+      url: z.string().describe("the agent's MCP endpoint on this controller: the way to call its tools"),
+      transport: z.literal('streamable-http'),
+      protocol_versions: z.array(z.string()),
+    })
+    .describe('where to call the tools: one MCP endpoint for all of them, names prefixed <instance_name>__'),
   agent: z.object({ id: z.string(), name: z.string() }),
   environment: z
     .object({ active: z.boolean(), status: z.string(), ip_address: z.string().nullable() })
@@ -135,13 +153,15 @@ const getToolbelt = (deps: ApiDeps): AnyRoute =>
   defineRoute({
     method: 'GET',
     path: '/v1/agents/:id/toolbelt',
-    summary: "The agent platform's view: the agent's running tools with endpoints and MCP capabilities",
+    summary: "The agent platform's view: the agent's MCP gateway URL, then its running tools with (opt-in direct) endpoints and MCP capabilities",
     tag: TAG,
     access: 'viewer',
+    agentCaller: true,
     params: agentParams,
     responses: { 200: { description: 'the active toolbelt', schema: toolbeltViewSchema }, ...errors(...AUTH_ERRORS, 404) },
-    async handle({ params }) {
+    async handle({ params, caller, req }) {
       const agent = await requireAgent(deps.db, params.id);
+      assertAgentAccess(caller, agent);
       const environment = await getEnvironmentByAgent(deps.db, agent.id);
       const tools = (await listAgentTools(deps.db, agent)).filter(
         ({ tool }) => !tool.deletion_requested_at && tool.desired_state === 'running' && ACTIVE_STATUSES.has(tool.status),
@@ -149,6 +169,7 @@ const getToolbelt = (deps: ApiDeps): AnyRoute =>
       return {
         status: 200,
         body: {
+          gateway: { url: gatewayUrl(req, agent.name), transport: 'streamable-http', protocol_versions: [...GATEWAY_PROTOCOL_VERSIONS] },
           agent: { id: agent.id, name: agent.name },
           environment: environment
             ? { active: agent.tool_environment_active, status: environment.status, ip_address: environment.ip_address }

@@ -95,16 +95,17 @@ export async function secretsCommand(ctx: CommandContext): Promise<void> {
   ctx.print(`secret ${name} of agent/${values.agent} set`);
 }
 
-const TOKENS_USAGE = 'toolbelt tokens create NAME --role viewer|operator|admin | list | revoke ID';
+const TOKENS_USAGE = 'toolbelt tokens create NAME --role viewer|operator|admin | create NAME --role caller --agent AGENT | list | revoke ID';
 
 export async function tokensCommand(ctx: CommandContext): Promise<void> {
   const { values, positionals } = parseOrUsage(TOKENS_USAGE, () =>
-    parseArgs({ args: ctx.args, options: { role: { type: 'string' } }, allowPositionals: true, strict: true }),
+    parseArgs({ args: ctx.args, options: { role: { type: 'string' }, agent: { type: 'string' } }, allowPositionals: true, strict: true }),
   );
   const [action, arg] = positionals;
   if (action === 'list') return void (await ctx.client().request('GET', '/v1/tokens').then((t) => printStructured(ctx, t) || printTokens(ctx, t)));
   if (action === 'create' && arg && values.role) {
-    const created = await ctx.client().request<{ token: string; role: string }>('POST', '/v1/tokens', { body: { name: arg, role: values.role } });
+    const body = { name: arg, role: values.role, ...(values.agent ? { agent: values.agent } : {}) };
+    const created = await ctx.client().request<{ token: string; role: string }>('POST', '/v1/tokens', { body });
     ctx.stderr.write(`created ${created.role} token "${arg}"; it is shown once:\n`);
     return ctx.print(created.token);
   }
@@ -112,7 +113,7 @@ export async function tokensCommand(ctx: CommandContext): Promise<void> {
     await ctx.client().request('DELETE', `/v1/tokens/${enc(arg)}`);
     return ctx.print(`token ${arg} revoked`);
   }
-  throw usageError('tokens create NAME --role ROLE | list | revoke ID', TOKENS_USAGE);
+  throw usageError('tokens create NAME --role ROLE [--agent AGENT] | list | revoke ID', TOKENS_USAGE);
 }
 
 function printTokens(ctx: CommandContext, answer: unknown): boolean {
