@@ -16,21 +16,6 @@ export interface HealthResult {
 }
 
 const MAX_TOOL_PAGES = 10;
-/** An input schema larger than this (as JSON) is left out of the report: the socket's messages stay small. */
-const MAX_INPUT_SCHEMA_BYTES = 8 * 1024;
-
-type McpToolInfo = NonNullable<ToolCapabilities['tools']>[number];
-
-function toolInfo(t: { name: string; description?: string | undefined; inputSchema?: unknown }): McpToolInfo {
-  const info: McpToolInfo = { name: t.name };
-  if (t.description) info.description = t.description;
-  const schema = t.inputSchema;
-  if (schema && typeof schema === 'object' && JSON.stringify(schema).length <= MAX_INPUT_SCHEMA_BYTES) {
-    info.inputSchema = schema as Record<string, unknown>;
-  }
-  return info;
-}
-
 /** Runs initialize + tools/list over `transport` and closes the session. */
 export async function mcpSession(transport: Transport, timeoutMs: number, agentVersion: string): Promise<HealthResult> {
   const client = new Client({ name: 'toolbelt-droplet-agent', version: agentVersion });
