@@ -13,6 +13,7 @@ import { sql } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { MAX_UNKNOWN_TOOLS, MAX_VIOLATION_EVENTS } from '../../src/hub/context.ts';
 import { TestAgent, cleanUp, enrolledEnvironment, makeTool, toolReport } from '../hub/helpers.ts';
+import { eventually } from '../lifecycle/harness.ts';
 import { type SocketController, startSocketController } from './agent-socket-controller.ts';
 
 const SECRET_VALUE = `s3cret-${randomBytes(12).toString('hex')}`;
@@ -146,8 +147,12 @@ describeEachDatabase('agent socket attacks', (t) => {
       second.send({ type: 'credential_ack', credentialId: victim.credentialId });
       second.send({ type: 'inventory', inventory: [toolReport(victim.toolId, 'stopped')] });
     }
+    // settled() waits for the next error frame, and this burst makes error frames of its own:
+    // wait for every request's answer instead (slower on Postgres, where each is a query).
+    const answers = () => second.received.filter((m) => m.type === 'secret_response');
+    await eventually(() => answers().length >= attempts, () => `${answers().length} of ${attempts} secret requests answered`);
     await second.settled();
-    const responses = second.received.filter((m) => m.type === 'secret_response');
+    const responses = answers();
     expect(responses).toHaveLength(attempts);
     expect(responses.every((m) => 'error' in m && m.error?.code === AGENT_ERROR_CODES.secretUnavailable && !('values' in m))).toBe(true);
     expect(second.received.filter((m) => m.type === 'error' && m.code === AGENT_ERROR_CODES.unauthorized).length).toBeGreaterThanOrEqual(attempts * 3);
