@@ -279,6 +279,7 @@ function buildServing(database: Database, setup: Setup, registry: Registry, agen
     ...(options.secrets ? { secrets: options.secrets } : {}),
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.eventPollMs ? { eventPollMs: options.eventPollMs } : {}),
+    ...(options.eventStreams ? { eventStreams: options.eventStreams } : {}),
     metrics: options.metrics ?? registry,
     gateway: gateway.endpoint,
   });

@@ -32,7 +32,9 @@ const CASES: Case[] = [
       tool_environment_active: 'not tool_environment_active',
       deletion_requested_at: 'now()',
     },
-    status: {},
+    // external_id is an address for other systems, not spec: a new one asks nothing of the
+    // droplet, so it must not move generation (tested as a status column is).
+    status: { external_id: `'ext-' || id` },
     fixed: ['id', 'generation', 'created_at', 'updated_at'],
   },
   {
@@ -79,6 +81,8 @@ const CASES: Case[] = [
       config_details: `'{"prefix":"x"}'::jsonb`,
       secret_refs: `'{"A":"b"}'::jsonb`,
       desired_state: `'stopped'`,
+      allowed_tools: `'["echo"]'::jsonb`,
+      denied_tools: `'["shout"]'::jsonb`,
       deletion_requested_at: 'now()',
     },
     status: {
