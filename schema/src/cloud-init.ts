@@ -24,6 +24,14 @@ export const DROPLET_PATHS = {
 export const AGENT_RELEASE_FILE = 'agent.mjs';
 
 /** cloud-init refuses user_data over 64 KiB on DigitalOcean. */
+/**
+ * How long a droplet keeps trying to download its agent release (curl's `--retry-max-time`,
+ * connection refusals included): the controller serving it may be restarting or failing over
+ * while droplets boot, and a droplet that gives up never brings up an agent.
+ */
+export const RELEASE_DOWNLOAD_RETRY_MS = 10 * 60 * 1000;
+const RELEASE_RETRY_SECONDS = RELEASE_DOWNLOAD_RETRY_MS / 1000;
+
 export const MAX_USER_DATA_BYTES = 64 * 1024;
 
 /**
@@ -128,8 +136,8 @@ arch=$(uname -m); case "$arch" in x86_64) arch=x64;; aarch64) arch=arm64;; esac
 tarball="node-v$NODE_VERSION-linux-$arch.tar.xz"
 if [ ! -x "$NODE_DIR/bin/node" ]; then
   tmp=$(mktemp -d)
-  curl -fsSL --retry 5 -o "$tmp/$tarball" "$NODE_DIST/v$NODE_VERSION/$tarball" || fail "cannot download Node from $NODE_DIST/v$NODE_VERSION/$tarball"
-  curl -fsSL --retry 5 -o "$tmp/SHASUMS256.txt" "$NODE_DIST/v$NODE_VERSION/SHASUMS256.txt" || fail "cannot download $NODE_DIST/v$NODE_VERSION/SHASUMS256.txt"
+  curl -fsSL --retry 5 --retry-connrefused -o "$tmp/$tarball" "$NODE_DIST/v$NODE_VERSION/$tarball" || fail "cannot download Node from $NODE_DIST/v$NODE_VERSION/$tarball"
+  curl -fsSL --retry 5 --retry-connrefused -o "$tmp/SHASUMS256.txt" "$NODE_DIST/v$NODE_VERSION/SHASUMS256.txt" || fail "cannot download $NODE_DIST/v$NODE_VERSION/SHASUMS256.txt"
   (cd "$tmp" && grep " $tarball$" SHASUMS256.txt | sha256sum -c -) || fail "$tarball does not match its SHA-256 in SHASUMS256.txt; not installing it"
   mkdir -p "$NODE_DIR"
   tar -xJf "$tmp/$tarball" -C "$NODE_DIR" --strip-components=1
@@ -139,7 +147,7 @@ fi
 release="$INSTALL_DIR/releases/$RELEASE_VERSION"
 mkdir -p "$release" ${DROPLET_PATHS.stateDir}
 chmod 0700 ${DROPLET_PATHS.stateDir}
-curl -fsSL --retry 5 -o "$release/${AGENT_RELEASE_FILE}.download" "$RELEASE_URL" || fail "cannot download the agent release from $RELEASE_URL"
+curl -fsSL --retry 30 --retry-connrefused --retry-max-time ${RELEASE_RETRY_SECONDS} -o "$release/${AGENT_RELEASE_FILE}.download" "$RELEASE_URL" || fail "cannot download the agent release from $RELEASE_URL"
 got=$(sha256sum "$release/${AGENT_RELEASE_FILE}.download" | cut -d ' ' -f 1)
 if [ "$got" != "$RELEASE_SHA256" ]; then
   rm -f "$release/${AGENT_RELEASE_FILE}.download"

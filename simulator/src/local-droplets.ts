@@ -34,7 +34,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AGENT_RELEASE_FILE, type AgentBootstrap, extractAgentBootstrap } from '@toolbelt/schema/cloud-init';
+import { AGENT_RELEASE_FILE, type AgentBootstrap, extractAgentBootstrap, RELEASE_DOWNLOAD_RETRY_MS } from '@toolbelt/schema/cloud-init';
 import { removeScopedContainers } from './local-containers.ts';
 import type { SimulatorHooks } from './hooks.ts';
 import type { DropletInfo, DropletStatus } from './model.ts';
@@ -56,6 +56,11 @@ export interface LocalDropletsOptions {
   reconnect?: { initialDelayMs: number; maxDelayMs: number };
   /** Where the plug-in reports what it does (one line each). */
   log?: (line: string) => void;
+  /**
+   * How long a booting droplet keeps trying to download its agent release while the
+   * controller serving it is unreachable (default: the install script's, 10 minutes).
+   */
+  releaseRetryMs?: number;
 }
 
 /** The simulator hooks local droplets answer: a `SimulatorHooks` to pass to `startSimulator`. */
@@ -88,6 +93,8 @@ interface Local {
   config: Record<string, unknown>;
   /** The installed release file; undefined when it could not be installed. */
   release: Promise<string | undefined>;
+  /** Stops the release download: the droplet is gone. */
+  abort: AbortController;
   child?: ChildProcess;
 }
 
@@ -119,6 +126,7 @@ export function createLocalDroplets(options: LocalDropletsOptions): LocalDroplet
       await start(droplet.id, local);
     },
     async onDelete(droplet) {
+      droplets.get(droplet.id)?.abort.abort();
       await powerCut(droplet.id);
       droplets.delete(droplet.id);
       await removeDisk(dirOf(droplet.id));
@@ -147,6 +155,7 @@ export function createLocalDroplets(options: LocalDropletsOptions): LocalDroplet
     agentPid: (id) => (alive(droplets.get(id)?.child) ? droplets.get(id)!.child!.pid : undefined),
     dirOf,
     async stopAll() {
+      for (const local of droplets.values()) local.abort.abort();
       for (const id of [...droplets.keys()]) await powerCut(id).then(() => removeDisk(dirOf(id)));
       droplets.clear();
       endLife();
@@ -245,19 +254,26 @@ function bootLocal(
   for (const sub of ['etc', 'state', 'install']) mkdirSync(join(where.dir, sub), { recursive: true, mode: 0o700 });
   writeFileSync(join(where.dir, 'etc', 'hostname'), `${droplet.name}\n`);
   writeFileSync(join(where.dir, 'etc', 'instance-id'), `${droplet.id}\n`);
-  const release = installRelease(join(where.dir, 'install'), bootstrap.release, log).catch((error: Error) => {
+  const abort = new AbortController();
+  const retry = { deadline: Date.now() + (options.releaseRetryMs ?? RELEASE_DOWNLOAD_RETRY_MS), signal: abort.signal };
+  const release = installRelease(join(where.dir, 'install'), bootstrap.release, retry, log).catch((error: Error) => {
     log(`installing the agent release failed: ${error.message}`);
     return undefined;
   });
-  return { config: localConfig(bootstrap.config, where, options), release };
+  return { config: localConfig(bootstrap.config, where, options), release, abort };
 }
 
 /**
  * What the install script does with the release: download it from the pinned URL, check its
  * SHA-256, put it in `releases/VERSION/` and point `current` at it. Undefined on a mismatch.
  */
-async function installRelease(installDir: string, pin: AgentBootstrap['release'], log: (line: string) => void): Promise<string | undefined> {
-  const code = await download(pin.url);
+async function installRelease(
+  installDir: string,
+  pin: AgentBootstrap['release'],
+  retry: Retry,
+  log: (line: string) => void,
+): Promise<string | undefined> {
+  const code = await download(pin.url, retry, log);
   const got = createHash('sha256').update(code).digest('hex');
   if (got !== pin.sha256) {
     log(`FAILED: the agent release from ${pin.url} has SHA-256 ${got}, not the pinned ${pin.sha256}; not installing it`);
@@ -274,21 +290,35 @@ async function installRelease(installDir: string, pin: AgentBootstrap['release']
   return join(installDir, 'current', AGENT_RELEASE_FILE);
 }
 
-/** GET with a few retries, like the install script's `curl --retry 5`. */
-async function download(url: string): Promise<Buffer> {
-  let last: unknown;
-  for (let attempt = 0; attempt < 5; attempt += 1) {
+interface Retry {
+  /** Epoch ms after which no new attempt starts. */
+  deadline: number;
+  signal: AbortSignal;
+}
+
+/**
+ * GET, retried like the install script's `curl --retry-connrefused --retry-max-time`: on a
+ * refused or broken connection, 408, 429 and 5xx, with a delay doubling from 0.5 s to 5 s,
+ * until the deadline; any other answer is final. Stops when the droplet is deleted.
+ */
+async function download(url: string, retry: Retry, log: (line: string) => void): Promise<Buffer> {
+  for (let attempt = 0; ; attempt += 1) {
+    let problem: string;
     try {
-      const res = await fetch(url);
+      const res = await fetch(url, { signal: retry.signal });
       if (res.ok) return Buffer.from(await res.arrayBuffer());
-      last = new Error(`GET ${url} answered ${res.status}`);
-      if (res.status < 500) break;
+      problem = `GET ${url} answered ${res.status}`;
+      if (res.status < 500 && res.status !== 408 && res.status !== 429) throw new Error(problem);
     } catch (error) {
-      last = error;
+      if (retry.signal.aborted) throw new Error(`GET ${url} stopped: the droplet was deleted`);
+      if (!(error instanceof TypeError)) throw error; // fetch's network failures are TypeErrors
+      problem = `GET ${url} failed: ${(error.cause as Error | undefined)?.message ?? error.message}`;
     }
-    await new Promise((resolve) => setTimeout(resolve, 500 * (attempt + 1)));
+    const delay = Math.min(500 * 2 ** attempt, 5_000);
+    if (Date.now() + delay > retry.deadline) throw new Error(`${problem}; gave up after ${attempt + 1} attempts`);
+    if (attempt === 0) log(`${problem}; retrying until the controller answers`);
+    await new Promise((resolve) => setTimeout(resolve, delay));
   }
-  throw last instanceof Error ? last : new Error(`GET ${url} failed`);
 }
 
 /**

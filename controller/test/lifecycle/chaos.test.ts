@@ -98,7 +98,7 @@ function envProblem(env: Environment, enabled: boolean, droplets: DropletInfo[])
 }
 
 /** Checks the end state: one droplet per enabled environment, nothing else, all Ready, one agent each. */
-async function converged(db: Db, sim: Simulator, local: LocalDroplets, enabled: Set<string>): Promise<string | undefined> {
+async function converged(db: Db, sim: Simulator, machines: ReturnType<typeof localDroplets>, enabled: Set<string>): Promise<string | undefined> {
   const envs = await listEnvironments(db, { limit: 1000 });
   const droplets = sim.state.listDroplets();
   const wanted = new Set(envs.filter((e) => enabled.has(e.agent_id)).map((e) => `tb-${e.id}`));
@@ -106,22 +106,25 @@ async function converged(db: Db, sim: Simulator, local: LocalDroplets, enabled: 
   if (names.length !== wanted.size || names.some((n) => !wanted.has(n))) return `droplets ${names.length}, wanted ${wanted.size}`;
   for (const env of envs) {
     const problem = envProblem(env, enabled.has(env.agent_id), droplets);
-    if (problem) return problem;
+    // What its droplet did says why (an agent that never started, never enrolled, ...).
+    if (problem) return `${problem}; its droplet ${env.droplet_id} logged ${JSON.stringify(machines.linesOf(env.droplet_id))}`;
   }
-  const agents = local.running().sort();
+  const agents = machines.local.running().sort();
   const ids = droplets.map((d) => d.id).sort();
   if (JSON.stringify(agents) !== JSON.stringify(ids)) return `agent processes on droplets ${agents.join(',')}, droplets ${ids.join(',')}`;
   return undefined;
 }
 
 /** Local droplets in this process: real agents that outlive every controller life. */
-function localDroplets(): { local: LocalDroplets; hooks: SimulatorHooks; remove(): Promise<void> } {
+function localDroplets(): { local: LocalDroplets; hooks: SimulatorHooks; linesOf(dropletId: number | null): string[]; remove(): Promise<void> } {
   const root = mkdtempSync(join(tmpdir(), 'toolbelt-chaos-'));
+  const lines: string[] = [];
   // Agents redial a restarted controller within 2 s (the default backoff grows to 60 s).
-  const local = createLocalDroplets({ root, reconnect: { initialDelayMs: 250, maxDelayMs: 2_000 } });
+  const local = createLocalDroplets({ root, reconnect: { initialDelayMs: 250, maxDelayMs: 2_000 }, log: (line) => lines.push(line) });
   return {
     local,
     hooks: local.hooks,
+    linesOf: (dropletId) => lines.filter((l) => dropletId !== null && l.startsWith(`droplet ${dropletId}:`)),
     async remove() {
       await local.stopAll();
       rmSync(root, { recursive: true, force: true });
@@ -152,7 +155,7 @@ async function chaosRun(db: Db, url: string, faults: readonly FaultRule[]): Prom
       await last.ready;
       let state: string | undefined = 'not checked';
       await eventually(
-        async () => (state = await converged(db, sim, droplets.local, enabled)) === undefined,
+        async () => (state = await converged(db, sim, droplets, enabled)) === undefined,
         () => `not converged: ${state}; warnings ${JSON.stringify(last.lines.filter((l) => (l.level as number) >= 40).slice(-5))}`,
         90_000,
       );
