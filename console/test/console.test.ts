@@ -9,8 +9,9 @@
  * named where they happen), and each page is photographed at 1280 and 390 px into
  * docs/console/ for docs/console.md.
  */
+import { createHash } from 'node:crypto';
 import type { Browser, Locator, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import {
   browserAvailable,
   buildConsole,
@@ -179,6 +180,33 @@ describe.skipIf(skip)('the console in chromium', () => {
       const mcpTools = echo.getByRole('list', { name: 'MCP tools of echo' });
       await mcpTools.getByText('echo', { exact: true }).waitFor({ timeout: SLOW });
       await mcpTools.getByText('secret_fingerprint', { exact: true }).waitFor();
+      // Each with its description and input schema.
+      await mcpTools.getByText('Answers with the text it was given', { exact: false }).waitFor();
+      await mcpTools.getByText('Input schema').first().click();
+      await mcpTools.getByText('"text"').first().waitFor();
+      // Try it: call the tool through the agent's MCP gateway — the prefix is applied, the secret arrived.
+      await echo.getByRole('button', { name: 'Try it: echo', exact: true }).click();
+      await a.dialog.getByRole('heading', { name: 'Try echo of echo' }).waitFor();
+      await a.dialog.getByLabel('text (required)', { exact: true }).fill('hello');
+      await noSeriousViolations(page, 'try-it dialog');
+      await a.dialog.getByRole('button', { name: 'Call', exact: true }).click();
+      await a.dialog.getByText('flow: hello', { exact: true }).waitFor({ timeout: 60_000 });
+      await screenshot(page, 'try-it-1280', { fullPage: false });
+      await a.dialog.getByLabel('MCP tool (as the gateway names it)').selectOption('echo__secret_fingerprint');
+      await a.dialog.getByText('This tool takes no arguments.').waitFor();
+      await a.dialog.getByRole('button', { name: 'Call', exact: true }).click();
+      await a.dialog.getByText(createHash('sha256').update('s3cret-value').digest('hex').slice(0, 16), { exact: true }).waitFor({ timeout: 60_000 });
+      await a.dialog.getByRole('button', { name: 'Close', exact: true }).click();
+      await a.dialog.waitFor({ state: 'hidden' });
+      // Both calls are in the gateway's audit (written in batches: polled, not slept on).
+      await vi.waitFor(
+        async () => {
+          const calls = await controller.call('GET', '/v1/agents/flow/calls');
+          expect(calls.body.items.filter((c: { method: string }) => c.method === 'tools/call').map((c: { tool: string }) => c.tool).sort()).toEqual(['echo__echo', 'echo__secret_fingerprint']);
+        },
+        { timeout: 30_000, interval: 250 },
+      );
+
       expect(await echo.textContent()).toContain('ECHO_SECRET ← echo-secret');
       expect(await echo.textContent()).toContain('"prefix":"flow: "');
       expect(await page.content()).not.toContain('s3cret-value');
@@ -262,6 +290,17 @@ describe.skipIf(skip)('the console in chromium', () => {
     });
     expect(status).toBe(403);
     expect((await controller.call('GET', '/v1/agents/forged')).status).toBe(404);
+    // Nor may a viewer's session call a tool through the agent's MCP gateway.
+    const gateway = await page.evaluate(async () => {
+      const session = (await (await fetch('/v1/session')).json()) as { csrf_token: string };
+      const res = await fetch('/v1/agents/flow/mcp', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'x-csrf-token': session.csrf_token },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} }),
+      });
+      return res.status;
+    });
+    expect(gateway).toBe(403);
     expect(unexpectedErrors(watched, [refused(403)])).toEqual([]);
     await watched.context.close();
   }, 180_000);
