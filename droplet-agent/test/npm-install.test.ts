@@ -3,10 +3,10 @@
  * short (the droplet's power cut, the agent killed) never leaves a package that counts as
  * installed, and the next install starts clean.
  */
-import { chmodSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { installPackage, resolveBin } from '../src/runtimes/process/npm.ts';
+import { installPackage, resolveBin, runNpm } from '../src/runtimes/process/npm.ts';
 import { tempDir } from './helpers/agent-process.ts';
 
 /** A local package with one bin, installable as `tiny@file:DIR`. */
@@ -43,5 +43,19 @@ describe('npm installs', () => {
     // Installed already: kept as it is (even an npm that would die is not run).
     await installPackage({ command: dyingNpm() }, dir, 'tiny', `file:${source}`);
     expect(readdirSync(tools)).toEqual(['pkg']);
+  });
+
+  it('runs npm under the agent\'s own node when PATH has none (systemd\'s PATH on a droplet)', async () => {
+    // nodejs.org's bin/npm is `#!/usr/bin/env node`, and a droplet's node is on no default PATH.
+    const npm = join(tempDir('toolbelt-env-npm-'), 'npm');
+    writeFileSync(npm, '#!/usr/bin/env node\nconsole.log(process.execPath);\n');
+    chmodSync(npm, 0o755);
+    const saved = process.env.PATH;
+    process.env.PATH = '/nonexistent';
+    try {
+      expect((await runNpm({ command: npm }, ['--version'], tempDir('toolbelt-cwd-'))).trim()).toBe(realpathSync(process.execPath));
+    } finally {
+      process.env.PATH = saved;
+    }
   });
 });

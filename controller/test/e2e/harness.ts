@@ -13,7 +13,7 @@ import { Writable } from 'node:stream';
 import type { TestDatabase } from '@toolbelt/schema/testing';
 import { openSecretStore } from '../../src/api/secret-setup.ts';
 import { parseConfig } from '../../src/config.ts';
-import { type RunningController, serveDatabase } from '../../src/controller.ts';
+import { type ControllerOptions, type RunningController, serveDatabase } from '../../src/controller.ts';
 import { createLogger } from '../../src/logger.ts';
 
 export interface Answer {
@@ -61,7 +61,8 @@ export const FAST: Record<string, string> = {
   TOOLBELT_RESYNC_INTERVAL_MS: '5000',
 };
 
-export async function startE2E(t: TestDatabase, env: Record<string, string> = {}): Promise<E2E> {
+/** `seams`: the controller's lifecycle seams (e.g. simulator hooks that boot droplets some other way). */
+export async function startE2E(t: TestDatabase, env: Record<string, string> = {}, seams: Pick<ControllerOptions, 'lifecycle'> = {}): Promise<E2E> {
   const dataDir = mkdtempSync(join(tmpdir(), 'toolbelt-e2e-'));
   const adminToken = `tb_${randomBytes(32).toString('base64url')}`;
   const config = parseConfig(['--port', '0', '--data-dir', dataDir], {
@@ -78,7 +79,7 @@ export async function startE2E(t: TestDatabase, env: Record<string, string> = {}
     config,
     logger,
     ownsDatabase: false,
-    options: { secrets, stderr: sink(logs), toolRetry: { baseMs: 300, maxMs: 3_000 } },
+    options: { secrets, stderr: sink(logs), toolRetry: { baseMs: 300, maxMs: 3_000 }, ...seams },
   });
   const call = async (method: string, path: string, body?: unknown): Promise<Answer> => {
     const headers: Record<string, string> = { authorization: `Bearer ${adminToken}` };

@@ -16,14 +16,20 @@ export interface NpmOptions {
   caFile?: string;
 }
 
-/** Runs npm with `args`; resolves with its output, rejects with the tail of stderr. */
+/**
+ * Runs npm with `args`; resolves with its output, rejects with the tail of stderr.
+ * npm (`#!/usr/bin/env node`) and the install scripts it runs find `node` on PATH: the node
+ * running this agent comes first there. On a droplet that node lives in /opt/toolbelt/node,
+ * which is on no default PATH (systemd's least of all), so without it npm cannot start.
+ */
 export function runNpm(options: NpmOptions, args: string[], cwd: string): Promise<string> {
   const registry = options.registry ? ['--registry', options.registry] : [];
+  const path = [dirname(process.execPath), process.env.PATH].filter(Boolean).join(':');
   return new Promise((resolve, reject) => {
     const child = spawn(options.command, [...args, ...registry, '--no-audit', '--no-fund', '--loglevel=error'], {
       cwd,
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, npm_config_update_notifier: 'false', ...(options.caFile ? { NODE_EXTRA_CA_CERTS: options.caFile } : {}) },
+      env: { ...process.env, PATH: path, npm_config_update_notifier: 'false', ...(options.caFile ? { NODE_EXTRA_CA_CERTS: options.caFile } : {}) },
     });
     let out = '';
     let err = '';
