@@ -522,3 +522,7 @@ export const toolCalls = pgTable(
     check('tool_calls_outcome_check', inList('outcome', TOOL_CALL_OUTCOMES)),
   ],
 );
+
+
+// GitOps' tables, in their own file (one aggregate, one file).
+export * from './gitops-tables.ts';
