@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # CI: builds the controller's image (deploy/Containerfile) with podman from a base made from
 # Debian's packages (scripts/debian-base-image.sh, cached), checks its size, then runs its
-# `migrate` and `server` commands against this machine's Postgres with a DigitalOcean
-# simulator URL and token (no embedded anything): /readyz must answer 200, the image's
+# `migrate` (no master key: it needs none) and `server` (with one: on Postgres it refuses to
+# start without) commands against this machine's Postgres with a DigitalOcean simulator URL
+# and token (no embedded anything): /readyz must answer 200, the image's
 # HEALTHCHECK must pass, and SIGTERM must stop it with status 0.
 #
 #   bash scripts/image-check.sh          (as root; Postgres on 127.0.0.1:5432)

@@ -89,3 +89,13 @@ export const signOut = () => api<void>('/v1/session', { method: 'DELETE', quiet4
 
 /** `encodeURIComponent` for a path segment. */
 export const seg = encodeURIComponent;
+
+/** The CSRF header a write made with the session cookie carries (none when signed out). */
+export function csrfHeader(): Record<string, string> {
+  return csrfToken ? { 'x-csrf-token': csrfToken } : {};
+}
+
+/** Tells the app the session ended (a 401 from a call made outside `api`). */
+export function sessionEnded(): void {
+  onUnauthenticated();
+}

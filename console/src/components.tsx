@@ -75,38 +75,26 @@ export function readyOf(conditions: Condition[] | undefined): string {
   return conditions?.find((c) => c.type === 'Ready')?.status ?? 'Unknown';
 }
 
+/**
+ * Conditions as a list, not a table: their messages are long sentences, which a table
+ * column would squeeze into tall rows (in a half-width card, or on a phone).
+ */
 export function Conditions(props: { conditions: Condition[] }) {
   if (props.conditions.length === 0) return <Empty>No conditions reported yet.</Empty>;
   return (
-    <div class="table-wrap" tabIndex={0} role="region" aria-label="Table (scrolls sideways on narrow screens)">
-      <table>
-        <caption class="sr-only">Conditions</caption>
-        <thead>
-          <tr>
-            <th scope="col">Type</th>
-            <th scope="col">Status</th>
-            <th scope="col">Reason</th>
-            <th scope="col">Message</th>
-            <th scope="col">Since</th>
-          </tr>
-        </thead>
-        <tbody>
-          {props.conditions.map((c) => (
-            <tr key={c.type}>
-              <td>{c.type}</td>
-              <td>
-                <Badge value={c.status} />
-              </td>
-              <td>{c.reason}</td>
-              <td class="wrap">{c.message}</td>
-              <td>
-                <Ago at={c.lastTransitionTime} />
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <ul class="conditions">
+      {props.conditions.map((c) => (
+        <li key={c.type}>
+          <div class="condition-head">
+            <strong>{c.type}</strong> <Badge value={c.status} />{' '}
+            <span class="muted">
+              {c.reason} · <Ago at={c.lastTransitionTime} />
+            </span>
+          </div>
+          {c.message ? <p class="condition-message">{c.message}</p> : null}
+        </li>
+      ))}
+    </ul>
   );
 }
 

@@ -17,7 +17,11 @@ import { type Browser, type BrowserContext, chromium, type Page } from 'playwrig
 
 export const REPO = fileURLToPath(new URL('../../', import.meta.url));
 export const CHROMIUM = process.env.TOOLBELT_CHROMIUM ?? '/usr/bin/chromium';
-export const SHOTS = join(REPO, 'docs', 'console');
+/**
+ * Where screenshots go: docs/console/ when asked for (`TOOLBELT_SCREENSHOTS=1`, to refresh the
+ * docs' pictures), else a scratch directory, so that a test run leaves the checkout clean.
+ */
+export const SHOTS = process.env.TOOLBELT_SCREENSHOTS === '1' ? join(REPO, 'docs', 'console') : join(tmpdir(), 'toolbelt-console-shots');
 
 /** Whether the browser tests can run here; otherwise they skip loudly (and CI fails). */
 export function browserAvailable(): boolean {

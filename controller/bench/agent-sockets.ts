@@ -11,6 +11,7 @@
  * benchmark creates and drops its own database), default postgres://postgres@127.0.0.1:5432/postgres.
  */
 import { type ChildProcess, fork } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { type Db, type HeartbeatRow, migrate, openDatabase, writeHeartbeats } from '@toolbelt/schema';
@@ -38,6 +39,8 @@ const MEASURE_MS = Number(args['measure-s']) * 1000;
 const COMMANDS = Number(args.commands);
 const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const SERVER = fileURLToPath(new URL('./hub-server.ts', import.meta.url));
+/** One secrets master key for every controller process: replicas on one database share it. */
+const MASTER_KEY = randomBytes(32).toString('base64');
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
@@ -53,7 +56,7 @@ class Server {
   static async start(databaseUrl: string, replicaId: string): Promise<Server> {
     const child = fork(SERVER, [], {
       execArgv: ['--import', 'tsx'],
-      env: { ...process.env, DATABASE_URL: databaseUrl, HEARTBEAT_MS: String(HEARTBEAT_MS), REPLICA_ID: replicaId },
+      env: { ...process.env, DATABASE_URL: databaseUrl, TOOLBELT_MASTER_KEY: MASTER_KEY, HEARTBEAT_MS: String(HEARTBEAT_MS), REPLICA_ID: replicaId },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     const url = await new Promise<string>((resolve, reject) => {

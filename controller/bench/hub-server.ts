@@ -20,7 +20,10 @@ export interface ServerFigures {
   hub: ReturnType<Awaited<ReturnType<typeof startController>>['hub']['stats']>;
 }
 
-const config = parseConfig(['--port', '0', '--log-level', 'warn', '--log-format', 'json'], { DATABASE_URL: process.env.DATABASE_URL });
+const config = parseConfig(['--port', '0', '--log-level', 'warn', '--log-format', 'json'], {
+  DATABASE_URL: process.env.DATABASE_URL,
+  TOOLBELT_MASTER_KEY: process.env.TOOLBELT_MASTER_KEY,
+});
 const controller = await startController(config, createLogger(config, process.stderr), {
   hub: { heartbeatIntervalMs: Number(process.env.HEARTBEAT_MS ?? 15_000), replicaId: process.env.REPLICA_ID },
 });

@@ -153,6 +153,26 @@ export class ConfigError extends ToolbeltError {
   }
 }
 
+/**
+ * WARNING: replicas on one Postgres database must share the master key that wraps its
+ * secrets; a key each generated for itself would leave every replica unable to read what the
+ * others stored. So with DATABASE_URL, `local` secrets and neither TOOLBELT_MASTER_KEY nor
+ * TOOLBELT_MASTER_KEY_FILE, this refuses (exit 2). PGlite belongs to one process, which keeps
+ * a generated key in its data directory. Checked by what uses the key (`server`, `rotate-key`,
+ * the secret store); `migrate` needs no key, so a migration job need not hold it.
+ */
+export function requireSharedMasterKey(config: Config): void {
+  if (config.databaseUrl === undefined || config.secretsBackend !== 'local') return;
+  if (config.masterKey !== undefined || config.masterKeyFile !== undefined) return;
+  const { databaseUrl, masterKey, masterKeyFile, secretsBackend } = SETTINGS;
+  throw new ConfigError(
+    `${databaseUrl.env} is set but no secrets master key is: each replica would generate its own and could not read ` +
+      `the secrets the others stored; set ${masterKey.env} (--${masterKey.flag}) or ${masterKeyFile.env} (--${masterKeyFile.flag}), ` +
+      `the same on every replica`,
+    `make a key with: openssl rand -base64 32 (or use ${secretsBackend.env}=vault)`,
+  );
+}
+
 /** Parses flags (`--port 9000`) over environment variables into a typed config. */
 export function parseConfig(argv: readonly string[], env: Record<string, string | undefined>): Config {
   const flags = parseFlags(argv);

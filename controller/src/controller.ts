@@ -15,7 +15,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createToolsReconciler, type Fence, type Reconciler } from '@toolbelt/reconcilers';
-import { type Clock, type Database, migrate, openDatabase, systemClock } from '@toolbelt/schema';
+import { AGENT_EVENTS_CHANNEL, type Clock, type Database, forwardAgentEvents, migrate, openDatabase, systemClock } from '@toolbelt/schema';
 import { createLocalDroplets, type LocalDroplets } from '@toolbelt/simulator';
 import { Registry } from 'prom-client';
 import { AgentReleases } from './agent-releases.ts';
@@ -178,7 +178,9 @@ async function assemble(database: Database, setup: Setup): Promise<Parts> {
   // 1. The runner first: everything that puts keys on it is built after it.
   let looped: Looped | undefined;
   const runner = options.loop === false ? undefined : buildRunner(database, setup, registry, () => looped!.elector.fence());
-  const agentEvents = runner ? new AgentEventSource(runner) : undefined;
+  const agentEvents = runner
+    ? new AgentEventSource({ sink: runner, forward: (changes) => forwardAgentEvents(database.db, changes), logger: logger.child({ component: 'agent-events' }) })
+    : undefined;
   // 2. What every replica serves.
   const { http, api, hub, gateway, shelf, releases, gitops } = buildServing(database, setup, registry, agentEvents);
   const components = new ComponentSet(logger);
@@ -269,7 +271,15 @@ async function registerOnRunner(
       : [];
     runner.register(...(lifecycle?.reconcilers ?? []), tools, ...gitops, ...(options.reconcilers ?? []));
     const specChanges = new SpecChangeSource({ database, sink: runner, logger: logger.child({ component: 'spec-changes' }) });
-    runner.watch(specChanges, parts.agentEvents, ...(lifecycle ? [lifecycle.sweeper] : []));
+    // What followers' agents said, forwarded (see AgentEventSource).
+    const forwarded = new SpecChangeSource({
+      database,
+      sink: runner,
+      channel: AGENT_EVENTS_CHANNEL,
+      source: 'agent',
+      logger: logger.child({ component: 'agent-events' }),
+    });
+    runner.watch(specChanges, forwarded, parts.agentEvents, ...(lifecycle ? [lifecycle.sweeper] : []));
   } catch (error) {
     await closeLifecycle({ lifecycle, localDroplets });
     throw error;
@@ -282,11 +292,11 @@ async function registerOnRunner(
 function buildServing(database: Database, setup: Setup, registry: Registry, agentEvents: AgentEventSource | undefined) {
   const { config, logger, options } = setup;
   const router = new Router();
-  addHealthRoutes(router, { db: database.db });
-  addConsoleRoutes(router, config.consoleDir ? { dir: config.consoleDir } : {});
   const tls = config.tlsCertFile && config.tlsKeyFile ? { certFile: config.tlsCertFile, keyFile: config.tlsKeyFile } : undefined;
   const http = new HttpServer({ host: config.host, port: config.port, router, logger, tls });
   const { hub, gateway } = buildHub(database, setup, { http, registry, agentEvents });
+  addHealthRoutes(router, { db: database.db, draining: () => hub.draining });
+  addConsoleRoutes(router, config.consoleDir ? { dir: config.consoleDir } : {});
   const { settings: gitopsSettings, metrics: gitops } = buildGitopsIntake(database, setup, { router, registry });
   const api = new Api({
     db: database.db,
@@ -328,6 +338,8 @@ function buildHub(database: Database, { config, logger, options }: Setup, with_:
   const heard: { gateway?: Gateway } = {};
   const hub = new AgentHub({
     heartbeatIntervalMs: config.agentHeartbeatMs,
+    // The same name in agent sessions and commands' `sent_by` as in the lease and the logs.
+    ...(config.replicaId ? { replicaId: config.replicaId } : {}),
     ...options.hub,
     ...(options.clock ? { clock: options.clock } : {}),
     secrets: options.hub?.secrets ?? secretResolver(database.db, options.secrets, with_.registry),

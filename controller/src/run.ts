@@ -4,7 +4,7 @@
  * `migrate` applies the database migrations and exits. Exit codes: 0 ok, 1 failed, 2 usage.
  */
 import { ToolbeltError } from '@toolbelt/schema';
-import { ConfigError, type Config, parseConfig } from './config.ts';
+import { ConfigError, type Config, parseConfig, requireSharedMasterKey } from './config.ts';
 import { openMigratedDatabase, startController } from './controller.ts';
 import { keyringOf } from './api/secret-setup.ts';
 import { createLogger, type Logger } from './logger.ts';
@@ -12,6 +12,8 @@ import { rotateMasterKey } from './secrets/index.ts';
 
 const USAGE = 'usage: toolbelt server|migrate|rotate-key [--port N] [--host H] [--data-dir DIR] [--database-url URL]';
 const COMMANDS = new Set(['server', 'migrate', 'rotate-key']);
+/** The commands that use the secrets master key: refused before they open the database without one they may use. */
+const KEY_COMMANDS = new Set(['server', 'rotate-key']);
 
 async function serve(config: Config, logger: Logger): Promise<void> {
   // Listen for the signals before starting, so that one arriving while the controller is
@@ -78,6 +80,7 @@ export async function runControllerCommand(argv: readonly string[], env: Record<
   let config: Config;
   try {
     config = parseConfig(rest, env);
+    if (KEY_COMMANDS.has(command)) requireSharedMasterKey(config);
   } catch (error) {
     const logger = createLogger({ logLevel: 'info', logFormat: 'auto' }, process.stderr);
     return fail(logger, error);

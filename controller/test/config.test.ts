@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from '../src/config.ts';
+import { ConfigError, parseConfig, requireSharedMasterKey } from '../src/config.ts';
 
 describe('parseConfig', () => {
   it('has defaults that need no setup', () => {
@@ -74,6 +74,25 @@ describe('parseConfig', () => {
 
   it('treats an empty DATABASE_URL as unset', () => {
     expect(parseConfig([], { DATABASE_URL: '' }).databaseUrl).toBeUndefined();
+  });
+
+  it('refuses Postgres with local secrets and no master key, naming the settings that give one', () => {
+    const postgres = { DATABASE_URL: 'postgres://u@h/db' };
+    const refused = () => requireSharedMasterKey(parseConfig([], postgres));
+    expect(refused).toThrow(ConfigError);
+    expect(refused).toThrow(/DATABASE_URL is set but no secrets master key is.*TOOLBELT_MASTER_KEY \(--master-key\) or TOOLBELT_MASTER_KEY_FILE \(--master-key-file\)/);
+    // A key from either setting, Vault, or PGlite (which keeps a key of its own) is fine.
+    const key = Buffer.alloc(32, 7).toString('base64');
+    for (const env of [
+      { ...postgres, TOOLBELT_MASTER_KEY: key },
+      { ...postgres, TOOLBELT_MASTER_KEY_FILE: '/run/secrets/toolbelt-master-key' },
+      { ...postgres, TOOLBELT_SECRETS_BACKEND: 'vault' },
+      {},
+      { DATABASE_URL: '' },
+    ]) {
+      expect(() => requireSharedMasterKey(parseConfig([], env)), JSON.stringify(env)).not.toThrow();
+    }
+    expect(() => requireSharedMasterKey(parseConfig(['--master-key', key], postgres))).not.toThrow();
   });
 
   it('names the setting, its sources and the bad value', () => {

@@ -54,6 +54,32 @@ describeEachDatabase('controller process', (t) => {
   });
 });
 
+describeEachDatabase('controller process on Postgres without a master key', (t) => {
+  // PGlite belongs to one process, which keeps a generated key in its data directory.
+  if (t.kind !== 'postgres') return;
+  const noKey = () => ({ DATABASE_URL: t.url, TOOLBELT_MASTER_KEY: '', TOOLBELT_MASTER_KEY_FILE: '' });
+
+  it('server and rotate-key refuse (exit 2, naming the settings) and write no key; migrate needs none; with a key it starts', async () => {
+    const dataDir = freshDir();
+    const keyFile = join(dataDir, 'master-key');
+    for (const command of ['server', 'rotate-key']) {
+      const refused = startControllerProcess([command, '--port', '0', '--data-dir', dataDir], noKey());
+      expect(await refused.exited, command).toBe(2);
+      expect(messages(refused.lines)).toMatch(/DATABASE_URL is set but no secrets master key is/);
+      expect(messages(refused.lines)).toMatch(/TOOLBELT_MASTER_KEY \(--master-key\) or TOOLBELT_MASTER_KEY_FILE \(--master-key-file\)/);
+    }
+    expect(existsSync(dataDir), 'the refused commands wrote into the data directory').toBe(false);
+
+    const migrated = startControllerProcess(['migrate'], noKey());
+    expect(await migrated.exited).toBe(0);
+
+    const keyed = startControllerProcess(['--port', '0', '--data-dir', dataDir], { DATABASE_URL: t.url });
+    await keyed.ready;
+    expect(await keyed.stop('SIGTERM')).toBe(0);
+    expect(existsSync(keyFile), 'a key file was generated').toBe(false);
+  });
+});
+
 describe('controller process with bad input', () => {
   it.each([
     ['not a url', /DATABASE_URL is not a URL/],

@@ -91,6 +91,8 @@ describe('process runtime (real agent, real npm package, real MCP server)', () =
     expect(healthy.tool.state).toBe('running');
     expect(healthy.tool.capabilities?.serverInfo?.name).toContain('everything');
     expect(healthy.tool.capabilities?.tools.map((t) => t.name)).toContain('echo');
+    // Each MCP tool with its description and input schema, as tools/list gave them.
+    expect(healthy.tool.capabilities?.tools.find((t) => t.name === 'echo')).toMatchObject({ description: expect.any(String), inputSchema: { type: 'object' } });
 
     // The secret is in the tool's environment and nowhere else: not on disk, not in the log.
     const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');

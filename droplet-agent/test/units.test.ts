@@ -2,6 +2,7 @@ import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { backoffDelay } from '../src/backoff.ts';
+import { toolInfos } from '../src/health/mcp.ts';
 import { parseAgentConfig } from '../src/config.ts';
 import { demuxLogs } from '../src/runtimes/docker/logs.ts';
 import { FileTail, LogBuffer, logLine } from '../src/logs.ts';
@@ -23,6 +24,25 @@ describe('backoff', () => {
     expect(Math.max(...draws)).toBeLessThan(1000);
     const onFloor = draws.filter((d) => d === 500).length;
     expect(onFloor / draws.length).toBeLessThan(0.01);
+  });
+});
+
+describe('capabilities from tools/list', () => {
+  it('keep each MCP tool\'s name, description and input schema, the schemas bounded in size', () => {
+    const schema = (chars: number) => ({ type: 'object', description: 'x'.repeat(chars) });
+    const infos = toolInfos([
+      { name: 'small', description: 'a small one', inputSchema: schema(100) },
+      { name: 'plain', inputSchema: { type: 'object' } },
+      { name: 'huge', description: 'too large alone', inputSchema: schema(9000) },
+      { name: 'big1', inputSchema: schema(7000) },
+      { name: 'big2', inputSchema: schema(7000) },
+      { name: 'big3', inputSchema: schema(7000) },
+    ]);
+    expect(infos[0]).toEqual({ name: 'small', description: 'a small one', inputSchema: schema(100) });
+    expect(infos[1]).toEqual({ name: 'plain', inputSchema: { type: 'object' } });
+    // Over 8 KB alone: left out; over 16 KB for the tool in all: the later ones left out.
+    expect(infos[2]).toEqual({ name: 'huge', description: 'too large alone' });
+    expect(infos.slice(3).map((i) => 'inputSchema' in i)).toEqual([true, true, false]);
   });
 });
 

@@ -32,6 +32,19 @@ export async function notifySpecChange(db: DbOrTx, change: SpecChange): Promise<
   await db.execute(sql`select pg_notify(${SPEC_CHANNEL}, ${`${change.kind}:${change.key}`})`);
 }
 
+/**
+ * The NOTIFY channel a follower forwards its agents' events on (payload `kind:key`, as on
+ * `SPEC_CHANNEL`): the leader's loop enqueues them at once, wherever the agent's socket landed.
+ */
+export const AGENT_EVENTS_CHANNEL = 'toolbelt_agent_events';
+
+/** Sends each `kind:key` on `AGENT_EVENTS_CHANNEL`, in one statement (outside any transaction). */
+export async function forwardAgentEvents(db: DbOrTx, changes: readonly SpecChange[]): Promise<void> {
+  if (changes.length === 0) return;
+  const payloads = changes.map((c) => `${c.kind}:${c.key}`);
+  await db.execute(sql`select pg_notify(${AGENT_EVENTS_CHANNEL}, p) from jsonb_array_elements_text(${JSON.stringify(payloads)}::jsonb) as p`);
+}
+
 /** Reads a `SPEC_CHANNEL` payload; undefined when it is not `kind:key`. */
 export function parseSpecChange(payload: string): SpecChange | undefined {
   const colon = payload.indexOf(':');

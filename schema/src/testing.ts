@@ -55,6 +55,8 @@ export interface TestDatabase {
 /**
  * Runs `suite` once per database kind, each with its own freshly migrated, empty database.
  * The Postgres half needs TEST_DATABASE_URL; without it, it skips loudly (see describeIf).
+ * A suite that cannot apply to one kind by design declares nothing for it — it starts with
+ * `if (t.kind !== 'postgres') return;` — rather than skipping (a skip means "missing").
  */
 export function describeEachDatabase(name: string, suite: (t: TestDatabase) => void): void {
   for (const kind of DATABASE_KINDS) {

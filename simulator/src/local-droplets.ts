@@ -113,7 +113,7 @@ export function createLocalDroplets(options: LocalDropletsOptions): LocalDroplet
   };
 
   const where = (id: number) => ({ dir: dirOf(id), scope: scopeOf(id) });
-  const powerCut = (id: number) => cutPower(options, where(id), droplets.get(id));
+  const powerCut = (id: number, how: { forGood?: boolean } = {}) => cutPower(options, where(id), droplets.get(id), how);
 
   const hooks: LocalDropletHooks = {
     async onBoot(droplet) {
@@ -126,8 +126,7 @@ export function createLocalDroplets(options: LocalDropletsOptions): LocalDroplet
       await start(droplet.id, local);
     },
     async onDelete(droplet) {
-      droplets.get(droplet.id)?.abort.abort();
-      await powerCut(droplet.id);
+      await powerCut(droplet.id, { forGood: true });
       droplets.delete(droplet.id);
       await removeDisk(dirOf(droplet.id));
       log(`droplet ${droplet.id}: deleted`);
@@ -155,8 +154,7 @@ export function createLocalDroplets(options: LocalDropletsOptions): LocalDroplet
     agentPid: (id) => (alive(droplets.get(id)?.child) ? droplets.get(id)!.child!.pid : undefined),
     dirOf,
     async stopAll() {
-      for (const local of droplets.values()) local.abort.abort();
-      for (const id of [...droplets.keys()]) await powerCut(id).then(() => removeDisk(dirOf(id)));
+      for (const id of [...droplets.keys()]) await powerCut(id, { forGood: true }).then(() => removeDisk(dirOf(id)));
       droplets.clear();
       endLife();
     },
@@ -227,7 +225,9 @@ function readFileSafe(path: string): string {
 }
 
 /** Kills a droplet's agent and every tool it started, as a power cut would. */
-async function cutPower(options: LocalDropletsOptions, where: { dir: string; scope: string }, local: Local | undefined): Promise<void> {
+/** Stops the droplet's agent and tools; for good (the droplet is deleted) also its release download. */
+async function cutPower(options: LocalDropletsOptions, where: { dir: string; scope: string }, local: Local | undefined, how: { forGood?: boolean }): Promise<void> {
+  if (how.forGood) local?.abort.abort();
   if (local?.child && alive(local.child)) {
     const exited = new Promise((resolve) => local.child!.once('exit', resolve));
     // The agent's whole process group: what it ran itself (an npm install, say) dies with it.
@@ -303,22 +303,30 @@ interface Retry {
  */
 async function download(url: string, retry: Retry, log: (line: string) => void): Promise<Buffer> {
   for (let attempt = 0; ; attempt += 1) {
-    let problem: string;
-    try {
-      const res = await fetch(url, { signal: retry.signal });
-      if (res.ok) return Buffer.from(await res.arrayBuffer());
-      problem = `GET ${url} answered ${res.status}`;
-      if (res.status < 500 && res.status !== 408 && res.status !== 429) throw new Error(problem);
-    } catch (error) {
-      if (retry.signal.aborted) throw new Error(`GET ${url} stopped: the droplet was deleted`);
-      if (!(error instanceof TypeError)) throw error; // fetch's network failures are TypeErrors
-      problem = `GET ${url} failed: ${(error.cause as Error | undefined)?.message ?? error.message}`;
-    }
+    const answer = await get(url, retry.signal);
+    if (Buffer.isBuffer(answer)) return answer;
+    const problem = answer.problem;
     const delay = Math.min(500 * 2 ** attempt, 5_000);
     if (Date.now() + delay > retry.deadline) throw new Error(`${problem}; gave up after ${attempt + 1} attempts`);
     if (attempt === 0) log(`${problem}; retrying until the controller answers`);
     await new Promise((resolve) => setTimeout(resolve, delay));
   }
+}
+
+/** One GET: the body, or what went wrong if it is worth another try; throws when it is not. */
+async function get(url: string, signal: AbortSignal): Promise<Buffer | { problem: string }> {
+  let res: Response;
+  try {
+    res = await fetch(url, { signal });
+  } catch (error) {
+    if (signal.aborted) throw new Error(`GET ${url} stopped: the droplet was deleted`, { cause: error });
+    if (!(error instanceof TypeError)) throw error; // fetch's network failures are TypeErrors
+    return { problem: `GET ${url} failed: ${(error.cause as Error | undefined)?.message ?? error.message}` };
+  }
+  if (res.ok) return Buffer.from(await res.arrayBuffer());
+  const problem = `GET ${url} answered ${res.status}`;
+  if (res.status >= 500 || res.status === 408 || res.status === 429) return { problem };
+  throw new Error(problem);
 }
 
 /**

@@ -85,7 +85,7 @@ function AgentView(props: { agent: Loaded<Agent>; env: Loaded<Environment>; tool
         </section>
       </div>
       <section aria-labelledby="metrics-title" class="card">
-        <h2 id="metrics-title">Host metrics (24 hours)</h2>
+        <h2 id="metrics-title">Host metrics (up to 24 hours)</h2>
         {a.environment ? <MetricsCharts agentId={a.id} /> : <p class="muted">No environment yet.</p>}
       </section>
       <Toolbelt agentId={a.id} can={props.can} tools={tools} />

@@ -1,9 +1,11 @@
 /**
  * Host metrics charts: CPU, memory, disk and load over the last 24 hours, one point a
  * minute, drawn as SVG (no chart library). Each chart has a text summary for screen readers.
+ * The time axis spans what there is — from the first point (at least ten minutes, at most
+ * 24 hours) to now — so a young environment's few points are a line, not dots at the edge.
  */
 import { useEffect } from 'preact/hooks';
-import { Empty, ErrorBox, Loading, useApi } from '../components.tsx';
+import { duration, Empty, ErrorBox, Loading, useApi } from '../components.tsx';
 import type { HostMetrics } from '../types.ts';
 
 interface Point {
@@ -13,8 +15,10 @@ interface Point {
 
 const W = 600;
 const H = 120;
+const DAY_MS = 24 * 3600_000;
+const MIN_SPAN_MS = 10 * 60_000;
 
-function Chart(props: { title: string; unit: string; points: { t: number; v: number }[]; max: number; from: number; to: number }) {
+function Chart(props: { title: string; unit: string; points: { t: number; v: number }[]; max: number; from: number; to: number; span: string }) {
   const { points, max, from, to } = props;
   const x = (t: number) => ((t - from) / Math.max(1, to - from)) * W;
   const y = (v: number) => H - (Math.min(v, max) / max) * (H - 4) - 2;
@@ -24,7 +28,8 @@ function Chart(props: { title: string; unit: string; points: { t: number; v: num
   const dots = points.map((p) => `M${x(p.t).toFixed(1)},${y(p.v).toFixed(1)}h0`).join('');
   const last = points.at(-1)?.v;
   const peak = points.reduce((m, p) => Math.max(m, p.v), 0);
-  const summary = last === undefined ? 'no data' : `now ${last.toFixed(1)}${props.unit}, peak ${peak.toFixed(1)}${props.unit} over the last 24 hours`;
+  const few = points.length < 10 ? ` (${points.length} point${points.length === 1 ? '' : 's'} so far, one a minute)` : '';
+  const summary = last === undefined ? 'no data' : `now ${last.toFixed(1)}${props.unit}, peak ${peak.toFixed(1)}${props.unit} over the last ${props.span}${few}`;
   return (
     <figure class="chart">
       <figcaption>
@@ -36,6 +41,10 @@ function Chart(props: { title: string; unit: string; points: { t: number; v: num
         {path ? <path d={path} class="line" /> : null}
         {dots ? <path d={dots} class="dots" /> : null}
       </svg>
+      <div class="chart-axis" aria-hidden="true">
+        <span>{props.span} ago</span>
+        <span>now</span>
+      </div>
     </figure>
   );
 }
@@ -53,16 +62,19 @@ export function MetricsCharts(props: { agentId: string }) {
   const points = loaded.data.points;
   if (points.length === 0) return <Empty>No host metrics yet: they arrive with the droplet agent's heartbeats, one point a minute.</Empty>;
   const to = Date.now();
-  const from = to - 24 * 3600_000;
+  const first = Math.min(...points.map((p) => new Date(p.at).getTime()));
+  const spanMs = Math.min(DAY_MS, Math.max(MIN_SPAN_MS, to - first));
+  const from = to - spanMs;
+  const span = duration(spanMs / 1000);
   const series = (f: (m: HostMetrics) => number) => points.map((p) => ({ t: new Date(p.at).getTime(), v: f(p.metrics) }));
   const load = series((m) => m.load1);
   const loadMax = Math.max(1, ...load.map((p) => p.v));
   return (
     <div class="charts">
-      <Chart title="CPU" unit="%" points={series((m) => m.cpuPercent)} max={100} from={from} to={to} />
-      <Chart title="Memory" unit="%" points={series((m) => pct(m.memoryUsedBytes, m.memoryTotalBytes))} max={100} from={from} to={to} />
-      <Chart title="Disk" unit="%" points={series((m) => pct(m.diskUsedBytes, m.diskTotalBytes))} max={100} from={from} to={to} />
-      <Chart title="Load (1 min)" unit="" points={load} max={Math.ceil(loadMax)} from={from} to={to} />
+      <Chart title="CPU" unit="%" points={series((m) => m.cpuPercent)} max={100} from={from} to={to} span={span} />
+      <Chart title="Memory" unit="%" points={series((m) => pct(m.memoryUsedBytes, m.memoryTotalBytes))} max={100} from={from} to={to} span={span} />
+      <Chart title="Disk" unit="%" points={series((m) => pct(m.diskUsedBytes, m.diskTotalBytes))} max={100} from={from} to={to} span={span} />
+      <Chart title="Load (1 min)" unit="" points={load} max={Math.ceil(loadMax)} from={from} to={to} span={span} />
     </div>
   );
 }

@@ -6,7 +6,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api.ts';
 import type { Abilities } from '../app.tsx';
-import { Ago, Badge, Dialog, duration, ErrorBox, money, readyOf, useApi } from '../components.tsx';
+import { Ago, Badge, Dialog, duration, ErrorBox, Loading, money, readyOf, useApi } from '../components.tsx';
 import type { DoOptions, Environment } from '../types.ts';
 
 type Spec = { region: string; size: string };
@@ -160,7 +160,7 @@ function useEnvironmentWrite(agentId: string, after: () => void) {
 function EnvironmentState(props: { env: ReturnType<typeof useApi<Environment>>; missing: boolean }) {
   if (props.missing) return <p class="muted">This agent has no tool environment yet. Switching it on creates a droplet for its tools.</p>;
   if (props.env.error) return <ErrorBox error={props.env.error} retry={props.env.reload} />;
-  return props.env.data ? <Facts env={props.env.data} /> : null;
+  return props.env.data ? <Facts env={props.env.data} /> : <Loading label="Loading the environment…" />;
 }
 
 export function EnvironmentPanel(props: { agentId: string; active: boolean; exists: boolean; can: Abilities; onChanged: () => void; env: ReturnType<typeof useApi<Environment>> }) {

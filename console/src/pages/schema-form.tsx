@@ -112,13 +112,27 @@ function Field(props: { id: string; name: string; schema: JsonSchema; value: str
   );
 }
 
-export function SchemaForm(props: { idPrefix: string; template: JsonSchema; values: ConfigValues; errorAt: (field: string) => string | undefined; onChange: (v: ConfigValues) => void }) {
+/**
+ * The form of `template`. A field's error is `errorAt(\`${path}.${name}\`)` — `path` is where the
+ * API puts the values (`config_details` for a tool's settings).
+ */
+export function SchemaForm(props: {
+  idPrefix: string;
+  template: JsonSchema;
+  values: ConfigValues;
+  errorAt: (field: string) => string | undefined;
+  onChange: (v: ConfigValues) => void;
+  legend?: string;
+  path?: string;
+  none?: string;
+}) {
   const entries = Object.entries(props.template.properties ?? {});
-  if (entries.length === 0) return <p class="muted">This tool has no settings.</p>;
+  if (entries.length === 0) return <p class="muted">{props.none ?? 'This tool has no settings.'}</p>;
   const required = new Set(props.template.required ?? []);
+  const path = props.path ?? 'config_details';
   return (
     <fieldset>
-      <legend>Settings</legend>
+      <legend>{props.legend ?? 'Settings'}</legend>
       {entries.map(([name, s]) => (
         <Field
           key={name}
@@ -127,7 +141,7 @@ export function SchemaForm(props: { idPrefix: string; template: JsonSchema; valu
           schema={s}
           value={props.values[name] ?? ''}
           required={required.has(name)}
-          error={props.errorAt(`config_details.${name}`)}
+          error={props.errorAt(`${path}.${name}`)}
           onChange={(v) => props.onChange({ ...props.values, [name]: v })}
         />
       ))}

@@ -1,7 +1,8 @@
 /**
  * The toolbelt on the agent page: each tool with its status, version, Ready, endpoints and
  * last error, its capabilities (each MCP tool with its description and input schema), and —
- * for operators — start/stop, configure, remove, and add from the catalog.
+ * for operators — start/stop, configure, remove, add from the catalog, and "try it" on each
+ * MCP tool of a running tool (try-tool.tsx).
  */
 import { useState } from 'preact/hooks';
 import { api } from '../api.ts';
@@ -9,25 +10,38 @@ import type { Abilities } from '../app.tsx';
 import { Badge, Conditions, Empty, ErrorBox, Loading, readyOf, useApi } from '../components.tsx';
 import type { CatalogTool, Page, Tool } from '../types.ts';
 import { AddToolDialog, ConfigureDialog } from './tool-forms.tsx';
+import { TryToolDialog } from './try-tool.tsx';
 
-function Capabilities(props: { tool: Tool }) {
+const serving = (tool: Tool) => tool.status === 'running' || tool.status === 'active';
+
+function Capabilities(props: { agentId: string; tool: Tool; can: Abilities }) {
+  const [trying, setTrying] = useState<string | undefined>(undefined);
   const tools = props.tool.capabilities?.tools ?? [];
   if (!props.tool.capabilities) return <p class="muted">Capabilities appear once the tool answers its health check.</p>;
   if (tools.length === 0) return <p class="muted">This tool offers no MCP tools.</p>;
+  const canTry = props.can.write && serving(props.tool) && props.tool.deletion_requested_at === null;
   return (
-    <ul class="capabilities" aria-label={`MCP tools of ${props.tool.instance_name}`}>
-      {tools.map((t) => (
-        <li key={t.name}>
-          <code>{t.name}</code> {t.description ? <span>— {t.description}</span> : null}
-          {t.inputSchema ? (
-            <details>
-              <summary>Input schema</summary>
-              <pre tabIndex={0}>{JSON.stringify(t.inputSchema, null, 2)}</pre>
-            </details>
-          ) : null}
-        </li>
-      ))}
-    </ul>
+    <>
+      <ul class="capabilities" aria-label={`MCP tools of ${props.tool.instance_name}`}>
+        {tools.map((t) => (
+          <li key={t.name}>
+            <code>{t.name}</code> {t.description ? <span>— {t.description}</span> : null}
+            {canTry ? (
+              <button type="button" class="secondary small" aria-label={`Try it: ${t.name}`} onClick={() => setTrying(t.name)}>
+                Try it
+              </button>
+            ) : null}
+            {t.inputSchema ? (
+              <details>
+                <summary>Input schema</summary>
+                <pre tabIndex={0}>{JSON.stringify(t.inputSchema, null, 2)}</pre>
+              </details>
+            ) : null}
+          </li>
+        ))}
+      </ul>
+      {trying ? <TryToolDialog agentId={props.agentId} instanceName={props.tool.instance_name} mcpTool={trying} open onClose={() => setTrying(undefined)} /> : null}
+    </>
   );
 }
 
@@ -100,7 +114,7 @@ function ToolCard(props: { agentId: string; tool: Tool; can: Abilities; template
       </header>
       <ToolFacts tool={tool} />
       <h4>Capabilities</h4>
-      <Capabilities tool={tool} />
+      <Capabilities agentId={props.agentId} tool={tool} can={props.can} />
       <details>
         <summary>Conditions</summary>
         <Conditions conditions={tool.conditions} />

@@ -1,6 +1,7 @@
 /**
  * `/healthz` answers while the process serves; `/readyz` once migrations ran and the
- * database answers.
+ * database answers, and not while the replica drains (a load balancer sends no new agents
+ * or requests to a replica that is going away).
  */
 import { type Db, isMigrated } from '@toolbelt/schema';
 import { sql } from 'drizzle-orm';
@@ -10,6 +11,8 @@ export interface ReadinessOptions {
   db: Db;
   /** How long the database may take to answer before the replica counts as not ready. */
   timeoutMs?: number;
+  /** Whether the replica is draining (stopping): then it is not ready, whatever the database says. */
+  draining?: () => boolean;
 }
 
 export function addHealthRoutes(router: Router, options: ReadinessOptions): void {
@@ -20,7 +23,8 @@ export function addHealthRoutes(router: Router, options: ReadinessOptions): void
   });
 }
 
-async function readiness({ db, timeoutMs = 2_000 }: ReadinessOptions) {
+async function readiness({ db, timeoutMs = 2_000, draining }: ReadinessOptions) {
+  if (draining?.()) return { ready: false, draining: true, database: 'not checked', migrations: 'not checked' };
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);

@@ -20,7 +20,7 @@ import {
 } from '@toolbelt/schema';
 import { AGENT_ERROR_CODES, CLOSE_CODES, MAX_FRAME_BYTES } from '@toolbelt/schema/protocol';
 import { type McpCallBody, type McpReplyBody } from '@toolbelt/schema/protocol';
-import { type WebSocket, WebSocketServer } from 'ws';
+import { WebSocket, WebSocketServer } from 'ws';
 import type { Component } from '../component.ts';
 import { type CallOptions, ToolChannel } from '../gateway/channel.ts';
 import { type CommandInput, CommandRouter } from './commands.ts';
@@ -71,6 +71,7 @@ export class AgentHub implements Component {
   /** Gateway calls in flight on the sockets held here. */
   readonly tools = new ToolChannel();
   #accepting = false;
+  #draining = false;
   #abort = new AbortController();
   #loops: Promise<void>[] = [];
   #unlisten: (() => Promise<void>)[] = [];
@@ -129,23 +130,50 @@ export class AgentHub implements Component {
       this.#every(signal, this.#o.rotationCheckIntervalMs, () => this.#rotateDue()),
     ];
     this.#accepting = true;
+    this.#draining = false;
   }
 
-  /** Closes every agent socket with 1001 (agents reconnect with backoff), flushes, unlistens. */
+  /** Drains (see `drain`), then stops the hub's loops, flushes heartbeats and unlistens. */
   async stop(): Promise<void> {
     if (!this.#accepting && this.#loops.length === 0) return;
-    this.#accepting = false;
-    const closed = [...this.#connections.values()].map(
-      (c) => new Promise<void>((resolve) => (c.socket.once('close', () => resolve()), c.close(CLOSE_CODES.goingAway, 'controller stopping'))),
-    );
-    await Promise.race([Promise.all(closed), this.#o.clock.sleep(2000).catch(() => {})]);
-    for (const c of this.#connections.values()) c.socket.terminate();
+    await this.drain();
     this.#abort.abort();
     this.#commands.stop();
     await Promise.all(this.#loops);
     this.#loops = [];
     await Promise.all(this.#unlisten.splice(0).map((unlisten) => unlisten().catch(() => {})));
     await closeReplicaSessions(this.#o.database.db, this.#o.replicaId, this.#now()).catch(() => {});
+  }
+
+  /** Whether the hub is draining: it takes no new sockets (readiness says so). */
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  /**
+   * Stops taking sockets (upgrades answer 503) and closes the ones held here with 1001, spread
+   * over up to `drainSpreadMs`, so their agents reconnect to another replica a few at a time.
+   * Resolves when they are all closed, or cuts the rest at `drainTimeoutMs`. Commands are not
+   * lost: one in flight on a closed socket is sent again on the agent's next connection
+   * (wherever it lands), and the agent answers a command it already ran from memory.
+   */
+  async drain(): Promise<void> {
+    this.#accepting = false;
+    this.#draining = true;
+    const held = [...this.#connections.values()];
+    const gap = held.length > 1 ? Math.min(20, this.#o.drainSpreadMs / (held.length - 1)) : 0;
+    const deadline = new AbortController();
+    const closed = held.map(async (connection, i) => {
+      const gone = new Promise<void>((resolve) => connection.socket.once('close', () => resolve()));
+      if (connection.socket.readyState === WebSocket.CLOSED) return;
+      if (i > 0) await this.#o.clock.sleep(i * gap, deadline.signal).catch(() => {});
+      connection.close(CLOSE_CODES.goingAway, 'controller draining; reconnect');
+      await gone;
+    });
+    if (held.length > 0) this.#o.logger.info({ sockets: held.length, spreadMs: Math.round(gap * (held.length - 1)) }, 'draining: closing agent sockets');
+    await Promise.race([Promise.all(closed), this.#o.clock.sleep(this.#o.drainTimeoutMs, deadline.signal).catch(() => {})]);
+    deadline.abort();
+    for (const c of this.#connections.values()) c.socket.terminate();
   }
 
   /**

@@ -63,6 +63,13 @@ export interface AgentHubOptions {
   maxConnections?: number;
   /** Credential checks in flight at once; more upgrades wait their turn (a reconnect storm). */
   maxConcurrentAuth?: number;
+  /**
+   * Draining (stop): the sockets held here are closed over at most this long, 20 ms apart,
+   * so that their agents reconnect to the other replicas as a trickle, not a storm.
+   */
+  drainSpreadMs?: number;
+  /** Draining: sockets still open this long after it began are cut. */
+  drainTimeoutMs?: number;
   /** Without one, every secret_request is refused. */
   secrets?: SecretResolver | undefined;
   /** Called for every agent event (the loop plugs its queue in). Must not throw or block. */
@@ -87,6 +94,8 @@ const DEFAULTS = {
   receiveLimits: { ...DEFAULT_CONNECTION_LIMITS } as ConnectionLimits,
   maxConnections: 19_000,
   maxConcurrentAuth: 32,
+  drainSpreadMs: 5_000,
+  drainTimeoutMs: 15_000,
 };
 
 const POSITIVE: readonly (keyof typeof DEFAULTS)[] = [
@@ -100,6 +109,8 @@ const POSITIVE: readonly (keyof typeof DEFAULTS)[] = [
   'rotationCheckIntervalMs',
   'maxConnections',
   'maxConcurrentAuth',
+  'drainSpreadMs',
+  'drainTimeoutMs',
 ];
 
 /** Spreads the defaults once and refuses settings that cannot work. */

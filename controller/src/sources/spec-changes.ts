@@ -15,6 +15,8 @@ export interface SpecChangeSourceOptions {
   logger: Logger;
   /** The channel (default `SPEC_CHANNEL`). */
   channel?: string;
+  /** The work queue's `source` label for what arrives (default `spec`). */
+  source?: string;
   /** How long `stop` waits for UNLISTEN before giving up on it (default 1 s). */
   stopTimeoutMs?: number;
 }
@@ -58,6 +60,6 @@ export class SpecChangeSource implements Component {
       this.#options.logger.debug({ kind: change.kind }, 'spec change for a kind with no reconciler here');
       return;
     }
-    this.#options.sink.enqueue(change.kind, change.key, { source: 'spec' });
+    this.#options.sink.enqueue(change.kind, change.key, { source: this.#options.source ?? 'spec' });
   }
 }

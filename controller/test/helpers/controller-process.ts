@@ -9,6 +9,13 @@ import { fileURLToPath } from 'node:url';
 const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
 const running = new Set<ChildProcess>();
 
+/**
+ * The secrets master key every controller started here gets unless `env` says otherwise: one
+ * for the whole test file, so that replicas on one Postgres database share it as deployed
+ * ones must (a controller on Postgres without a key refuses to start).
+ */
+export const TEST_MASTER_KEY = randomBytes(32).toString('base64');
+
 export interface ControllerProcess {
   child: ChildProcess;
   /** Every log line so far, parsed (lines that are not JSON are kept as `{ raw }`). */
@@ -27,9 +34,7 @@ export function startControllerProcess(
   entry: readonly string[] = ['--import', 'tsx', MAIN],
 ): ControllerProcess {
   const child = spawn(process.execPath, [...entry, ...args], {
-    // A master key of its own, so that a controller on Postgres writes no development key file
-    // into the working directory.
-    env: { ...process.env, LOG_FORMAT: 'json', DATABASE_URL: '', TOOLBELT_MASTER_KEY: randomBytes(32).toString('base64'), ...env },
+    env: { ...process.env, LOG_FORMAT: 'json', DATABASE_URL: '', TOOLBELT_MASTER_KEY: TEST_MASTER_KEY, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   running.add(child);

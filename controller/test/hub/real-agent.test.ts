@@ -132,9 +132,13 @@ describeIf(agentAvailable, 'the droplet agent (droplet-agent/src/main.ts) is not
       for (const a of agents) expect(await a.kill('SIGTERM')).toBe(0);
       await server.stop();
     }, 60_000);
+  });
 
-    it('restart the controller process: every agent reconnects and commands issued through the store still arrive', async (ctx) => {
-      ctx.skip(t.kind === 'pglite', "reads the controller process's database while it runs; a PGlite data dir belongs to one process");
+  describeEachDatabase('a real droplet agent and a controller process', (t) => {
+    // Reads the controller process's database while it runs: a PGlite data dir belongs to one process.
+    if (t.kind !== 'postgres') return;
+
+    it('restart the controller process: every agent reconnects and commands issued through the store still arrive', async () => {
       const port = await freePort();
       const args = ['--port', String(port)];
       const first = startControllerProcess(args, { DATABASE_URL: t.url });

@@ -23,7 +23,9 @@ describeEachDatabase('controller with the loop', (t) => {
   it('leads on its own, resyncs its reconcilers, follows spec changes from the API, and hands the lease back on stop', async () => {
     const target = t.kind === 'postgres' ? ['--database-url', t.url!] : ['--data-dir', join(scratch, 'data')];
     const adminToken = `tb_${randomBytes(32).toString('base64url')}`;
-    const config = parseConfig(['--port', '0', '--replica-id', `wiring-${t.kind}`, ...target], { TOOLBELT_ADMIN_TOKEN: adminToken });
+    // A master key of its own: on Postgres the controller refuses to start without one.
+    const masterKey = randomBytes(32).toString('base64');
+    const config = parseConfig(['--port', '0', '--replica-id', `wiring-${t.kind}`, ...target], { TOOLBELT_ADMIN_TOKEN: adminToken, TOOLBELT_MASTER_KEY: masterKey });
     const seen = new Set<string>();
     const listed = deferred();
     const reconciled = new Map<string, () => void>();
