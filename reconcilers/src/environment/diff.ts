@@ -5,12 +5,14 @@
  * Enabled:  no droplet → create (only when an authoritative sweep says its name is absent);
  *           one found by name → adopt; more than one → keep one, delete the rest;
  *           `new` → wait (replace past bootTimeout); `off` → power on; active → agent checks
- *           (diff-agent.ts); region/size differ from the spec → replace.
+ *           (diff-agent.ts); region/size differ from the spec → replace; droplets whose agent
+ *           never says hello → replaced a few times, then BootFailed (diff-boot.ts).
  * Disabled or agent deleted → diff-teardown.ts.
  */
 import type { Droplet } from '../provider/types.ts';
 import { getCondition, transitionTime } from './conditions.ts';
 import { planAgent } from './diff-agent.ts';
+import { heldByBootFailure, waitingToRetryBoot } from './diff-boot.ts';
 import { planTeardown } from './diff-teardown.ts';
 import { pickDroplet } from './pick.ts';
 import { type DiffInput, type Plan, PlanBuilder, describeDroplet, replace } from './plan.ts';
@@ -31,6 +33,7 @@ function planPresent(input: DiffInput, b: PlanBuilder): void {
     return;
   }
   if (create?.phase === 'failed') return planCreateFailed(input, b);
+  if (heldByBootFailure(input, b)) return;
   if (blockedByEarlierFailure(input, b)) return;
   if (input.row.status === 'deleting' && input.row.dropletId !== null) return planReplacement(input, b);
   const { keep, duplicates } = pickDroplet(input);
@@ -99,6 +102,7 @@ function planReplacement(input: DiffInput, b: PlanBuilder): void {
 
 /** No droplet carries the environment's name (as far as this process can tell). */
 function planAbsent(input: DiffInput, b: PlanBuilder): void {
+  if (waitingToRetryBoot(input, b)) return;
   if (!input.observed?.authoritative) {
     b.waitForSweep();
     return;
