@@ -54,6 +54,7 @@ function runToBootFailed() {
     const gone = reconcile(rowAfter(plan), at + 5000);
     expect(types(gone)).toEqual([]);
     expect(reasons(gone)).toEqual(['DropletGone']);
+    expect(gone.events[0]!.message).toContain('waits its turn');
     expect(gone.status).toMatchObject({ status: 'pending', dropletId: null, bootFailures: attempt });
     expect(cond(gone, 'Provisioned')).toMatchObject({ status: 'False', reason: 'BootRetryWait' });
     waits.push(gone.requeueAfterMs! + 5000);

@@ -91,12 +91,13 @@ function planReplacement(input: DiffInput, b: PlanBuilder): void {
     b.act({ type: 'deleteDroplet', droplet: stillThere, why: 'replace' }).waitForSweep();
     return;
   }
-  b.status({ status: 'pending', dropletId: null, ipAddress: null, privateIpAddress: null }).event(
-    'Normal',
-    'DropletGone',
-    `DigitalOcean confirms droplet ${old} is gone; creating its replacement`,
-  );
+  b.status({ status: 'pending', dropletId: null, ipAddress: null, privateIpAddress: null });
   const rest = { ...input, row: { ...input.row, status: 'pending' as const, dropletId: null } };
+  if (waitingToRetryBoot(rest, b)) {
+    b.event('Normal', 'DropletGone', `DigitalOcean confirms droplet ${old} is gone; its replacement waits its turn (boot failures)`);
+    return;
+  }
+  b.event('Normal', 'DropletGone', `DigitalOcean confirms droplet ${old} is gone; creating its replacement`);
   planAbsent(rest, b);
 }
 
