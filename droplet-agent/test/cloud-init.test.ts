@@ -76,6 +76,18 @@ describe('agent bootstrap document', () => {
     expect(agentUnit()).toMatch(/^KillMode=process$/m);
   });
 
+  it('with a private CA, writes it and downloads the release trusting it; retries the download while the controller is away', () => {
+    const ca = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+    const bootstrap = extractAgentBootstrap(renderAgentUserData({ ...options, controllerCa: ca }))!;
+    expect(bootstrap.files[DROPLET_PATHS.controllerCa]).toBe(ca);
+    const download = bootstrap.files[DROPLET_PATHS.installScript]!.split('\n').find((l) => l.includes('"$RELEASE_URL"'))!;
+    expect(download).toContain(`--cacert ${DROPLET_PATHS.controllerCa}`);
+    expect(download).toMatch(/--retry-connrefused --retry-max-time 600\b/);
+    const plain = extractAgentBootstrap(renderAgentUserData(options))!;
+    expect(plain.files[DROPLET_PATHS.controllerCa]).toBeUndefined();
+    expect(plain.files[DROPLET_PATHS.installScript]).not.toContain('--cacert');
+  });
+
   it('refuses options that would make a bad or unsafe document', () => {
     expect(() => renderAgentUserData({ ...options, controllerUrl: 'ws://controller.example.com/agent/v1' })).toThrow(/wss/);
     expect(() => renderAgentUserData({ ...options, enrollmentToken: `${TOKEN}'\nrm -rf /` })).toThrow(/token/);

@@ -18,6 +18,8 @@ export const DROPLET_PATHS = {
   installDir: '/opt/toolbelt/agent',
   node: '/opt/toolbelt/node',
   stateDir: '/var/lib/toolbelt-agent',
+  /** The controller's private CA (TOOLBELT_AGENT_CA_FILE), when it has one: the release download trusts it. */
+  controllerCa: '/etc/toolbelt/controller-ca.pem',
 } as const;
 
 /** The agent release's file (one self-contained ES module) in each release directory. */
@@ -147,7 +149,7 @@ fi
 release="$INSTALL_DIR/releases/$RELEASE_VERSION"
 mkdir -p "$release" ${DROPLET_PATHS.stateDir}
 chmod 0700 ${DROPLET_PATHS.stateDir}
-curl -fsSL --retry 30 --retry-connrefused --retry-max-time ${RELEASE_RETRY_SECONDS} -o "$release/${AGENT_RELEASE_FILE}.download" "$RELEASE_URL" || fail "cannot download the agent release from $RELEASE_URL"
+curl -fsSL --retry 30 --retry-connrefused --retry-max-time ${RELEASE_RETRY_SECONDS}${o.controllerCa ? ` --cacert ${DROPLET_PATHS.controllerCa}` : ''} -o "$release/${AGENT_RELEASE_FILE}.download" "$RELEASE_URL" || fail "cannot download the agent release from $RELEASE_URL"
 got=$(sha256sum "$release/${AGENT_RELEASE_FILE}.download" | cut -d ' ' -f 1)
 if [ "$got" != "$RELEASE_SHA256" ]; then
   rm -f "$release/${AGENT_RELEASE_FILE}.download"
@@ -193,6 +195,7 @@ export function renderAgentUserData(options: AgentBootstrapOptions): string {
       { path: DROPLET_PATHS.config, owner: 'root:root', permissions: '0600', content: `${JSON.stringify(agentConfig(o), null, 2)}\n` },
       { path: DROPLET_PATHS.unit, owner: 'root:root', permissions: '0644', content: agentUnit() },
       { path: DROPLET_PATHS.installScript, owner: 'root:root', permissions: '0755', content: installScript(o) },
+      ...(o.controllerCa ? [{ path: DROPLET_PATHS.controllerCa, owner: 'root:root', permissions: '0644', content: o.controllerCa }] : []),
     ],
     runcmd: [[DROPLET_PATHS.installScript]],
   };

@@ -26,6 +26,7 @@ commands:
   describe agent NAME | tool AGENT/NAME              spec, status, conditions, events
   delete agent NAME | tool AGENT/NAME | catalog NAME
   env enable|disable AGENT [--region R] [--size S]   switch an agent's tool environment
+  env retry AGENT                                     start over after BootFailed (operator)
   secrets set NAME --agent A [--from-file F]          value from stdin or a file, never an argument
   secrets list --agent A | secrets delete NAME --agent A
   secrets rotate-key [controller flags]               re-wrap every secret under the first master key

@@ -2,6 +2,8 @@
  * Builds the runtimes this droplet can use: `process` always (unless turned off), `docker`
  * when the Docker Engine API answers on the configured socket.
  */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Clock } from '@toolbelt/schema/clock';
 import type { AgentConfig } from '../config.ts';
 import type { Logger } from '../log.ts';
@@ -27,7 +29,7 @@ export async function createRuntimes(options: CreateRuntimesOptions): Promise<Ru
       new ProcessRuntime({
         stateDir: config.stateDir,
         clock,
-        npm: config.npm,
+        npm: { ...config.npm, ...(config.controllerCa ? { caFile: await writeControllerCa(config) } : {}) },
         fetchSecrets,
         onChange,
         log: (message) => log.info(message),
@@ -43,4 +45,14 @@ export async function createRuntimes(options: CreateRuntimesOptions): Promise<Ru
     else log.warn('no container engine answers; the docker runtime is off', { socket: config.dockerSocket });
   }
   return runtimes;
+}
+
+/**
+ * The controller's private CA as a file in the state dir, for npm: tools' packages come from
+ * the controller's package shelf over the same https:// that the agent's wss:// uses.
+ */
+async function writeControllerCa(config: AgentConfig): Promise<string> {
+  const file = join(config.stateDir, 'controller-ca.pem');
+  await writeFile(file, config.controllerCa!, { mode: 0o644 });
+  return file;
 }

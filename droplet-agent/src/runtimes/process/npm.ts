@@ -12,6 +12,8 @@ import { AGENT_ERROR_CODES } from '@toolbelt/schema/protocol';
 export interface NpmOptions {
   command: string;
   registry?: string;
+  /** A private CA's PEM file npm trusts besides the public ones (NODE_EXTRA_CA_CERTS). */
+  caFile?: string;
 }
 
 /** Runs npm with `args`; resolves with its output, rejects with the tail of stderr. */
@@ -21,7 +23,7 @@ export function runNpm(options: NpmOptions, args: string[], cwd: string): Promis
     const child = spawn(options.command, [...args, ...registry, '--no-audit', '--no-fund', '--loglevel=error'], {
       cwd,
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, npm_config_update_notifier: 'false' },
+      env: { ...process.env, npm_config_update_notifier: 'false', ...(options.caFile ? { NODE_EXTRA_CA_CERTS: options.caFile } : {}) },
     });
     let out = '';
     let err = '';
