@@ -11,6 +11,7 @@ import { ApiClient } from './client.ts';
 import { applyCommand } from './commands/apply.ts';
 import { describeCommand } from './commands/describe.ts';
 import { eventsCommand, logsCommand } from './commands/events.ts';
+import { gitopsCommand } from './commands/gitops.ts';
 import { getCommand } from './commands/get.ts';
 import { serverCommand, simulatorCommand } from './commands/processes.ts';
 import { runControllerCommand } from '../run.ts';
@@ -25,11 +26,13 @@ commands:
   describe agent NAME | tool AGENT/NAME              spec, status, conditions, events
   delete agent NAME | tool AGENT/NAME | catalog NAME
   env enable|disable AGENT [--region R] [--size S]   switch an agent's tool environment
+  env retry AGENT                                     start over after BootFailed (operator)
   secrets set NAME --agent A [--from-file F]          value from stdin or a file, never an argument
   secrets list --agent A | secrets delete NAME --agent A
   secrets rotate-key [controller flags]               re-wrap every secret under the first master key
   events [--object KIND/ID] [--follow]                reconcile events
   logs AGENT [--follow]                               the events of an agent and its tools
+  gitops status | sync | history                      GitOps: status, sync now, the history of syncs
   tokens create NAME --role ROLE | list | revoke ID   API tokens (admin)
   tokens create NAME --role caller --agent AGENT      a token for one agent's MCP gateway (operator)
   server [flags] | migrate [flags]                    run the controller / migrate its database
@@ -50,6 +53,7 @@ const COMMANDS: Record<string, Command> = {
     ctx.args[0] === 'rotate-key' ? runControllerCommand(['rotate-key', ...ctx.args.slice(1)], ctx.env) : secretsCommand(ctx),
   events: eventsCommand,
   logs: logsCommand,
+  gitops: gitopsCommand,
   tokens: tokensCommand,
   server: (ctx) => serverCommand(ctx, 'server'),
   migrate: (ctx) => serverCommand(ctx, 'migrate'),

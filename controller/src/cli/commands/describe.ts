@@ -65,6 +65,7 @@ async function describeAgent(ctx: CommandContext, name: string): Promise<void> {
     ctx.print(`  Spec:    active=${agent.tool_environment_active} region=${env.region} size=${env.size} image=${env.image}`);
     ctx.print(`  Status:  ${env.status}, droplet ${env.droplet_id ?? '-'}, ip ${env.ip_address ?? '-'}, generation ${env.generation}/${env.observed_generation} observed`);
     ctx.print(`  Agent:   version ${env.agent_version ?? '-'}, last heartbeat ${env.last_heartbeat_at ? `${age(env.last_heartbeat_at as string)} ago` : 'never'}`);
+    if (Number(env.boot_failures) > 0) ctx.print(`  Boot:    ${env.boot_failures} droplet(s) in a row never brought up the agent (\`toolbelt env retry ${String(agent.name)}\` starts over)`);
     printConditions(ctx, env.conditions as Condition[], '  ');
   }
   ctx.print(`Tools:${tools.length ? '' : ' (none)'}`);
