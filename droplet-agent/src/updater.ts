@@ -1,28 +1,42 @@
 /**
- * Self-update. Releases live side by side under `INSTALL/releases/VERSION`; `INSTALL/current`
- * is a symlink to the one systemd runs. `update_agent` installs the new release with npm,
- * checks that it is the version asked for, swaps the symlink atomically (rename over it),
- * answers `done` and then asks to exit: systemd (Restart=always) starts the new version,
- * and since the unit uses KillMode=process, the tools keep running through it.
+ * Self-update. Releases live side by side under `INSTALL/releases/VERSION/agent.mjs`;
+ * `INSTALL/current` is a symlink to the one systemd runs. `update_agent {version, url,
+ * sha256}` downloads the release the controller serves, checks its SHA-256 against the pin
+ * (as the install script does at first boot) and that it says it is that version
+ * (`node agent.mjs --version`), swaps the symlink atomically (rename over it; the old target
+ * becomes `previous`), answers `done` and then asks to exit: systemd (Restart=always) starts
+ * the new version, and since the unit uses KillMode=process, the tools keep running through it.
+ * A failure at any step leaves `current` alone (`AGENT_ERR_UPDATE_FAILED`).
  */
-import { mkdir, readFile, readlink, rename, rm, symlink } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, readlink, rename, rm, symlink } from 'node:fs/promises';
+import { get as httpGet, type IncomingMessage } from 'node:http';
+import { get as httpsGet } from 'node:https';
 import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { promisify } from 'node:util';
+import { AGENT_RELEASE_FILE } from '@toolbelt/schema/cloud-init';
 import { ToolbeltError } from '@toolbelt/schema/errors';
 import { AGENT_ERROR_CODES, type CommandOf } from '@toolbelt/schema/protocol';
 import type { AgentConfig } from './config.ts';
 import type { Logger } from './log.ts';
-import { runNpm } from './runtimes/process/npm.ts';
 import type { CommandOutcome } from './tool-manager.ts';
 
-export const AGENT_PACKAGE = '@toolbelt/droplet-agent';
+/** A release is ~1 MiB; anything far bigger is not one. */
+const MAX_RELEASE_BYTES = 64 * 1024 * 1024;
+const DOWNLOAD_TIMEOUT_MS = 5 * 60_000;
 
 export interface UpdaterOptions {
-  config: Pick<AgentConfig, 'installDir' | 'npm'>;
+  config: Pick<AgentConfig, 'installDir' | 'controllerCa'>;
   currentVersion: string;
   log: Logger;
   /** Called after a successful swap, once the result is sent. */
   onRestart: () => void;
 }
+
+type Pin = CommandOf<'update_agent'>['payload'];
 
 export class Updater {
   readonly #o: UpdaterOptions;
@@ -33,38 +47,31 @@ export class Updater {
   }
 
   async apply(command: CommandOf<'update_agent'>, progress: (message: string) => void): Promise<CommandOutcome> {
-    const { version } = command.payload;
-    if (!/^[0-9A-Za-z][0-9A-Za-z.+-]*$/.test(version)) {
-      throw new ToolbeltError(AGENT_ERROR_CODES.updateFailed, `"${version}" is not a version`);
-    }
-    if (version === this.#o.currentVersion) return { message: `already running ${version}`, duplicate: true };
-    if (this.#pending === version) return { message: `moving to ${version} already`, duplicate: true };
-    const { installDir } = this.#o.config;
-    const release = join(installDir, 'releases', version);
-    const spec = command.payload.packageSpec ?? `${AGENT_PACKAGE}@${version}`;
+    const pin = command.payload;
+    if (pin.version === this.#o.currentVersion) return { message: `already running ${pin.version}`, duplicate: true };
+    if (this.#pending === pin.version) return { message: `moving to ${pin.version} already`, duplicate: true };
+    const release = join(this.#o.config.installDir, 'releases', pin.version);
+    // Filled and checked beside its place, then renamed into it: a release directory is whole.
+    const staging = `${release}.partial`;
     try {
-      progress(`installing ${spec}`);
-      await mkdir(release, { recursive: true });
-      await runNpm(this.#o.config.npm, ['install', '--prefix', release, '--omit=dev', spec], release);
-      const installed = await this.#installedVersion(release);
-      if (installed !== version) throw new Error(`the package installed is version ${installed}, not ${version}`);
+      progress(`downloading ${pin.url}`);
+      await rm(staging, { recursive: true, force: true });
+      await mkdir(staging, { recursive: true });
+      await check(pin, join(staging, AGENT_RELEASE_FILE), this.#o.config.controllerCa);
+      await rm(release, { recursive: true, force: true });
+      await rename(staging, release);
       await this.#swap(release);
     } catch (cause) {
-      await rm(release, { recursive: true, force: true }).catch(() => {});
-      throw new ToolbeltError(AGENT_ERROR_CODES.updateFailed, `moving to ${version} failed; staying on ${this.#o.currentVersion}`, {
-        hint: 'check that the package spec is reachable from the droplet',
+      await rm(staging, { recursive: true, force: true }).catch(() => {});
+      throw new ToolbeltError(AGENT_ERROR_CODES.updateFailed, `moving to ${pin.version} failed (${(cause as Error).message}); staying on ${this.#o.currentVersion}`, {
+        hint: 'check that the controller serves that release and that the pin is its SHA-256',
         cause,
       });
     }
-    this.#pending = version;
-    this.#o.log.info('updated; restarting into the new version', { from: this.#o.currentVersion, to: version });
+    this.#pending = pin.version;
+    this.#o.log.info('updated; restarting into the new version', { from: this.#o.currentVersion, to: pin.version });
     this.#o.onRestart();
-    return { message: `installed ${version}; restarting` };
-  }
-
-  async #installedVersion(release: string): Promise<string | undefined> {
-    const manifest = join(release, 'node_modules', ...AGENT_PACKAGE.split('/'), 'package.json');
-    return (JSON.parse(await readFile(manifest, 'utf8')) as { version?: string }).version;
+    return { message: `installed ${pin.version}; restarting` };
   }
 
   /** Points `current` at `release` atomically and remembers the old target as `previous`. */
@@ -73,8 +80,39 @@ export class Updater {
     const current = join(installDir, 'current');
     const previous = await readlink(current).catch(() => undefined);
     await replaceSymlink(release, current);
-    if (previous) await replaceSymlink(previous, join(installDir, 'previous'));
+    if (previous && previous !== release) await replaceSymlink(previous, join(installDir, 'previous'));
   }
+}
+
+/** Downloads the pinned release to `file` and checks it: the pinned SHA-256, then the version it says it is. */
+async function check(pin: Pin, file: string, ca: string | undefined): Promise<void> {
+  const sha256 = await download(pin.url, file, ca);
+  if (sha256 !== pin.sha256) throw new Error(`the release from ${pin.url} has SHA-256 ${sha256}, not the pinned ${pin.sha256}`);
+  const said = (await promisify(execFile)(process.execPath, [file, '--version'], { timeout: 30_000 })).stdout.trim();
+  if (said !== pin.version) throw new Error(`the release says it is version "${said}", not ${pin.version}`);
+}
+
+/** GETs `url` into `file` (at most MAX_RELEASE_BYTES, trusting `ca` for https when given); its SHA-256. */
+async function download(url: string, file: string, ca: string | undefined): Promise<string> {
+  const response = await new Promise<IncomingMessage>((resolve, reject) => {
+    const options = { timeout: DOWNLOAD_TIMEOUT_MS, ...(ca ? { ca } : {}) };
+    const request = url.startsWith('https:') ? httpsGet(url, options, resolve) : httpGet(url, options, resolve);
+    request.on('timeout', () => request.destroy(new Error(`no answer from ${url} within ${DOWNLOAD_TIMEOUT_MS} ms`)));
+    request.on('error', reject);
+  });
+  if (response.statusCode !== 200) {
+    response.resume();
+    throw new Error(`GET ${url} answered ${response.statusCode}`);
+  }
+  const hash = createHash('sha256');
+  let bytes = 0;
+  response.on('data', (chunk: Buffer) => {
+    bytes += chunk.byteLength;
+    if (bytes > MAX_RELEASE_BYTES) response.destroy(new Error(`the release from ${url} is over ${MAX_RELEASE_BYTES} bytes`));
+    hash.update(chunk);
+  });
+  await pipeline(response, createWriteStream(file, { mode: 0o644 }));
+  return hash.digest('hex');
 }
 
 /** Makes `link` point at `target` by renaming a fresh symlink over it (atomic). */

@@ -1,23 +1,16 @@
-import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AGENT_ERROR_CODES } from '@toolbelt/schema/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startAgentProcess, tempDir, testConfig } from './helpers/agent-process.ts';
 import { startTestPeer } from './helpers/peer.ts';
+import { serveAgentRelease } from './helpers/release-server.ts';
 
 const cleanups: (() => Promise<unknown> | void)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
-
-/** Packs a stand-in release of the agent package with `version` into a tarball. */
-function fakeRelease(version: string): string {
-  const dir = tempDir('toolbelt-release-');
-  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: '@toolbelt/droplet-agent', version }));
-  const name = execFileSync('npm', ['pack', '--silent', '--pack-destination', dir], { cwd: dir, encoding: 'utf8' }).trim();
-  return join(dir, name.split('\n').pop()!);
-}
 
 /** A tiny local npm package whose bin runs until killed. */
 function sleeperPackage(): string {
@@ -67,19 +60,32 @@ describe('self-update and graceful shutdown', () => {
       }
     });
 
-    const same = await peer.command({ commandType: 'update_agent', payload: { version: JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version } });
+    const next = await serveAgentRelease({ version: '9.9.9' });
+    cleanups.push(() => next.close());
+    const pin = { version: '9.9.9', url: next.pin.agentReleaseUrl, sha256: next.pin.agentReleaseSha256 };
+    const running = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version as string;
+    const same = await peer.command({ commandType: 'update_agent', payload: { ...pin, version: running } });
     expect(same).toMatchObject({ status: 'done', duplicate: true });
 
-    const wrong = await peer.command({ commandType: 'update_agent', payload: { version: '9.9.9', packageSpec: fakeRelease('9.9.8') } });
+    // Not the pinned release: nothing installed, the agent stays.
+    const tampered = pin.sha256.replace(/^./, (c) => (c === '0' ? '1' : '0'));
+    const wrong = await peer.command({ commandType: 'update_agent', payload: { ...pin, sha256: tampered } });
     expect(wrong.error?.code).toBe(AGENT_ERROR_CODES.updateFailed);
+    expect(wrong.error?.reason).toContain(`has SHA-256 ${pin.sha256}, not the pinned ${tampered}`);
+    // A release that is not the version asked for (the pin is right, the version is not).
+    const mislabelled = await peer.command({ commandType: 'update_agent', payload: { ...pin, version: '9.9.8' } });
+    expect(mislabelled.error?.reason).toContain('says it is version "9.9.9", not 9.9.8');
+    const missing = await peer.command({ commandType: 'update_agent', payload: { ...pin, url: `${pin.url}.missing` } });
+    expect(missing.error?.reason).toContain('answered 404');
     expect(existsSync(join(installDir, 'current'))).toBe(false);
+    expect(existsSync(join(installDir, 'releases', '9.9.8'))).toBe(false);
     expect(agent.child.exitCode).toBeNull();
 
-    const result = await peer.command({ commandType: 'update_agent', payload: { version: '9.9.9', packageSpec: fakeRelease('9.9.9') } });
+    const result = await peer.command({ commandType: 'update_agent', payload: pin });
     expect(result).toMatchObject({ status: 'done', message: 'installed 9.9.9; restarting' });
     expect(readlinkSync(join(installDir, 'current'))).toBe(join(installDir, 'releases', '9.9.9'));
-    const manifest = join(installDir, 'current', 'node_modules', '@toolbelt', 'droplet-agent', 'package.json');
-    expect(JSON.parse(readFileSync(manifest, 'utf8')).version).toBe('9.9.9');
+    const installed = readFileSync(join(installDir, 'current', 'agent.mjs'));
+    expect(createHash('sha256').update(installed).digest('hex')).toBe(pin.sha256);
     expect(await agent.exited).toEqual({ code: 0, signal: null });
     expect(alive(pid)).toBe(true);
   });

@@ -1,13 +1,15 @@
 /**
  * The agent release served over HTTP on 127.0.0.1:0, as the controller serves it: built (when
  * stale) with the real build, then `GET /agent/v1/releases/VERSION/agent.mjs`. `pin` is what
- * user_data pins; `requests` counts downloads.
+ * user_data pins; `requests` counts downloads. `{ version }` builds (in a temporary directory)
+ * and serves a release of that version instead: what a self-update moves to.
  */
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { DEFAULT_RELEASES_DIR, ensureAgentRelease, RELEASE_FILE } from '../../release/build.ts';
+import { buildAgentRelease, DEFAULT_RELEASES_DIR, ensureAgentRelease, RELEASE_FILE } from '../../release/build.ts';
+import { tempDir } from './agent-process.ts';
 
 export interface ReleaseServer {
   pin: { agentVersion: string; agentReleaseUrl: string; agentReleaseSha256: string };
@@ -15,9 +17,10 @@ export interface ReleaseServer {
   close(): Promise<void>;
 }
 
-export async function serveAgentRelease(): Promise<ReleaseServer> {
-  const manifest = await ensureAgentRelease();
-  const code = await readFile(join(DEFAULT_RELEASES_DIR, manifest.version, RELEASE_FILE));
+export async function serveAgentRelease(options: { version?: string } = {}): Promise<ReleaseServer> {
+  const outDir = options.version ? tempDir('toolbelt-releases-') : DEFAULT_RELEASES_DIR;
+  const manifest = options.version ? await buildAgentRelease({ outDir, version: options.version }) : await ensureAgentRelease();
+  const code = await readFile(join(outDir, manifest.version, RELEASE_FILE));
   const path = `/agent/v1/releases/${manifest.version}/${RELEASE_FILE}`;
   const served: ReleaseServer = {
     pin: { agentVersion: manifest.version, agentReleaseUrl: '', agentReleaseSha256: manifest.sha256 },

@@ -74,10 +74,19 @@ export const commandMessageSchema = z.discriminatedUnion('commandType', [
   z.object({
     ...commandBase,
     commandType: z.literal('update_agent'),
+    /**
+     * The release to move to, as user_data pins one: its version, where the controller serves
+     * it (`/agent/v1/releases/VERSION/agent.mjs`) and its SHA-256. The agent installs nothing
+     * whose hash differs.
+     */
     payload: z.object({
-      version: z.string().min(1).max(64),
-      /** What to install (an npm spec); defaults to `@toolbelt/droplet-agent@VERSION`. */
-      packageSpec: z.string().min(1).max(2048).optional(),
+      version: z.string().regex(/^[0-9A-Za-z][0-9A-Za-z.+-]{0,63}$/, 'must be a version'),
+      url: z
+        .string()
+        .max(2048)
+        .url()
+        .refine((u) => /^https?:\/\//.test(u), { message: 'must be an http(s) URL' }),
+      sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be a SHA-256 in hex'),
     }),
   }),
 ]);

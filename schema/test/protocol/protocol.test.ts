@@ -80,7 +80,7 @@ describe('protocol messages', () => {
       { ...base, commandType: 'stop', payload: { timeoutMs: 5 } },
       { ...base, commandType: 'uninstall', payload: {} },
       { ...base, commandType: 'get_logs', payload: {} },
-      { type: 'command', commandId: 'u', commandType: 'update_agent', payload: { version: '0.2.0' } },
+      { type: 'command', commandId: 'u', commandType: 'update_agent', payload: { version: '0.2.0', url: 'https://c.example/agent/v1/releases/0.2.0/agent.mjs', sha256: 'a'.repeat(64) } },
     ];
     for (const command of commands) {
       const parsed = parseControllerMessage(JSON.stringify({ ...command, v: 1 }));
@@ -90,6 +90,15 @@ describe('protocol messages', () => {
     if (!install.ok || install.message.type !== 'command' || install.message.commandType !== 'install') throw new Error();
     expect(install.message.payload.tool.ports).toEqual([]);
     expect(install.message.payload.tool.env).toEqual({});
+  });
+
+  it('refuses an update_agent that does not pin a release (URL and SHA-256)', () => {
+    const update = (payload: object) => parseControllerMessage(JSON.stringify({ type: 'command', v: 1, commandId: 'u', commandType: 'update_agent', payload }));
+    const url = 'https://c.example/agent/v1/releases/0.2.0/agent.mjs';
+    expect(update({ version: '0.2.0', url })).toMatchObject({ ok: false, code: AGENT_ERROR_CODES.invalidMessage });
+    expect(update({ version: '0.2.0', url, sha256: 'A'.repeat(64) })).toMatchObject({ ok: false });
+    expect(update({ version: '0.2.0', url: 'file:///etc/passwd', sha256: 'a'.repeat(64) })).toMatchObject({ ok: false });
+    expect(update({ version: '../0.2.0', url, sha256: 'a'.repeat(64) })).toMatchObject({ ok: false });
   });
 
   it('gives stable codes for bad frames and never throws', () => {
