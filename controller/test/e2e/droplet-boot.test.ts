@@ -7,13 +7,19 @@
  * The install script downloads this machine's Node from a mirror on loopback laid out like
  * nodejs.org/dist (node-mirror.ts) and checks SHASUMS256.txt, downloads the agent release
  * the document pins from the controller and checks its SHA-256, and starts the systemd unit;
- * the agent enrolls with its token and says hello → AgentConnected, Ready.
+ * the agent enrolls with its token and says hello → AgentConnected, Ready. Then the
+ * controller sends `update_agent` with the pin of a second release it serves: the agent
+ * installs it and exits, systemd (Restart=always) starts the new version, which says hello.
  * A Node tarball or a release that does not match its hash stops the install with one clear
  * `toolbelt-install: FAILED: …` line, and nothing unverified is installed or started.
  *
  * Needs podman (scripts/install-container-engine.sh) and Debian's mirror the first time
  * (scripts/droplet-image.sh, then cached). Prints its timings (docs/performance.md).
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildAgentRelease } from '@toolbelt/droplet-agent/release-build';
 import { extractAgentBootstrap, DROPLET_PATHS } from '@toolbelt/schema/cloud-init';
 import { getAgentSession } from '@toolbelt/schema';
 import { describeEachDatabase, describeIf } from '@toolbelt/schema/testing';
@@ -35,6 +41,9 @@ const booted: DropletInfo[] = [];
 const containers: ContainerDroplet[] = [];
 let mirror: NodeMirror | undefined;
 let e2e: E2E | undefined;
+/** The controller's releases directory: the release it builds, and NEXT_VERSION beside it. */
+let releasesDir: string | undefined;
+const NEXT_VERSION = '99.0.0-next';
 
 afterEach(async () => {
   await Promise.all(containers.splice(0).map((c) => c.remove()));
@@ -83,10 +92,13 @@ describeIf(podmanAvailable(), 'podman is not installed or not usable as root: ru
 
     beforeAll(async () => {
       mirror = await startNodeMirror();
+      releasesDir = mkdtempSync(join(tmpdir(), 'toolbelt-releases-'));
+      await buildAgentRelease({ outDir: releasesDir, version: NEXT_VERSION });
       e2e = await startE2E(
         t,
         {
           TOOLBELT_AGENT_REQUIRED: 'true',
+          TOOLBELT_AGENT_RELEASES_DIR: releasesDir,
           TOOLBELT_NODE_DIST_URL: mirror.url,
           TOOLBELT_NODE_VERSION: mirror.version,
           // The container's first boot may be slow on a busy machine: no power cycle meanwhile.
@@ -99,6 +111,7 @@ describeIf(podmanAvailable(), 'podman is not installed or not usable as root: ru
     afterAll(async () => {
       await e2e?.stop();
       await mirror?.close();
+      if (releasesDir) rmSync(releasesDir, { recursive: true, force: true });
     });
 
     it(
@@ -165,6 +178,30 @@ describeIf(podmanAvailable(), 'podman is not installed or not usable as root: ru
           containerStartToHelloWithoutNodeMs: hello - box.startedAt - (at('toolbelt-install: Node') - run.startedAt),
         };
         console.log(`droplet boot timings: ${JSON.stringify(timings)}`);
+
+        // Self-update under systemd: the agent installs the served release and exits; the unit
+        // starts the new version (Restart=always), which says hello; `previous` is the first.
+        const releases = (await (await fetch(`${e.controller.url}/agent/v1/releases`)).json()) as { releases: { version: string; sha256: string; url: string }[] };
+        const next = releases.releases.find((r) => r.version === NEXT_VERSION)!;
+        const updateSent = Date.now();
+        const updated = await e.controller.hub.sendCommand(
+          environment,
+          { commandType: 'update_agent', payload: { version: NEXT_VERSION, url: next.url, sha256: next.sha256 } },
+          { timeoutMs: 60_000 },
+        );
+        expect(updated, JSON.stringify(updated)).toMatchObject({ status: 'done' });
+        const nextHello = await until(
+          async () => {
+            const s = await getAgentSession(e.controller.database.db, environment);
+            return s?.agent_version === NEXT_VERSION && s.hello_at ? s.hello_at.getTime() : undefined;
+          },
+          async () => `no hello from ${NEXT_VERSION}: ${await box.sh('journalctl -u toolbelt-agent --no-pager | tail -n 30')}`,
+          60_000,
+        );
+        expect((await box.sh(`readlink ${DROPLET_PATHS.installDir}/current`)).trim()).toBe(`${DROPLET_PATHS.installDir}/releases/${NEXT_VERSION}`);
+        expect((await box.sh(`readlink ${DROPLET_PATHS.installDir}/previous`)).trim()).toBe(`${DROPLET_PATHS.installDir}/releases/${pin.version}`);
+        expect((await box.sh('systemctl is-active toolbelt-agent.service')).trim()).toBe('active');
+        console.log(`droplet self-update: update_agent sent → hello from ${NEXT_VERSION} in ${nextHello - updateSent} ms`);
       },
       600_000,
     );
