@@ -28,6 +28,7 @@ import type { Runtime } from './runtimes/types.ts';
 import { SecretMask } from './masking.ts';
 import { SecretBroker } from './secrets.ts';
 import { ToolManager } from './tool-manager.ts';
+import { confirmUpdate } from './update-trial.ts';
 import { Updater } from './updater.ts';
 
 export interface AgentOptions {
@@ -155,6 +156,8 @@ export class Agent {
       startedAt: this.#startedAt,
     });
     this.#helloSent = true;
+    // Said hello on an accepted connection: a self-update to this version has passed its trial.
+    if (await confirmUpdate(this.#o.config.installDir, this.#o.agentVersion)) this.#o.log.info('update confirmed', { version: this.#o.agentVersion });
     this.#wake.abort();
     this.#secrets.onConnected();
   }

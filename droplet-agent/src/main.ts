@@ -1,6 +1,7 @@
 /**
  * The agent process: `node agent.mjs [--config PATH]` (the release), or the source under tsx. Parses the config,
  * starts the agent and stops it gracefully on SIGTERM/SIGINT — the tools keep running.
+ * `--version` prints the version; `--watch-update INSTALL` is a self-update's watcher (update-trial.ts).
  * Exit codes: 0 stopped (or restarting into a new version), 1 bad config or fatal error.
  */
 import { readFileSync } from 'node:fs';
@@ -9,6 +10,7 @@ import { ToolbeltError } from '@toolbelt/schema/errors';
 import { Agent } from './agent.ts';
 import { DEFAULT_CONFIG_PATH, loadAgentConfig } from './config.ts';
 import { createLogger } from './log.ts';
+import { watchUpdate } from './update-trial.ts';
 
 /** This agent's version (in hello and heartbeats): a release carries it; the source reads package.json. */
 export function agentVersion(): string {
@@ -21,10 +23,15 @@ export function agentVersion(): string {
 async function main(): Promise<void> {
   const log = createLogger();
   const { values } = parseArgs({
-    options: { config: { type: 'string', default: DEFAULT_CONFIG_PATH }, version: { type: 'boolean' } },
+    options: { config: { type: 'string', default: DEFAULT_CONFIG_PATH }, version: { type: 'boolean' }, 'watch-update': { type: 'string' } },
   });
   if (values.version) {
     process.stdout.write(`${agentVersion()}\n`);
+    return;
+  }
+  if (values['watch-update']) {
+    const outcome = await watchUpdate(values['watch-update']);
+    if (outcome === 'rolled_back') log.warn('a self-update said no hello in time: rolled back', { installDir: values['watch-update'] });
     return;
   }
   const config = await loadAgentConfig(values.config);

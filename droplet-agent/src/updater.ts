@@ -4,14 +4,15 @@
  * sha256}` downloads the release the controller serves, checks its SHA-256 against the pin
  * (as the install script does at first boot) and that it says it is that version
  * (`node agent.mjs --version`), swaps the symlink atomically (rename over it; the old target
- * becomes `previous`), answers `done` and then asks to exit: systemd (Restart=always) starts
+ * becomes `previous`), puts it on trial (update-trial.ts: rolled back unless it says hello
+ * within the grace), answers `done` and then asks to exit: systemd (Restart=always) starts
  * the new version, and since the unit uses KillMode=process, the tools keep running through it.
  * A failure at any step leaves `current` alone (`AGENT_ERR_UPDATE_FAILED`).
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, readlink, rename, rm, symlink } from 'node:fs/promises';
+import { mkdir, readlink, rename, rm } from 'node:fs/promises';
 import { get as httpGet, type IncomingMessage } from 'node:http';
 import { get as httpsGet } from 'node:https';
 import { join } from 'node:path';
@@ -23,6 +24,7 @@ import { AGENT_ERROR_CODES, type CommandOf } from '@toolbelt/schema/protocol';
 import type { AgentConfig } from './config.ts';
 import type { Logger } from './log.ts';
 import type { CommandOutcome } from './tool-manager.ts';
+import { DEFAULT_UPDATE_HELLO_GRACE_MS, replaceSymlink, startTrial } from './update-trial.ts';
 
 /** A release is ~1 MiB; anything far bigger is not one. */
 const MAX_RELEASE_BYTES = 64 * 1024 * 1024;
@@ -60,7 +62,8 @@ export class Updater {
       await check(pin, join(staging, AGENT_RELEASE_FILE), this.#o.config.controllerCa);
       await rm(release, { recursive: true, force: true });
       await rename(staging, release);
-      await this.#swap(release);
+      const previous = await this.#swap(release);
+      await this.#trial(pin, previous, progress);
     } catch (cause) {
       await rm(staging, { recursive: true, force: true }).catch(() => {});
       throw new ToolbeltError(AGENT_ERROR_CODES.updateFailed, `moving to ${pin.version} failed (${(cause as Error).message}); staying on ${this.#o.currentVersion}`, {
@@ -74,13 +77,29 @@ export class Updater {
     return { message: `installed ${pin.version}; restarting` };
   }
 
-  /** Points `current` at `release` atomically and remembers the old target as `previous`. */
-  async #swap(release: string): Promise<void> {
+  /** Points `current` at `release` atomically and remembers the old target as `previous`; the old target. */
+  async #swap(release: string): Promise<string | undefined> {
     const { installDir } = this.#o.config;
     const current = join(installDir, 'current');
     const previous = await readlink(current).catch(() => undefined);
     await replaceSymlink(release, current);
     if (previous && previous !== release) await replaceSymlink(previous, join(installDir, 'previous'));
+    return previous !== release ? previous : undefined;
+  }
+
+  /**
+   * Puts the new release on trial (update-trial.ts): rolled back unless it says hello within
+   * the grace. An agent not running from a release (the source, in tests) has nothing to go back to.
+   */
+  async #trial(pin: Pin, previous: string | undefined, progress: (message: string) => void): Promise<void> {
+    if (!previous) {
+      this.#o.log.warn('no previous release to roll back to: the update is not on trial', { version: pin.version });
+      return;
+    }
+    const graceMs = pin.helloGraceMs ?? DEFAULT_UPDATE_HELLO_GRACE_MS;
+    const deadline = new Date(Date.now() + graceMs).toISOString();
+    await startTrial(this.#o.config.installDir, { version: pin.version, previous, deadline }, join(previous, AGENT_RELEASE_FILE));
+    progress(`on trial: back to ${previous} unless ${pin.version} says hello by ${deadline}`);
   }
 }
 
@@ -113,12 +132,4 @@ async function download(url: string, file: string, ca: string | undefined): Prom
   });
   await pipeline(response, createWriteStream(file, { mode: 0o644 }));
   return hash.digest('hex');
-}
-
-/** Makes `link` point at `target` by renaming a fresh symlink over it (atomic). */
-async function replaceSymlink(target: string, link: string): Promise<void> {
-  const temporary = `${link}.${process.pid}.tmp`;
-  await rm(temporary, { force: true });
-  await symlink(target, temporary);
-  await rename(temporary, link);
 }

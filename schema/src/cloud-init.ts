@@ -104,6 +104,9 @@ export function agentUnit(): string {
 Description=toolbelt droplet agent
 After=network-online.target
 Wants=network-online.target
+# Never give up restarting: a release that crashes at start is rolled back by the self-update
+# watcher (droplet-agent/src/update-trial.ts), and the agent must come back after it.
+StartLimitIntervalSec=0
 
 [Service]
 Type=simple

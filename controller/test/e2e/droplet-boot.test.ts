@@ -10,13 +10,16 @@
  * the agent enrolls with its token and says hello → AgentConnected, Ready. Then the
  * controller sends `update_agent` with the pin of a second release it serves: the agent
  * installs it and exits, systemd (Restart=always) starts the new version, which says hello.
+ * A release that exits at start is rolled back by the droplet itself once its grace is over
+ * (the update watcher), and the previous release says hello again.
  * A Node tarball or a release that does not match its hash stops the install with one clear
  * `toolbelt-install: FAILED: …` line, and nothing unverified is installed or started.
  *
  * Needs podman (scripts/install-container-engine.sh) and Debian's mirror the first time
  * (scripts/droplet-image.sh, then cached). Prints its timings (docs/performance.md).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildAgentRelease } from '@toolbelt/droplet-agent/release-build';
@@ -44,6 +47,17 @@ let e2e: E2E | undefined;
 /** The controller's releases directory: the release it builds, and NEXT_VERSION beside it. */
 let releasesDir: string | undefined;
 const NEXT_VERSION = '99.0.0-next';
+/** A release that answers `--version` but exits at start: it never says hello. */
+const BROKEN_VERSION = '99.0.1-broken';
+
+function addBrokenRelease(dir: string): void {
+  const code = Buffer.from(
+    `if (process.argv.includes('--version')) { console.log('${BROKEN_VERSION}'); process.exit(0); }\nconsole.error('broken agent: exiting at start');\nprocess.exit(1);\n`,
+  );
+  mkdirSync(join(dir, BROKEN_VERSION));
+  writeFileSync(join(dir, BROKEN_VERSION, 'agent.mjs'), code);
+  writeFileSync(join(dir, BROKEN_VERSION, 'release.json'), JSON.stringify({ version: BROKEN_VERSION, sha256: createHash('sha256').update(code).digest('hex'), bytes: code.length }));
+}
 
 afterEach(async () => {
   await Promise.all(containers.splice(0).map((c) => c.remove()));
@@ -94,6 +108,7 @@ describeIf(podmanAvailable(), 'podman is not installed or not usable as root: ru
       mirror = await startNodeMirror();
       releasesDir = mkdtempSync(join(tmpdir(), 'toolbelt-releases-'));
       await buildAgentRelease({ outDir: releasesDir, version: NEXT_VERSION });
+      addBrokenRelease(releasesDir);
       e2e = await startE2E(
         t,
         {
@@ -115,7 +130,7 @@ describeIf(podmanAvailable(), 'podman is not installed or not usable as root: ru
     });
 
     it(
-      'installs verified Node and the pinned release, starts the unit under systemd, and the agent enrolls and says hello',
+      'installs verified Node and the pinned release, starts the unit under systemd, the agent enrolls and says hello; self-update, and rollback of a release that never says hello',
       async () => {
         const e = e2e!;
         const { droplet, userData, env } = await bootDocument(e, 'real');
@@ -182,26 +197,46 @@ describeIf(podmanAvailable(), 'podman is not installed or not usable as root: ru
         // Self-update under systemd: the agent installs the served release and exits; the unit
         // starts the new version (Restart=always), which says hello; `previous` is the first.
         const releases = (await (await fetch(`${e.controller.url}/agent/v1/releases`)).json()) as { releases: { version: string; sha256: string; url: string }[] };
-        const next = releases.releases.find((r) => r.version === NEXT_VERSION)!;
+        const pinOf = (version: string) => {
+          const r = releases.releases.find((x) => x.version === version)!;
+          return { version, url: r.url, sha256: r.sha256 };
+        };
+        const journal = async () => box.sh('journalctl -u toolbelt-agent --no-pager | tail -n 30');
+        /** The time of a hello from `version` after `since`. */
+        const helloFrom = (version: string, since: number) =>
+          until(
+            async () => {
+              const s = await getAgentSession(e.controller.database.db, environment);
+              return s?.agent_version === version && s.hello_at && s.hello_at.getTime() > since ? s.hello_at.getTime() : undefined;
+            },
+            async () => `no hello from ${version}: ${await journal()}`,
+            90_000,
+          );
+        const update = async (payload: Record<string, unknown>) => {
+          const result = await e.controller.hub.sendCommand(environment, { commandType: 'update_agent', payload }, { timeoutMs: 60_000 });
+          expect(result, JSON.stringify(result)).toMatchObject({ status: 'done' });
+        };
         const updateSent = Date.now();
-        const updated = await e.controller.hub.sendCommand(
-          environment,
-          { commandType: 'update_agent', payload: { version: NEXT_VERSION, url: next.url, sha256: next.sha256 } },
-          { timeoutMs: 60_000 },
-        );
-        expect(updated, JSON.stringify(updated)).toMatchObject({ status: 'done' });
-        const nextHello = await until(
-          async () => {
-            const s = await getAgentSession(e.controller.database.db, environment);
-            return s?.agent_version === NEXT_VERSION && s.hello_at ? s.hello_at.getTime() : undefined;
-          },
-          async () => `no hello from ${NEXT_VERSION}: ${await box.sh('journalctl -u toolbelt-agent --no-pager | tail -n 30')}`,
-          60_000,
-        );
+        await update(pinOf(NEXT_VERSION));
+        const nextHello = await helloFrom(NEXT_VERSION, updateSent);
+        // The new release said hello: its trial is over (no watcher will roll it back).
+        await until(async () => (await box.sh(`test -e ${DROPLET_PATHS.installDir}/update-trial.json && echo on || echo over`)) === 'over', journal, 30_000);
         expect((await box.sh(`readlink ${DROPLET_PATHS.installDir}/current`)).trim()).toBe(`${DROPLET_PATHS.installDir}/releases/${NEXT_VERSION}`);
         expect((await box.sh(`readlink ${DROPLET_PATHS.installDir}/previous`)).trim()).toBe(`${DROPLET_PATHS.installDir}/releases/${pin.version}`);
         expect((await box.sh('systemctl is-active toolbelt-agent.service')).trim()).toBe('active');
         console.log(`droplet self-update: update_agent sent → hello from ${NEXT_VERSION} in ${nextHello - updateSent} ms`);
+
+        // A release that exits at start: installed (it is what was pinned), never says hello;
+        // past its grace the droplet's watcher points `current` back and restarts the unit.
+        const brokenSent = Date.now();
+        await update({ ...pinOf(BROKEN_VERSION), helloGraceMs: 10_000 });
+        const back = await helloFrom(NEXT_VERSION, brokenSent);
+        expect(back - brokenSent).toBeGreaterThanOrEqual(10_000);
+        expect((await box.sh(`readlink ${DROPLET_PATHS.installDir}/current`)).trim()).toBe(`${DROPLET_PATHS.installDir}/releases/${NEXT_VERSION}`);
+        const record = JSON.parse(await box.sh(`cat ${DROPLET_PATHS.installDir}/rolled-back.json`)) as { version: string; to: string };
+        expect(record).toMatchObject({ version: BROKEN_VERSION, to: `${DROPLET_PATHS.installDir}/releases/${NEXT_VERSION}` });
+        expect(await journal()).toContain('broken agent: exiting at start');
+        console.log(`droplet rollback: update_agent to a broken release sent → hello from ${NEXT_VERSION} again in ${back - brokenSent} ms (grace 10 s)`);
       },
       600_000,
     );

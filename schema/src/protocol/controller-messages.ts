@@ -87,6 +87,8 @@ export const commandMessageSchema = z.discriminatedUnion('commandType', [
         .url()
         .refine((u) => /^https?:\/\//.test(u), { message: 'must be an http(s) URL' }),
       sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be a SHA-256 in hex'),
+      /** How long the new release has to say hello before the droplet rolls it back (default 2 min). */
+      helloGraceMs: z.number().int().min(1000).max(1_800_000).optional(),
     }),
   }),
 ]);
