@@ -42,6 +42,26 @@ export function podmanAvailable(): boolean {
   }
 }
 
+/**
+ * Removes droplet containers a killed test run left behind (named after its pid, which is
+ * gone); containers of test processes still running are left alone.
+ */
+export async function sweepLeftoverDroplets(): Promise<string[]> {
+  const names = textOf(await podman(['ps', '-a', '--format', '{{.Names}}', '--filter', 'name=^toolbelt-droplet-'])).split('\n');
+  const stale = names.filter((name) => {
+    const pid = Number(/^toolbelt-droplet-(\d+)-/.exec(name)?.[1]);
+    if (!pid) return false;
+    try {
+      process.kill(pid, 0);
+      return false;
+    } catch {
+      return true;
+    }
+  });
+  if (stale.length) await podman(['rm', '-f', '-t', '0', ...stale]);
+  return stale;
+}
+
 /** Reads a `#cloud-config` JSON document (what renderAgentUserData makes). */
 export function readCloudConfig(userData: string): CloudConfig {
   if (!userData.startsWith('#cloud-config\n')) throw new Error('not a #cloud-config document');

@@ -28,7 +28,7 @@ import { getAgentSession } from '@toolbelt/schema';
 import { describeEachDatabase, describeIf } from '@toolbelt/schema/testing';
 import type { DropletInfo } from '@toolbelt/simulator';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { type CloudConfig, ContainerDroplet, dropletImage, liveContainers, podmanAvailable, readCloudConfig } from './container-droplet.ts';
+import { type CloudConfig, ContainerDroplet, dropletImage, liveContainers, podmanAvailable, readCloudConfig, sweepLeftoverDroplets } from './container-droplet.ts';
 import { type E2E, startE2E, until } from './harness.ts';
 import { type NodeMirror, startNodeMirror } from './node-mirror.ts';
 
@@ -105,6 +105,7 @@ describeIf(podmanAvailable(), 'podman is not installed or not usable as root: ru
     if (t.kind !== 'pglite') return;
 
     beforeAll(async () => {
+      await sweepLeftoverDroplets();
       mirror = await startNodeMirror();
       releasesDir = mkdtempSync(join(tmpdir(), 'toolbelt-releases-'));
       await buildAgentRelease({ outDir: releasesDir, version: NEXT_VERSION });
