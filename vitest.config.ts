@@ -13,7 +13,8 @@ export default defineConfig({
       },
     })),
     pool: 'forks',
-    testTimeout: 30_000,
+    // Many tests start real processes (controllers, agents, the CLI): seconds each on a busy 2-core machine.
+    testTimeout: 60_000,
     hookTimeout: 60_000,
     passWithNoTests: true,
   },

@@ -129,7 +129,7 @@ export class GitRepository {
         if (code === 0) return resolve(Buffer.concat(out));
         const said = this.#redact(Buffer.concat(err).toString('utf8'));
         const lines = said.split('\n').filter((l) => /^(fatal|error|remote):/.test(l));
-        const why = (lines.length ? lines : said.split('\n').filter(Boolean)).slice(-3).join('; ') || `exit ${code ?? killed}`;
+        const why = explain((lines.length ? lines : said.split('\n').filter(Boolean)).slice(-3).join('; ') || `exit ${code ?? killed}`);
         reject(new GitError(`git ${args[args[0] === '--git-dir' ? 2 : 0]} ${redactRepo(this.#options.repo)}: ${why}`));
       });
       child.stdin.on('error', () => {});
@@ -164,4 +164,15 @@ export class GitRepository {
 
 function shellQuote(value: string): string {
   return `'${value.replaceAll("'", "'\\''")}'`;
+}
+
+/**
+ * Git's words for a refused login ("could not read Username … terminal prompts disabled": it
+ * was refused and wanted to ask someone) said as the operator needs them.
+ */
+function explain(why: string): string {
+  if (/could not read (Username|Password)|Authentication failed|HTTP 40[13]/.test(why)) {
+    return `the remote refused the credentials (check TOOLBELT_GITOPS_TOKEN_FILE: a token that may read the repository): ${why}`;
+  }
+  return why;
 }

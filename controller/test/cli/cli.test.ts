@@ -107,7 +107,7 @@ describeEachDatabase('toolbelt CLI', (t) => {
     expect((await toolbelt(['get'], { env })).code).toBe(2);
     expect((await toolbelt(['apply'], { env })).code).toBe(2);
     expect((await toolbelt(['get', 'agents', '-o', 'xml'], { env })).code).toBe(2);
-  });
+  }, 120_000); // six CLI processes; each takes seconds to start on a busy machine
 
   it('starts the boot attempts of an environment over (env retry)', async () => {
     await toolbelt(['apply', '-f', join(EXAMPLES, 'alpha.yaml'), '-f', join(EXAMPLES, 'catalog.yaml')], { env });
@@ -190,7 +190,7 @@ describe('toolbelt server', () => {
     await again.waitFor(/toolbelt controller serving on/);
     expect(await again.stop('SIGTERM')).toBe(0);
     expect([...again.stdout, ...again.stderr].join('\n')).not.toMatch(/admin API token/);
-  });
+  }, 120_000);
 });
 
 describe('toolbelt simulator', () => {

@@ -32,6 +32,9 @@ describeEachDatabase('toolbelt gitops', (t) => {
     expect(synced.stdout).toMatch(/created\s+Agent\/beta/);
     const again = await toolbelt(['gitops', 'sync'], { env });
     expect(again.stdout).toMatch(/nothing to do: commit \w{12} is applied/);
+    // describe says where an agent came from.
+    const described = await toolbelt(['describe', 'agent', 'beta'], { env });
+    expect(described.stdout).toMatch(new RegExp(`^Source: +Agent from file://\\S+ agents/beta\\.yaml @ ${second.slice(0, 12)}  Synced$`, 'm'));
 
     remote.commit({ 'agents/bad.yaml': 'apiVersion: toolbelt.dev/v1\nkind: Agent\nmetadata:\n  name: Not A Name\n' }, 'bad');
     const failed = await toolbelt(['gitops', 'sync'], { env });

@@ -2,9 +2,11 @@
  * Real git for GitOps' tests: a bare repository on disk (the remote, reached over file://)
  * and a clone to commit and push from; deliveries signed as GitHub signs them.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHmac, randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -150,5 +152,65 @@ export async function startGitopsController(t: TestDatabase, env: Record<string,
       await running.stop();
       rmSync(dataDir, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * Git's own smart HTTP in front of a remote: `git http-backend` (CGI) behind a loopback
+ * server that asks for `Authorization: Basic x-access-token:<token>`, as GitHub does.
+ */
+export async function serveSmartHttp(remote: GitRemote, token: string): Promise<{ url: string; requests: { path: string; status: number }[]; close(): Promise<void> }> {
+  const requests: { path: string; status: number }[] = [];
+  const expected = `Basic ${Buffer.from(`x-access-token:${token}`).toString('base64')}`;
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const done = (status: number) => requests.push({ path: url.pathname, status });
+    if (req.headers.authorization !== expected) {
+      done(401);
+      res.writeHead(401, { 'www-authenticate': 'Basic realm="git"' }).end('credentials, please\n');
+      return;
+    }
+    const cgi = spawn('git', ['http-backend'], {
+      env: {
+        ...GIT_ENV,
+        GIT_PROJECT_ROOT: remote.root,
+        GIT_HTTP_EXPORT_ALL: '1',
+        PATH_INFO: url.pathname,
+        QUERY_STRING: url.search.slice(1),
+        REQUEST_METHOD: req.method ?? 'GET',
+        CONTENT_TYPE: req.headers['content-type'] ?? '',
+        ...(req.headers['content-encoding'] ? { HTTP_CONTENT_ENCODING: req.headers['content-encoding'] } : {}),
+        REMOTE_USER: 'x-access-token',
+      },
+      stdio: ['pipe', 'pipe', 'ignore'],
+    });
+    req.pipe(cgi.stdin);
+    let head = Buffer.alloc(0);
+    let answered = false;
+    cgi.stdout.on('data', (chunk: Buffer) => {
+      if (answered) return void res.write(chunk);
+      head = Buffer.concat([head, chunk]);
+      const end = head.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      answered = true;
+      const headers: Record<string, string> = {};
+      for (const line of head.subarray(0, end).toString().split('\r\n')) {
+        const colon = line.indexOf(':');
+        headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
+      }
+      const status = Number(headers.status?.split(' ')[0] ?? 200);
+      delete headers.status;
+      done(status);
+      res.writeHead(status, headers);
+      res.write(head.subarray(end + 4));
+    });
+    cgi.on('close', () => res.end());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/remote.git`,
+    requests,
+    close: () => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve()))),
   };
 }

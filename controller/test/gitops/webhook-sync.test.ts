@@ -4,11 +4,25 @@
  * `apply` does, and the faults of issue 16 — on both databases.
  */
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { rowsOf } from '@toolbelt/schema';
 import { describeEachDatabase, truncateAll } from '@toolbelt/schema/testing';
 import { sql } from 'drizzle-orm';
 import { afterEach, expect, it } from 'vitest';
-import { agent, deliver, type GitopsController, GitRemote, hmac, octokitSignature, pushPayload, SECRET, startGitopsController } from './helpers.ts';
+import {
+  agent,
+  deliver,
+  type GitopsController,
+  GitRemote,
+  hmac,
+  octokitSignature,
+  pushPayload,
+  SECRET,
+  serveSmartHttp,
+  startGitopsController,
+} from './helpers.ts';
 
 const POLL = { timeout: 20_000, interval: 50 };
 
@@ -183,5 +197,48 @@ describeEachDatabase('GitOps: webhook and sync', (t) => {
     controller = await startGitopsController(t, { TOOLBELT_GITOPS_REPO: remote.url, TOOLBELT_GITOPS_SELF_HEAL: 'true' });
     await expect.poll(async () => (await controller!.api('GET', '/v1/agents/alpha')).body.description, POLL).toBe('from git');
     await expect.poll(async () => (await status()).status, POLL).toBe('Synced');
+  });
+
+  it('with prune, a renamed file keeps its object (the commit still declares it), now from the new file', async () => {
+    remote = new GitRemote();
+    const before = remote.commit({ 'agents/alpha.yaml': agent('alpha'), 'agents/beta.yaml': agent('beta') });
+    controller = await startGitopsController(t, { TOOLBELT_GITOPS_REPO: remote.url, TOOLBELT_GITOPS_PRUNE: 'true' });
+    await expect.poll(async () => (await status()).applied_commit, POLL).toBe(before);
+    const betaId = (await controller.api('GET', '/v1/agents/beta')).body.id;
+    const renamed = remote.commit({ 'agents/beta.yaml': null, 'agents/b.yaml': agent('beta') }, 'rename beta');
+    const body = pushPayload(renamed);
+    await deliver(controller.running.url, body, { signature: hmac(SECRET, body) });
+    await expect.poll(async () => (await status()).applied_commit, POLL).toBe(renamed);
+    expect((await status()).last.changes.filter((c: { action: string }) => c.action !== 'unchanged')).toEqual([]);
+    expect((await controller.api('GET', '/v1/agents/beta')).body.id, 'the same agent, not deleted and made again').toBe(betaId);
+    expect((await status()).objects.find((o: { name: string }) => o.name === 'beta')).toMatchObject({ file: 'agents/b.yaml', commit: renamed });
+  });
+
+  it("over git's smart HTTP with a token file: applies; a wrong token fails saying why and never shows the token", async () => {
+    remote = new GitRemote();
+    const commit = remote.commit({ 'agents/alpha.yaml': agent('alpha') });
+    const token = `ghp_${randomUUID().replaceAll('-', '')}`;
+    const http = await serveSmartHttp(remote, token);
+    const secrets = mkdtempSync(join(tmpdir(), 'toolbelt-gitops-token-'));
+    try {
+      writeFileSync(join(secrets, 'good'), `${token}\n`);
+      writeFileSync(join(secrets, 'bad'), 'ghp_wrong\n');
+      controller = await startGitopsController(t, { TOOLBELT_GITOPS_REPO: http.url, TOOLBELT_GITOPS_TOKEN_FILE: join(secrets, 'good') });
+      await expect.poll(async () => (await status()).applied_commit, POLL).toBe(commit);
+      expect(http.requests.some((r) => r.path.endsWith('/git-upload-pack') && r.status === 200), JSON.stringify(http.requests)).toBe(true);
+      await controller.stop();
+
+      controller = await startGitopsController(t, { TOOLBELT_GITOPS_REPO: http.url, TOOLBELT_GITOPS_TOKEN_FILE: join(secrets, 'bad') });
+      remote.commit({ 'agents/beta.yaml': agent('beta') });
+      await controller.api('POST', '/v1/gitops/sync');
+      await expect.poll(async () => (await status()).last?.result, POLL).toBe('failed');
+      const failed = await status();
+      expect(failed.last.error).toMatch(/the remote refused the credentials \(check TOOLBELT_GITOPS_TOKEN_FILE/);
+      expect(JSON.stringify(failed)).not.toContain('ghp_wrong');
+      expect(JSON.stringify(failed)).not.toContain(token);
+      expect(http.requests.at(-1)?.status).toBe(401);
+    } finally {
+      await http.close();
+    }
   });
 });
