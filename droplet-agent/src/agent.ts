@@ -156,10 +156,13 @@ export class Agent {
       startedAt: this.#startedAt,
     });
     this.#helloSent = true;
-    // Said hello on an accepted connection: a self-update to this version has passed its trial.
-    if (await confirmUpdate(this.#o.config.installDir, this.#o.agentVersion)) this.#o.log.info('update confirmed', { version: this.#o.agentVersion });
     this.#wake.abort();
     this.#secrets.onConnected();
+    // Said hello on an accepted connection: a self-update to this version has passed its trial.
+    await confirmUpdate(this.#o.config.installDir, this.#o.agentVersion).then(
+      (confirmed) => confirmed && this.#o.log.info('update confirmed', { version: this.#o.agentVersion }),
+      (error: unknown) => this.#o.log.warn('could not end the update trial', { error: (error as Error).message }),
+    );
   }
 
   #onMessage(message: ControllerMessage): void {
