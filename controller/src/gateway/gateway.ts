@@ -3,12 +3,11 @@
  * routing of calls to the agent's socket, the audit writer, and the list-changed signal.
  *
  * List changes: the replica holding an agent's socket hears its tool reports (hub events)
- * and NOTIFYs `toolbelt_gateway_lists` with the agent id (at most every 250 ms per agent);
- * every replica LISTENs and tells its clients of that agent (`notifications/tools/list_changed`).
+ * and NOTIFYs `toolbelt_gateway_lists` with the agent id (at most every 250 ms per agent), as
+ * does a change of an instance's filters (ops/tools.ts); every replica LISTENs and tells its clients of that agent (`notifications/tools/list_changed`).
  */
-import { type Clock, type Database, getEnvironment } from '@toolbelt/schema';
+import { announceGatewayLists, type Clock, type Database, GATEWAY_LISTS_CHANNEL, getEnvironment } from '@toolbelt/schema';
 import { GATEWAY_ERROR_CODES, type McpCallBody, type McpReplyBody } from '@toolbelt/schema/protocol';
-import { sql } from 'drizzle-orm';
 import type { Registry } from 'prom-client';
 import type { Component } from '../component.ts';
 import type { AgentHub } from '../hub/index.ts';
@@ -18,7 +17,6 @@ import { AuditLog } from './audit.ts';
 import { type CallOptions, fault } from './channel.ts';
 import { McpEndpoint } from './endpoint.ts';
 
-export const GATEWAY_LISTS_CHANNEL = 'toolbelt_gateway_lists';
 const LIST_EVENTS = new Set<AgentEvent['kind']>(['hello', 'tool_status', 'inventory', 'disconnected']);
 
 export interface GatewaySettings {
@@ -104,7 +102,7 @@ export class Gateway implements Component {
       if (agentId === undefined) return;
       this.#agentOf.set(environmentId, agentId);
     }
-    await db.execute(sql`select pg_notify(${GATEWAY_LISTS_CHANNEL}, ${agentId})`);
+    await announceGatewayLists(db, agentId);
   }
 
   /** Sends a call to the replica holding the agent's socket (this one, or — soon — another). */
