@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { ADMIN_TOKEN_FILE } from '../api/admin-token.ts';
 import { ApiClient } from './client.ts';
 import { applyCommand } from './commands/apply.ts';
+import { callsCommand } from './commands/calls.ts';
 import { describeCommand } from './commands/describe.ts';
 import { eventsCommand, logsCommand } from './commands/events.ts';
 import { getCommand } from './commands/get.ts';
@@ -30,6 +31,7 @@ commands:
   secrets rotate-key [controller flags]               re-wrap every secret under the first master key
   events [--object KIND/ID] [--follow]                reconcile events
   logs AGENT [--follow]                               the events of an agent and its tools
+  calls AGENT [--limit N]                             the agent's last MCP calls through the gateway
   tokens create NAME --role ROLE | list | revoke ID   API tokens (admin)
   tokens create NAME --role caller --agent AGENT      a token for one agent's MCP gateway (operator)
   server [flags] | migrate [flags]                    run the controller / migrate its database
@@ -50,6 +52,7 @@ const COMMANDS: Record<string, Command> = {
     ctx.args[0] === 'rotate-key' ? runControllerCommand(['rotate-key', ...ctx.args.slice(1)], ctx.env) : secretsCommand(ctx),
   events: eventsCommand,
   logs: logsCommand,
+  calls: callsCommand,
   tokens: tokensCommand,
   server: (ctx) => serverCommand(ctx, 'server'),
   migrate: (ctx) => serverCommand(ctx, 'migrate'),
