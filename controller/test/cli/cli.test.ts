@@ -84,7 +84,7 @@ describeEachDatabase('toolbelt CLI', (t) => {
     expect(described.stdout).toMatch(/Spec: {4}active=true region=nyc3 size=s-1vcpu-1gb/);
     expect(described.stdout).toMatch(/reasoning {2}\(reasoning 1\.2\.0\) {2}desired running, status pending/);
     expect(described.stdout).toMatch(/Warning {2}QuotaExceeded {2}environment\/\w+: droplet limit reached/);
-    expect(described.stdout).toMatch(/^ {4}gateway hides: printEnv$/m);
+    expect(described.stdout).toMatch(/^ {4}gateway hides: get-env$/m);
     expect((await toolbelt(['get', 'tools', 'alpha'], { env })).stdout).toMatch(/^everything\s+everything\s+\S+\s+running\s+pending\s+-\s+deny 1\s+\d+s$/m);
   });
 
