@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { DB_SCHEMA_NAME, DEFAULT_DB_SCHEMA, regionSchema, sizeSchema, ToolbeltError } from '@toolbelt/schema';
 import { z } from 'zod';
 import { GATEWAY_SETTINGS, gatewayFields } from './gateway/config.ts';
+import { GITOPS_SETTINGS, gitopsFields } from './gitops/config.ts';
 import { LIFECYCLE_SETTINGS, lifecycleConfigProblems, lifecycleFields } from './lifecycle-config.ts';
 import { blankToUndefined, count, flag, milliseconds } from './config-fields.ts';
 
@@ -64,6 +65,7 @@ export const SETTINGS = {
   sessionTtlMs: { env: 'TOOLBELT_SESSION_TTL_MS', flag: 'session-ttl-ms', help: 'how long a console session lasts after sign-in' },
   ...LIFECYCLE_SETTINGS,
   ...GATEWAY_SETTINGS,
+  ...GITOPS_SETTINGS,
 } as const;
 type SettingName = keyof typeof SETTINGS;
 
@@ -116,6 +118,7 @@ const fields = z.object({
   sessionTtlMs: z.preprocess(blankToUndefined, z.coerce.number().int().min(60_000).max(30 * 86_400_000).default(12 * 3_600_000)),
   ...lifecycleFields,
   ...gatewayFields,
+  ...gitopsFields,
 });
 
 export const configSchema = fields

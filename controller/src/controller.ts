@@ -3,8 +3,8 @@
  *
  *   1. the loop's runner, first, and the leader elector that runs it;
  *   2. the HTTP server with its routes (health, the API, the package shelf, the agent
- *      releases) and the agent hub;
- *   3. on the runner: the reconcilers (the lifecycle's, the tools reconciler, any extra) and
+ *      releases, the GitHub webhook) and the agent hub;
+ *   3. on the runner: the reconcilers (the lifecycle's, the tools reconciler, GitOps' sync, any extra) and
  *      the sources (spec changes by NOTIFY, agent events from the hub, the fleet sweep);
  *   4. the components start in order — HTTP server, API, hub, elector — and stop in reverse,
  *      then the lifecycle's connections close and the local droplets' agents stop.
@@ -31,6 +31,10 @@ import { addHealthRoutes } from './http/health.ts';
 import { Router } from './http/router.ts';
 import { HttpServer } from './http/server.ts';
 import { Gateway } from './gateway/gateway.ts';
+import { gitopsSettingsOf } from './gitops/config.ts';
+import { type GitopsMetrics, gitopsMetrics } from './gitops/metrics.ts';
+import { createGitopsReconciler } from './gitops/sync.ts';
+import { GitHubWebhook } from './gitops/webhook.ts';
 import { AgentHub, type AgentHubOptions } from './hub/index.ts';
 import { createLifecycle, type Lifecycle, type LifecycleOptions } from './lifecycle.ts';
 import { toolHostIp } from './lifecycle-config.ts';
@@ -178,14 +182,14 @@ async function assemble(database: Database, setup: Setup): Promise<Parts> {
     ? new AgentEventSource({ sink: runner, forward: (changes) => forwardAgentEvents(database.db, changes), logger: logger.child({ component: 'agent-events' }) })
     : undefined;
   // 2. What every replica serves.
-  const { http, api, hub, gateway, shelf, releases } = buildServing(database, setup, registry, agentEvents);
+  const { http, api, hub, gateway, shelf, releases, gitops } = buildServing(database, setup, registry, agentEvents);
   const components = new ComponentSet(logger);
   const close = () => closeLifecycle(looped);
   try {
     await prepareStore(database, setup, shelf);
     await releases.load();
     // 3. Reconcilers and sources, registered on the runner.
-    if (runner && agentEvents) looped = await registerOnRunner(database, setup, { runner, agentEvents, registry, http, shelf, releases });
+    if (runner && agentEvents) looped = await registerOnRunner(database, setup, { runner, agentEvents, registry, http, shelf, releases, gitops });
     registerControllerMetrics(registry, { db: database.db, hub, provider: looped?.lifecycle?.provider });
     // The console's region and size pickers and prices read DigitalOcean through the lifecycle's provider.
     if (looped?.lifecycle) api.digitalocean.bind(looped.lifecycle.provider);
@@ -242,7 +246,15 @@ interface Looped {
 async function registerOnRunner(
   database: Database,
   setup: Setup,
-  parts: { runner: LoopRunner; agentEvents: AgentEventSource; registry: Registry; http: HttpServer; shelf: PackageShelf; releases: AgentReleases },
+  parts: {
+    runner: LoopRunner;
+    agentEvents: AgentEventSource;
+    registry: Registry;
+    http: HttpServer;
+    shelf: PackageShelf;
+    releases: AgentReleases;
+    gitops: GitopsMetrics | undefined;
+  },
 ): Promise<Looped> {
   const { config, logger, options } = setup;
   const { runner, registry } = parts;
@@ -253,7 +265,11 @@ async function registerOnRunner(
       toolHostIp: toolHostIp(config),
       ...(options.toolRetry ? { retry: options.toolRetry } : {}),
     });
-    runner.register(...(lifecycle?.reconcilers ?? []), tools, ...(options.reconcilers ?? []));
+    const settings = gitopsSettingsOf(config);
+    const gitops = settings
+      ? [createGitopsReconciler({ settings, dir: stateDir(config, 'gitops'), defaults: { region: config.defaultRegion, size: config.defaultSize }, metrics: parts.gitops })]
+      : [];
+    runner.register(...(lifecycle?.reconcilers ?? []), tools, ...gitops, ...(options.reconcilers ?? []));
     const specChanges = new SpecChangeSource({ database, sink: runner, logger: logger.child({ component: 'spec-changes' }) });
     // What followers' agents said, forwarded (see AgentEventSource).
     const forwarded = new SpecChangeSource({
@@ -272,7 +288,7 @@ async function registerOnRunner(
   return { elector, lifecycle, localDroplets };
 }
 
-/** The HTTP server with its routes (health, the API, the package shelf, the agent releases), the agent hub and the MCP gateway. */
+/** The HTTP server with its routes (health, the API, the package shelf, the agent releases, the GitHub webhook), the agent hub and the MCP gateway. */
 function buildServing(database: Database, setup: Setup, registry: Registry, agentEvents: AgentEventSource | undefined) {
   const { config, logger, options } = setup;
   const router = new Router();
@@ -281,6 +297,7 @@ function buildServing(database: Database, setup: Setup, registry: Registry, agen
   const { hub, gateway } = buildHub(database, setup, { http, registry, agentEvents });
   addHealthRoutes(router, { db: database.db, draining: () => hub.draining });
   addConsoleRoutes(router, config.consoleDir ? { dir: config.consoleDir } : {});
+  const { settings: gitopsSettings, metrics: gitops } = buildGitopsIntake(database, setup, { router, registry });
   const api = new Api({
     db: database.db,
     logger,
@@ -292,6 +309,7 @@ function buildServing(database: Database, setup: Setup, registry: Registry, agen
     ...(options.eventStreams ? { eventStreams: options.eventStreams } : {}),
     metrics: options.metrics ?? registry,
     gateway: gateway.endpoint,
+    gitops: gitopsSettings,
   });
   api.mount(router);
   const shelf = new PackageShelf({ dir: stateDir(config, 'packages'), logger, publicUrl: () => publicHttpUrl(config, http.url) });
@@ -303,7 +321,16 @@ function buildServing(database: Database, setup: Setup, registry: Registry, agen
     logger: logger.child({ component: 'agent-releases' }),
   });
   releases.mount(router);
-  return { http, api, hub, gateway, shelf, releases };
+  return { http, api, hub, gateway, shelf, releases, gitops };
+}
+
+/** GitOps' settings and metrics, and its GitHub webhook on the router (when GitOps is on). */
+function buildGitopsIntake(database: Database, { config, logger }: Setup, at: { router: Router; registry: Registry }) {
+  const settings = gitopsSettingsOf(config);
+  if (!settings) return { settings, metrics: undefined };
+  const metrics = gitopsMetrics(at.registry, database.db);
+  new GitHubWebhook({ db: database.db, settings, logger, metrics }).mount(at.router);
+  return { settings, metrics };
 }
 
 /** The agent hub and the MCP gateway that calls tools through it (and hears its agents' tool reports). */

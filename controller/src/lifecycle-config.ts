@@ -6,7 +6,7 @@
 import { DEFAULT_FLEET_TAG, DIGITALOCEAN_API_URL, normalizeApiUrl, tagProblem } from '@toolbelt/reconcilers';
 import { z } from 'zod';
 import { isAllowedAgentUrl } from '@toolbelt/schema/cloud-init';
-import { blankToUndefined, flag, maybeFlag, milliseconds } from './config-fields.ts';
+import { blankToUndefined, count, flag, maybeFlag, milliseconds } from './config-fields.ts';
 
 /** Environment variable, flag and help of each lifecycle setting. */
 export const LIFECYCLE_SETTINGS = {
@@ -33,6 +33,16 @@ export const LIFECYCLE_SETTINGS = {
   agentSilenceGraceMs: { env: 'TOOLBELT_AGENT_SILENCE_GRACE_MS', flag: 'agent-silence-grace-ms', help: 'heartbeat silence before Unreachable' },
   replaceAfterMs: { env: 'TOOLBELT_REPLACE_AFTER_MS', flag: 'replace-after-ms', help: 'after a power cycle that did not help, replace the droplet' },
   bootTimeoutMs: { env: 'TOOLBELT_BOOT_TIMEOUT_MS', flag: 'boot-timeout-ms', help: 'a droplet still booting this long is replaced' },
+  bootRetries: {
+    env: 'TOOLBELT_BOOT_RETRIES',
+    flag: 'boot-retries',
+    help: 'how many times droplets whose agent never says hello are replaced before the environment stops in BootFailed',
+  },
+  bootRetryDelayMs: {
+    env: 'TOOLBELT_BOOT_RETRY_DELAY_MS',
+    flag: 'boot-retry-delay-ms',
+    help: 'the wait before the droplet after a boot failure is created, doubled for each further one',
+  },
   quotaRetryMs: { env: 'TOOLBELT_QUOTA_RETRY_MS', flag: 'quota-retry-ms', help: 'after the droplet limit refused a create, try again after' },
   orphanGraceMs: { env: 'TOOLBELT_ORPHAN_GRACE_MS', flag: 'orphan-grace-ms', help: 'an unowned droplet with the fleet tag is deleted after' },
   orphanDryRun: { env: 'TOOLBELT_ORPHAN_DRY_RUN', flag: 'orphan-dry-run', help: 'report orphans instead of deleting them (true/false)' },
@@ -107,6 +117,8 @@ export const lifecycleFields = {
   agentSilenceGraceMs: milliseconds(1, 90_000),
   replaceAfterMs: milliseconds(1, 10 * 60_000),
   bootTimeoutMs: milliseconds(1, 15 * 60_000),
+  bootRetries: count(0, 100, 2),
+  bootRetryDelayMs: milliseconds(1, 5 * 60_000),
   quotaRetryMs: milliseconds(1, 15 * 60_000),
   orphanGraceMs: milliseconds(0, 10 * 60_000),
   orphanDryRun: flag(false),

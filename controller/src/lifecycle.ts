@@ -138,6 +138,8 @@ function reconcilersOf(options: LifecycleOptions, parts: { provider: Provider; c
         replaceAfterMs: config.replaceAfterMs,
         bootTimeoutMs: config.bootTimeoutMs,
         quotaRetryMs: config.quotaRetryMs,
+        bootRetries: config.bootRetries,
+        bootRetryDelayMs: config.bootRetryDelayMs,
       },
     }),
     createOrphanReconciler({ fleet: cache, provider, graceMs: config.orphanGraceMs, dryRun: config.orphanDryRun }),

@@ -1,7 +1,7 @@
 /**
  * Metrics read from the parts at scrape time (prom-client `collect`): agents connected to
- * this replica, tools and environments by status, and the DigitalOcean client's calls and
- * remaining budget.
+ * this replica, tools and environments by status, environments stopped in BootFailed, and
+ * the DigitalOcean client's calls and remaining budget.
  * The loop registers its own (reconcile outcomes and durations, queue depth, leadership).
  */
 import { type Db, rowsOf } from '@toolbelt/schema';
@@ -43,6 +43,17 @@ export function registerControllerMetrics(registry: Registry, sources: MetricSou
     name: 'toolbelt_environments',
     help: 'Tool environments by status (the whole fleet): alert on unreachable and error',
     table: 'agent_droplets',
+  });
+  new Gauge({
+    name: 'toolbelt_environments_boot_failed',
+    help: 'Tool environments stopped in BootFailed: droplet after droplet never brought up its agent (toolbelt env retry starts one over)',
+    registers,
+    async collect() {
+      const rows = rowsOf<{ n: number }>(
+        await sources.db.execute(sql`select count(*)::int as n from agent_droplets where conditions @> '[{"type":"BootFailed","status":"True"}]'::jsonb`),
+      );
+      this.set(rows[0]?.n ?? 0);
+    },
   });
   if (sources.provider) registerProviderMetrics(registers, sources.provider);
 }

@@ -2,73 +2,11 @@
  * The environment diff, rule by rule, without a database or a cloud: (desired, observed) →
  * plan. Each case states what an operator would expect the controller to do.
  */
-import type { Condition } from '@toolbelt/schema';
 import { describe, expect, it } from 'vitest';
-import type { CreateOutcome, DiffInput, Plan } from '../src/index.ts';
+import type { CreateOutcome } from '../src/index.ts';
 import { DEFAULT_LIFECYCLE_TIMINGS, diffEnvironment } from '../src/index.ts';
-import type { Droplet } from '../src/provider/types.ts';
 import { ProviderError } from '../src/provider/errors.ts';
-
-const ENV = '0b6c3a52-8f5e-4c1e-9a57-2f0e8f1d3c11';
-const NOW = Date.parse('2026-11-24T12:00:00Z');
-const MIN = 60_000;
-
-function droplet(over: Partial<Droplet> = {}): Droplet {
-  return {
-    id: 101,
-    name: `tb-${ENV}`,
-    status: 'active',
-    locked: false,
-    tags: ['toolbelt'],
-    region: 'nyc3',
-    size: 's-1vcpu-1gb',
-    image: 'ubuntu-24-04-x64',
-    createdAt: new Date(NOW - 5 * MIN).toISOString(),
-    publicIpv4: '203.0.113.7',
-    privateIpv4: '10.10.0.7',
-    ...over,
-  };
-}
-
-function condition(type: string, status: Condition['status'], reason: string, at: number): Condition {
-  return { type, status, reason, message: '', lastTransitionTime: new Date(at).toISOString(), observedGeneration: 1 };
-}
-
-type Overrides = Omit<Partial<DiffInput>, 'row' | 'observed'> & {
-  row?: Partial<DiffInput['row']>;
-  observed?: Partial<NonNullable<DiffInput['observed']>> | 'none';
-};
-
-function input(over: Overrides = {}): DiffInput {
-  const { row, observed, ...rest } = over;
-  return {
-    now: NOW,
-    envId: ENV,
-    generation: 1,
-    want: { present: true },
-    placement: { region: 'nyc3', size: 's-1vcpu-1gb', image: 'ubuntu-24-04-x64' },
-    row: {
-      status: 'pending',
-      dropletId: null,
-      ipAddress: null,
-      privateIpAddress: null,
-      createRequestedAt: null,
-      conditions: [],
-      observedGeneration: 0,
-      ...row,
-    },
-    observed: observed === 'none' ? undefined : { droplets: [], authoritative: true, sweptAt: NOW - 1000, ...observed },
-    create: undefined,
-    agent: { connected: false, lastSeenAt: undefined },
-    // The droplet alone; the agent's part has its own describe block below.
-    timings: { ...DEFAULT_LIFECYCLE_TIMINGS, agentRequired: false },
-    ...rest,
-  };
-}
-
-const types = (plan: Plan) => plan.actions.map((a) => a.type);
-const reasons = (plan: Plan) => plan.events.map((e) => e.reason);
-const cond = (plan: Plan, type: string) => plan.status.conditions.find((c) => c.type === type);
+import { MIN, NOW, type Overrides, condition, cond, droplet, input, reasons, types } from './environment-inputs.ts';
 
 describe('environment diff: creating', () => {
   it('waits for the first sweep before creating anything', () => {

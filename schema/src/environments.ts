@@ -34,6 +34,7 @@ export type EnvironmentStatusPatch = Partial<
     | 'last_heartbeat_at'
     | 'agent_version'
     | 'host_metrics'
+    | 'boot_failures'
   >
 >;
 

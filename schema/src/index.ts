@@ -29,4 +29,5 @@ export * from './locks.ts';
 export * from './secrets.ts';
 export * from './console-sessions.ts';
 export * from './host-metrics.ts';
+export * from './gitops.ts';
 export * from './provisioning-stats.ts';

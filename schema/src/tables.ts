@@ -134,6 +134,12 @@ export const agentDroplets = pgTable(
     last_heartbeat_at: ts('last_heartbeat_at'),
     agent_version: text('agent_version'),
     host_metrics: jsonb('host_metrics').$type<HostMetrics>(),
+    /**
+     * Droplets in a row whose agent never said hello (the lifecycle's count toward BootFailed).
+     * Status, not spec: it must not move `generation`. Back to 0 on a hello, a spec change, a
+     * teardown or `toolbelt env retry`.
+     */
+    boot_failures: integer('boot_failures').notNull().default(0),
     created_at: createdAt(),
     updated_at: updatedAt(),
   },
@@ -527,3 +533,7 @@ export const toolCalls = pgTable(
     check('tool_calls_outcome_check', inList('outcome', TOOL_CALL_OUTCOMES)),
   ],
 );
+
+
+// GitOps' tables, in their own file (one aggregate, one file).
+export * from './gitops-tables.ts';

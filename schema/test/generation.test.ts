@@ -52,6 +52,8 @@ const CASES: Case[] = [
       last_heartbeat_at: 'now()',
       agent_version: `'9.9.9'`,
       host_metrics: `'{"load1":1}'::jsonb`,
+      // The lifecycle's count toward BootFailed: counted and reset by the controller.
+      boot_failures: 'boot_failures + 1',
     },
     fixed: ['id', 'agent_id', 'generation', 'created_at', 'updated_at'],
   },

@@ -23,6 +23,8 @@ import { catalogRoutes } from './routes/catalog.ts';
 import { consoleDataRoutes } from './routes/console-data.ts';
 import { eventRoutes } from './routes/events.ts';
 import { gatewayRoutes } from './routes/gateway.ts';
+import { gitopsRoutes } from './routes/gitops.ts';
+import type { GitopsSettings } from '../gitops/config.ts';
 import type { McpEndpoint } from '../gateway/endpoint.ts';
 import { secretRoutes } from './routes/secrets.ts';
 import { sessionRoutes } from './routes/session.ts';
@@ -48,6 +50,8 @@ export interface ApiOptions {
   sessionTtlMs?: number;
   /** The MCP gateway's endpoint; without one the gateway routes are not served. */
   gateway?: McpEndpoint | undefined;
+  /** GitOps' settings (GET /v1/gitops, POST /v1/gitops/sync); undefined when it is off. */
+  gitops?: GitopsSettings | undefined;
 }
 
 export const DEFAULT_ENVIRONMENT: EnvironmentDefaults = { region: 'nyc3', size: 's-1vcpu-1gb' };
@@ -84,6 +88,7 @@ export class Api implements Component {
         signal: this.#abort.signal,
         ...options.eventStreams,
       })),
+      gitops: options.gitops,
       signal: this.#abort.signal,
       digitalocean: this.digitalocean,
     };
@@ -95,6 +100,7 @@ export class Api implements Component {
       ...secretRoutes(deps),
       ...eventRoutes(deps),
       ...applyRoutes(deps),
+      ...gitopsRoutes(deps),
       ...systemRoutes(deps),
       ...consoleDataRoutes(deps),
       ...sessionRoutes(deps, options.sessionTtlMs ?? 12 * 3_600_000),

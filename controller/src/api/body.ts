@@ -10,7 +10,8 @@ import { ApiError, invalid } from './errors.ts';
 const MAX_YAML_ALIASES = 100;
 const YAML_TYPES = new Set(['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml']);
 
-async function readRaw(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+/** The raw body, refused with 413 past `maxBytes` (declared or sent). */
+export async function readRaw(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > maxBytes) throw tooLarge(maxBytes);
   const chunks: Buffer[] = [];

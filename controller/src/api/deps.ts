@@ -3,6 +3,7 @@
  * seams other components plug into (secret store, metrics registry).
  */
 import type { Clock } from '@toolbelt/schema';
+import type { GitopsSettings } from '../gitops/config.ts';
 import type { DigitalOceanOptions } from './digitalocean-options.ts';
 import type { EventFeed } from './event-feed.ts';
 import type { WriteDeps } from './ops/context.ts';
@@ -26,6 +27,8 @@ export interface ApiDeps extends WriteDeps {
   digitalocean: DigitalOceanOptions;
   /** The one source of every event stream, and their admission (caps). */
   events: EventFeed;
+  /** GitOps' settings; undefined when it is off. */
+  gitops: GitopsSettings | undefined;
   /** Aborted when the API stops: open streams end. */
   signal: AbortSignal;
 }

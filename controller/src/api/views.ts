@@ -36,6 +36,10 @@ export const environmentViewSchema = z.object({
   last_heartbeat_at: timestamp.nullable(),
   agent_version: z.string().nullable(),
   host_metrics: hostMetricsSchema.nullable(),
+  boot_failures: z
+    .number()
+    .int()
+    .describe('droplets in a row whose agent never said hello; past TOOLBELT_BOOT_RETRIES replacements the environment stops in BootFailed'),
   created_at: timestamp,
   updated_at: timestamp,
 });
@@ -133,6 +137,7 @@ export function environmentView(env: Environment, active: boolean): EnvironmentV
     last_heartbeat_at: iso(env.last_heartbeat_at),
     agent_version: env.agent_version,
     host_metrics: env.host_metrics ?? null,
+    boot_failures: env.boot_failures,
     created_at: iso(env.created_at)!,
     updated_at: iso(env.updated_at)!,
   };

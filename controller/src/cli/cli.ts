@@ -12,6 +12,7 @@ import { applyCommand } from './commands/apply.ts';
 import { callsCommand } from './commands/calls.ts';
 import { describeCommand } from './commands/describe.ts';
 import { eventsCommand, logsCommand } from './commands/events.ts';
+import { gitopsCommand } from './commands/gitops.ts';
 import { getCommand } from './commands/get.ts';
 import { serverCommand, simulatorCommand } from './commands/processes.ts';
 import { runControllerCommand } from '../run.ts';
@@ -26,12 +27,14 @@ commands:
   describe agent NAME | tool AGENT/NAME              spec, status, conditions, events
   delete agent NAME | tool AGENT/NAME | catalog NAME
   env enable|disable AGENT [--region R] [--size S]   switch an agent's tool environment
+  env retry AGENT                                     start over after BootFailed (operator)
   secrets set NAME --agent A [--from-file F]          value from stdin or a file, never an argument
   secrets list --agent A | secrets delete NAME --agent A
   secrets rotate-key [controller flags]               re-wrap every secret under the first master key
   events [--object KIND/ID] [--follow]                reconcile events
   logs AGENT [--follow]                               the events of an agent and its tools
   calls AGENT [--limit N]                             the agent's last MCP calls through the gateway
+  gitops status | sync | history                      GitOps: status, sync now, the history of syncs
   tokens create NAME --role ROLE | list | revoke ID   API tokens (admin)
   tokens create NAME --role caller --agent AGENT      a token for one agent's MCP gateway (operator)
   server [flags] | migrate [flags]                    run the controller / migrate its database
@@ -53,6 +56,7 @@ const COMMANDS: Record<string, Command> = {
   events: eventsCommand,
   logs: logsCommand,
   calls: callsCommand,
+  gitops: gitopsCommand,
   tokens: tokensCommand,
   server: (ctx) => serverCommand(ctx, 'server'),
   migrate: (ctx) => serverCommand(ctx, 'migrate'),

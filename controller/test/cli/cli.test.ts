@@ -140,6 +140,17 @@ describeEachDatabase('toolbelt CLI', (t) => {
     expect((await toolbelt(['get', 'agents', '-o', 'xml'], { env })).code).toBe(2);
   });
 
+  it('starts the boot attempts of an environment over (env retry)', async () => {
+    await toolbelt(['apply', '-f', join(EXAMPLES, 'alpha.yaml'), '-f', join(EXAMPLES, 'catalog.yaml')], { env });
+    expect((await toolbelt(['env', 'retry', 'alpha'], { env })).stdout).toMatch(/had no boot failures; nothing to retry/);
+    // As the lifecycle leaves an environment stopped in BootFailed after three droplets.
+    await t.db.execute(sql`update agent_droplets set boot_failures = 3`);
+    const retried = await toolbelt(['env', 'retry', 'alpha'], { env });
+    expect(retried.stdout).toMatch(/3 boot failures cleared; droplets are created again/);
+    expect(rowsOf(await t.db.execute(sql`select boot_failures from agent_droplets`))).toEqual([{ boot_failures: 0 }]);
+    expect((await toolbelt(['env', 'retry'], { env })).code).toBe(2);
+  });
+
   it('explains 401 and 403 and exits 1', async () => {
     const noToken = await toolbelt(['get', 'agents'], { env: { TOOLBELT_SERVER: api.url, TOOLBELT_DATA_DIR: scratch } });
     expect(noToken.code).toBe(1);

@@ -21,6 +21,8 @@ describe('lifecycle settings', () => {
       replaceAfterMs: 600_000,
       bootTimeoutMs: 900_000,
       quotaRetryMs: 900_000,
+      bootRetries: 2,
+      bootRetryDelayMs: 300_000,
       orphanGraceMs: 600_000,
       orphanDryRun: false,
       firewall: true,
@@ -88,6 +90,9 @@ describe('lifecycle settings', () => {
     expect(attempt({ TOOLBELT_AGENT_HEARTBEAT_MS: '1000', TOOLBELT_AGENT_SILENCE_GRACE_MS: '2000' })).toMatch(/TOOLBELT_AGENT_SILENCE_GRACE_MS.*at least 3000 ms/);
     expect(attempt({ TOOLBELT_AGENT_HEARTBEAT_MS: '500' })).toMatch(/TOOLBELT_AGENT_HEARTBEAT_MS/);
     expect(attempt({ TOOLBELT_AGENT_HEARTBEAT_MS: '1000', TOOLBELT_AGENT_SILENCE_GRACE_MS: '3000' })).toBe('');
+    expect(attempt({ TOOLBELT_BOOT_RETRIES: '-1' })).toMatch(/TOOLBELT_BOOT_RETRIES/);
+    expect(attempt({ TOOLBELT_BOOT_RETRIES: '1.5' })).toMatch(/TOOLBELT_BOOT_RETRIES/);
+    expect(parseConfig([], { TOOLBELT_BOOT_RETRIES: '0' }).bootRetries).toBe(0);
     expect(attempt({ TOOLBELT_SSH_KEYS: '123,not-a-key' })).toMatch(/TOOLBELT_SSH_KEYS.*SSH key id or an MD5 fingerprint/);
     const keys = parseConfig([], { TOOLBELT_SSH_KEYS: ' 512190, 3B:16:BF:E4:8B:00:8B:B8:59:8C:A9:D3:F0:19:45:FA ' }).sshKeys;
     expect(keys).toEqual([512190, '3b:16:bf:e4:8b:00:8b:b8:59:8c:a9:d3:f0:19:45:fa']);

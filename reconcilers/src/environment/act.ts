@@ -61,6 +61,7 @@ export function statusPatch(row: RowState, next: StatusWrite): EnvironmentStatus
   }
   if (!sameConditions(row.conditions, next.conditions)) patch.conditions = next.conditions;
   if (row.observedGeneration !== next.observedGeneration) patch.observed_generation = next.observedGeneration;
+  if (row.bootFailures !== next.bootFailures) patch.boot_failures = next.bootFailures;
   return Object.keys(patch).length > 0 ? patch : undefined;
 }
 

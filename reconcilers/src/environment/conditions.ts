@@ -7,11 +7,13 @@
  *   AgentSilent, Unreachable, Connected, AgentNotRequired);
  * - `Ready` — the environment is usable (True only when both above hold);
  * - `PowerCycled` — present while a power cycle to revive a silent agent is in effect; its
- *   transition time is when the cycle was sent (the lifecycle's memory across restarts).
+ *   transition time is when the cycle was sent (the lifecycle's memory across restarts);
+ * - `BootFailed` — True (reason AgentNeverConnected) when droplet after droplet never brought
+ *   up its agent and the lifecycle stopped trying (diff-boot.ts); absent otherwise.
  */
 import type { Condition } from '@toolbelt/schema';
 
-export type ConditionType = 'Provisioned' | 'AgentConnected' | 'Ready' | 'PowerCycled';
+export type ConditionType = 'Provisioned' | 'AgentConnected' | 'Ready' | 'PowerCycled' | 'BootFailed';
 
 /** A condition to set; the transition time is filled in by `setCondition`. */
 export interface ConditionInput {
@@ -55,7 +57,7 @@ export function removeCondition(conditions: readonly Condition[], type: Conditio
   return conditions.filter((c) => c.type !== type);
 }
 
-const ORDER: readonly string[] = ['Ready', 'Provisioned', 'AgentConnected', 'PowerCycled'];
+const ORDER: readonly string[] = ['Ready', 'Provisioned', 'AgentConnected', 'PowerCycled', 'BootFailed'];
 
 function sortConditions(conditions: Condition[]): Condition[] {
   const rank = (c: Condition) => {

@@ -1,10 +1,12 @@
 /**
  * The active droplet and its agent: Provisioned, AgentConnected and Ready, and the recovery
  * ladder for a silent agent — Unreachable after its grace → power cycle → replace after a
- * longer grace. Pure; part of the environment diff.
+ * longer grace; a droplet whose agent never said hello counts as a boot failure
+ * (diff-boot.ts), and an agent heard from ends the count. Pure; part of the environment diff.
  */
 import type { Droplet } from '../provider/types.ts';
 import { getCondition, transitionTime } from './conditions.ts';
+import { replaceOrGiveUp } from './diff-boot.ts';
 import { type DiffInput, type PlanBuilder, describeDroplet, replace } from './plan.ts';
 
 /** Plans an environment whose droplet is active. */
@@ -13,7 +15,7 @@ export function planAgent(input: DiffInput, b: PlanBuilder, droplet: Droplet): v
   b.condition({ type: 'Provisioned', status: 'True', reason: 'DropletActive', message: activeMessage }).observed();
   const wasReady = getCondition(input.row.conditions, 'Ready')?.status === 'True';
   if (!input.timings.agentRequired) {
-    b.status({ status: 'active' })
+    b.status({ status: 'active', bootFailures: 0 })
       .condition({ type: 'AgentConnected', status: 'Unknown', reason: 'AgentNotRequired', message: 'the lifecycle does not wait for the droplet agent' })
       .condition({ type: 'Ready', status: 'True', reason: 'DropletActive', message: activeMessage });
     if (!wasReady) b.event('Normal', 'Ready', `${activeMessage}; the environment is ready`);
@@ -21,7 +23,7 @@ export function planAgent(input: DiffInput, b: PlanBuilder, droplet: Droplet): v
   }
   if (input.agent.connected) {
     const message = `the droplet agent is connected to ${describeDroplet(droplet)}`;
-    b.status({ status: 'active' })
+    b.status({ status: 'active', bootFailures: 0 })
       .condition({ type: 'AgentConnected', status: 'True', reason: 'Connected', message })
       .condition({ type: 'Ready', status: 'True', reason: 'AgentConnected', message })
       .without('PowerCycled');
@@ -47,6 +49,8 @@ function silence(input: DiffInput, b: PlanBuilder): { since: number; everSeen: b
 function planSilentAgent(input: DiffInput, b: PlanBuilder, droplet: Droplet): void {
   const { timings, now } = input;
   const { since, everSeen } = silence(input, b);
+  // The agent spoke on this droplet: the boot succeeded, whatever became of it since.
+  if (everSeen) b.status({ bootFailures: 0 });
   const grace = everSeen ? timings.silenceGraceMs : timings.helloGraceMs;
   const silentFor = Math.round((now - since) / 1000);
   if (now - since < grace) {
@@ -66,11 +70,14 @@ function planSilentAgent(input: DiffInput, b: PlanBuilder, droplet: Droplet): vo
   b.status({ status: 'unreachable' })
     .condition({ type: 'AgentConnected', status: 'False', reason: 'Unreachable', message })
     .notReady('Unreachable', message);
-  recover(input, b, droplet, { since, message });
+  recover(input, b, droplet, { since, everSeen, message });
 }
 
-/** Power cycle once per silence; replace when the cycle did not help within replaceAfter. */
-function recover(input: DiffInput, b: PlanBuilder, droplet: Droplet, silent: { since: number; message: string }): void {
+/**
+ * Power cycle once per silence; replace when the cycle did not help within replaceAfter (a
+ * droplet whose agent never said hello: a boot failure, replaced only so many times).
+ */
+function recover(input: DiffInput, b: PlanBuilder, droplet: Droplet, silent: { since: number; everSeen: boolean; message: string }): void {
   const cycledAt = transitionTime(input.row.conditions, 'PowerCycled');
   const cycled = getCondition(input.row.conditions, 'PowerCycled')?.status === 'True' && cycledAt !== undefined && cycledAt >= silent.since;
   if (!cycled) {
@@ -91,5 +98,7 @@ function recover(input: DiffInput, b: PlanBuilder, droplet: Droplet, silent: { s
     b.requeue(left);
     return;
   }
-  replace(input, b, droplet, `${silent.message}, and a power cycle ${Math.round((input.now - cycledAt) / 1000)} s ago did not bring it back`);
+  const why = `${silent.message}, and a power cycle ${Math.round((input.now - cycledAt) / 1000)} s ago did not bring it back`;
+  if (silent.everSeen) replace(input, b, droplet, why);
+  else replaceOrGiveUp(input, b, droplet, why);
 }

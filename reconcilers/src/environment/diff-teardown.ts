@@ -13,6 +13,8 @@ const WHY = { disabled: 'the environment was disabled', 'agent-deleted': 'its ag
 /** Plans the teardown of an environment that should have no droplet. */
 export function planTeardown(input: DiffInput, b: PlanBuilder): void {
   const { create } = input;
+  // Disabled (or deleted) and enabled again starts the boot attempts over.
+  b.status({ bootFailures: 0 }).without('BootFailed');
   // On the wire: the batcher wakes this key when it settles; the droplet is deleted then.
   if (create?.phase === 'sending') return;
   if (create?.phase === 'queued') b.act({ type: 'cancelCreate' });
@@ -78,6 +80,8 @@ function planGone(input: DiffInput, b: PlanBuilder): void {
 /** Disabled before any droplet was made: say so; remove the agent's rows if it was deleted. */
 function planNeverCreated(input: DiffInput, b: PlanBuilder): void {
   const message = `${why(input)}; no droplet was created`;
+  // An error (BootFailed, a refused create) is over: nothing is asked of DigitalOcean now.
+  if (input.row.status === 'error') b.status({ status: 'deleted' });
   b.condition({ type: 'Provisioned', status: 'False', reason: 'Disabled', message }).notReady('Disabled', message).observed();
   if (!input.want.present && input.want.why === 'agent-deleted') b.act({ type: 'removeAgent' });
 }

@@ -5,12 +5,14 @@
  * Enabled:  no droplet → create (only when an authoritative sweep says its name is absent);
  *           one found by name → adopt; more than one → keep one, delete the rest;
  *           `new` → wait (replace past bootTimeout); `off` → power on; active → agent checks
- *           (diff-agent.ts); region/size differ from the spec → replace.
+ *           (diff-agent.ts); region/size differ from the spec → replace; droplets whose agent
+ *           never says hello → replaced a few times, then BootFailed (diff-boot.ts).
  * Disabled or agent deleted → diff-teardown.ts.
  */
 import type { Droplet } from '../provider/types.ts';
 import { getCondition, transitionTime } from './conditions.ts';
 import { planAgent } from './diff-agent.ts';
+import { heldByBootFailure, waitingToRetryBoot } from './diff-boot.ts';
 import { planTeardown } from './diff-teardown.ts';
 import { pickDroplet } from './pick.ts';
 import { type DiffInput, type Plan, PlanBuilder, describeDroplet, replace } from './plan.ts';
@@ -31,6 +33,7 @@ function planPresent(input: DiffInput, b: PlanBuilder): void {
     return;
   }
   if (create?.phase === 'failed') return planCreateFailed(input, b);
+  if (heldByBootFailure(input, b)) return;
   if (blockedByEarlierFailure(input, b)) return;
   if (input.row.status === 'deleting' && input.row.dropletId !== null) return planReplacement(input, b);
   const { keep, duplicates } = pickDroplet(input);
@@ -88,17 +91,19 @@ function planReplacement(input: DiffInput, b: PlanBuilder): void {
     b.act({ type: 'deleteDroplet', droplet: stillThere, why: 'replace' }).waitForSweep();
     return;
   }
-  b.status({ status: 'pending', dropletId: null, ipAddress: null, privateIpAddress: null }).event(
-    'Normal',
-    'DropletGone',
-    `DigitalOcean confirms droplet ${old} is gone; creating its replacement`,
-  );
+  b.status({ status: 'pending', dropletId: null, ipAddress: null, privateIpAddress: null });
   const rest = { ...input, row: { ...input.row, status: 'pending' as const, dropletId: null } };
+  if (waitingToRetryBoot(rest, b)) {
+    b.event('Normal', 'DropletGone', `DigitalOcean confirms droplet ${old} is gone; its replacement waits its turn (boot failures)`);
+    return;
+  }
+  b.event('Normal', 'DropletGone', `DigitalOcean confirms droplet ${old} is gone; creating its replacement`);
   planAbsent(rest, b);
 }
 
 /** No droplet carries the environment's name (as far as this process can tell). */
 function planAbsent(input: DiffInput, b: PlanBuilder): void {
+  if (waitingToRetryBoot(input, b)) return;
   if (!input.observed?.authoritative) {
     b.waitForSweep();
     return;

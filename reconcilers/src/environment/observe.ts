@@ -44,6 +44,7 @@ export function diffInputOf(
     createRequestedAt: ms(env.create_requested_at) ?? null,
     conditions: env.conditions,
     observedGeneration: env.observed_generation,
+    bootFailures: env.boot_failures,
   };
   const liveness = livenessOf(state.session, env.last_heartbeat_at);
   // A connection that went quiet past the silence grace no longer counts as connected.

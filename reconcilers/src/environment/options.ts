@@ -21,6 +21,17 @@ export interface LifecycleTimings {
   bootTimeoutMs: number;
   /** After the account's droplet limit refused a create, try again after (default 15 min). */
   quotaRetryMs: number;
+  /**
+   * How many times an environment whose droplets never bring up an agent (no hello at all) is
+   * replaced before it stops in BootFailed (default 2: three droplets tried). A whole number;
+   * 0 stops at the first such droplet.
+   */
+  bootRetries: number;
+  /**
+   * The wait before the droplet after the first boot failure is created, doubled for each
+   * further one (default 5 min: then 10 min). Counted from the decision to replace.
+   */
+  bootRetryDelayMs: number;
 }
 
 export const DEFAULT_LIFECYCLE_TIMINGS: LifecycleTimings = {
@@ -30,13 +41,21 @@ export const DEFAULT_LIFECYCLE_TIMINGS: LifecycleTimings = {
   replaceAfterMs: 10 * 60_000,
   bootTimeoutMs: 15 * 60_000,
   quotaRetryMs: 15 * 60_000,
+  bootRetries: 2,
+  bootRetryDelayMs: 5 * 60_000,
 };
 
-/** Fills in defaults; a duration that is not a positive number is refused with its name. */
+/**
+ * Fills in defaults; a duration that is not a positive number, or a count that is not a whole
+ * number, is refused with its name.
+ */
 export function resolveTimings(partial: Partial<LifecycleTimings> = {}): LifecycleTimings {
   const timings: LifecycleTimings = { ...DEFAULT_LIFECYCLE_TIMINGS, ...definedOnly(partial) };
+  if (!(Number.isInteger(timings.bootRetries) && timings.bootRetries >= 0)) {
+    throw new ToolbeltError('LIFECYCLE_OPTIONS_INVALID', `lifecycle setting bootRetries must be a whole number (0 or more), got ${String(timings.bootRetries)}`);
+  }
   for (const [name, value] of Object.entries(timings)) {
-    if (name === 'agentRequired') continue;
+    if (name === 'agentRequired' || name === 'bootRetries') continue;
     if (!(typeof value === 'number' && Number.isFinite(value) && value > 0)) {
       throw new ToolbeltError('LIFECYCLE_OPTIONS_INVALID', `lifecycle timing ${name} must be a positive number of ms, got ${String(value)}`);
     }

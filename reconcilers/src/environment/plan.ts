@@ -22,6 +22,8 @@ export interface RowState {
   createRequestedAt: number | null;
   conditions: readonly Condition[];
   observedGeneration: number;
+  /** Droplets in a row whose agent never said hello (diff-boot.ts). */
+  bootFailures: number;
 }
 
 /** What the hub knows of the agent on the droplet. */
@@ -48,7 +50,7 @@ export interface DiffInput {
 }
 
 /** Why a droplet is deleted (goes into the event). */
-export type DeleteWhy = 'duplicate' | 'disabled' | 'agent-deleted' | 'replace';
+export type DeleteWhy = 'duplicate' | 'disabled' | 'agent-deleted' | 'replace' | 'boot-failed';
 
 export type Action =
   /** Record the intent (status `creating`), then hand the environment to the batcher. */
@@ -81,6 +83,7 @@ export interface StatusWrite {
   createRequestedAt: number | null;
   conditions: Condition[];
   observedGeneration: number;
+  bootFailures: number;
 }
 
 export interface Plan {
@@ -121,6 +124,7 @@ export class PlanBuilder {
         createRequestedAt: row.createRequestedAt,
         conditions: [...row.conditions],
         observedGeneration: row.observedGeneration,
+        bootFailures: row.bootFailures,
       },
     };
   }

@@ -11,6 +11,7 @@ import {
   createEnvironment,
   type Db,
   deleteAgentRow,
+  ENVIRONMENT_KIND,
   type Environment,
   type EnvironmentSpecInput,
   getAgent,
@@ -20,9 +21,11 @@ import {
   isUuid,
   lockAgent,
   lockEnvironmentOfAgent,
+  notifySpecChange,
   requestAgentDeletion,
   updateAgentSpec,
   updateEnvironmentSpec,
+  updateEnvironmentStatus,
 } from '@toolbelt/schema';
 import { ApiError, conflictError, formatPath, invalidField, notFoundError, staleError } from '../errors.ts';
 import { environmentEtag } from '../views.ts';
@@ -185,6 +188,27 @@ async function changeEnvironment(ctx: WriteContext, environment: Environment, sp
   const keys = Object.keys(patch);
   if (keys.length > 0) await updateEnvironmentSpec(ctx.tx, environment.id, patch);
   return keys;
+}
+
+/**
+ * Starts an environment's boot attempts over (`toolbelt env retry`): its count of droplets
+ * whose agent never said hello goes back to 0, so one stopped in BootFailed gets droplets
+ * again (and one on its way there gets its full number of tries). The environment
+ * reconciler is woken in the transaction. Returns the count it had. 404 without an environment.
+ */
+export async function retryEnvironmentWrite(ctx: WriteContext, ref: string): Promise<{ full: AgentWithEnvironment; bootFailures: number }> {
+  const agent = await requireAgent(ctx.tx, ref, { lock: true });
+  assertNotDeleting(agent);
+  const environment = await lockEnvironmentOfAgent(ctx.tx, agent.id);
+  if (!environment) {
+    throw notFoundError(`the environment of agent "${agent.name}"`, `create it with PUT /v1/agents/${agent.name}/environment`);
+  }
+  if (environment.boot_failures > 0) {
+    await updateEnvironmentStatus(ctx.tx, environment.id, { boot_failures: 0 });
+    // A status write, but an operator's rare one (not a hot path): wake the lifecycle now.
+    await notifySpecChange(ctx.tx, { kind: ENVIRONMENT_KIND, key: agent.id });
+  }
+  return { full: await reload(ctx.tx, agent.id), bootFailures: environment.boot_failures };
 }
 
 /**

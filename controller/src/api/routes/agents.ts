@@ -1,7 +1,8 @@
 /**
- * Agents and their tool environments: list, get, create, update, delete, and
+ * Agents and their tool environments: list, get, create, update, delete,
  * `PUT /v1/agents/{id}/environment` — the switch that provisions (true) or de-provisions
- * (false) the agent's droplet.
+ * (false) the agent's droplet — and `POST /v1/agents/{id}/environment/retry`, which starts
+ * the boot attempts of an environment stopped in BootFailed over.
  */
 import {
   agentCreateSchema,
@@ -20,6 +21,7 @@ import {
   deleteAgentWrite,
   reload,
   requireAgent,
+  retryEnvironmentWrite,
   setEnvironment,
   updateAgentWrite,
 } from '../ops/agents.ts';
@@ -189,6 +191,32 @@ const putEnvironment = (deps: ApiDeps): AnyRoute =>
     },
   });
 
+const retryEnvironment = (deps: ApiDeps): AnyRoute =>
+  defineRoute({
+    method: 'POST',
+    path: '/v1/agents/:id/environment/retry',
+    summary: 'Start the boot attempts over: an environment stopped in BootFailed gets droplets again',
+    tag: TAG,
+    access: 'operator',
+    writes: ['Environment'],
+    params: agentParams,
+    responses: {
+      200: {
+        description: 'the environment; boot_failures is 0 and the lifecycle was woken (BootFailed clears when it creates the next droplet)',
+        schema: environmentViewSchema.extend({ boot_failures_cleared: z.number().int().describe('the count the environment had') }),
+      },
+      ...errors(400, ...AUTH_ERRORS, 404, 409),
+    },
+    async handle({ params }) {
+      const { full, bootFailures } = await write(deps, (ctx) => retryEnvironmentWrite(ctx, params.id));
+      return {
+        status: 200,
+        body: { ...environmentView(full.environment!, full.agent.tool_environment_active), boot_failures_cleared: bootFailures },
+        etag: environmentEtag(full.agent.generation, full.environment!.generation),
+      };
+    },
+  });
+
 const listEnvironments = (deps: ApiDeps): AnyRoute =>
   defineRoute({
     method: 'GET',
@@ -216,4 +244,6 @@ const listEnvironments = (deps: ApiDeps): AnyRoute =>
 
 /** The agent and environment routes. */
 export const agentRoutes = (deps: ApiDeps): AnyRoute[] =>
-  [listAgents, createAgent, getAgent, updateAgent, deleteAgent, getEnvironment, putEnvironment, listEnvironments].map((route) => route(deps));
+  [listAgents, createAgent, getAgent, updateAgent, deleteAgent, getEnvironment, putEnvironment, retryEnvironment, listEnvironments].map((route) =>
+    route(deps),
+  );

@@ -54,19 +54,45 @@ function printAgentHeader(ctx: CommandContext, agent: Row): void {
   ctx.print(`Generation:   ${agent.generation}${agent.deletion_requested_at ? `  (being deleted since ${agent.deletion_requested_at})` : ''}`);
 }
 
+interface GitSource {
+  kind: string;
+  name: string;
+  repo: string;
+  file: string;
+  commit: string;
+  status: string;
+  drift: string[];
+}
+
+/** The agent's manifests that came from git (Agent, Toolbelt), when GitOps is on. */
+async function gitSourcesOf(ctx: CommandContext, agentName: string): Promise<GitSource[]> {
+  const gitops = await ctx.client().request<{ enabled: boolean; objects?: GitSource[] }>('GET', '/v1/gitops');
+  return (gitops.objects ?? []).filter((o) => o.name === agentName && (o.kind === 'Agent' || o.kind === 'Toolbelt'));
+}
+
+function printSources(ctx: CommandContext, sources: GitSource[]): void {
+  for (const o of sources) {
+    const drift = o.status === 'OutOfSync' ? `  OutOfSync: ${o.drift.join('; ') || 'changed since'}` : '  Synced';
+    ctx.print(`Source:       ${o.kind} from ${o.repo} ${o.file} @ ${o.commit.slice(0, 12)}${drift}`);
+  }
+}
+
 async function describeAgent(ctx: CommandContext, name: string): Promise<void> {
   const agent = await ctx.client().request<Row>('GET', `/v1/agents/${enc(name)}`);
   const tools = (await ctx.client().request<{ items: Row[] }>('GET', `/v1/agents/${enc(name)}/tools?limit=500`)).items;
   const env = agent.environment as Row | null;
   const events = await eventsFor(ctx, [agent.id as string, ...(env ? [env.id as string] : []), ...tools.map((t) => t.id as string)]);
-  if (printStructured(ctx, { agent, tools, events })) return;
+  const sources = await gitSourcesOf(ctx, agent.name as string);
+  if (printStructured(ctx, { agent, tools, events, ...(sources.length ? { sources } : {}) })) return;
   printAgentHeader(ctx, agent);
+  printSources(ctx, sources);
   ctx.print('Environment:');
   if (!env) ctx.print('  (none: switch it on with `toolbelt env enable ' + String(agent.name) + '`)');
   else {
     ctx.print(`  Spec:    active=${agent.tool_environment_active} region=${env.region} size=${env.size} image=${env.image}`);
     ctx.print(`  Status:  ${env.status}, droplet ${env.droplet_id ?? '-'}, ip ${env.ip_address ?? '-'}, generation ${env.generation}/${env.observed_generation} observed`);
     ctx.print(`  Agent:   version ${env.agent_version ?? '-'}, last heartbeat ${env.last_heartbeat_at ? `${age(env.last_heartbeat_at as string)} ago` : 'never'}`);
+    if (Number(env.boot_failures) > 0) ctx.print(`  Boot:    ${env.boot_failures} droplet(s) in a row never brought up the agent (\`toolbelt env retry ${String(agent.name)}\` starts over)`);
     printConditions(ctx, env.conditions as Condition[], '  ');
   }
   ctx.print(`Tools:${tools.length ? '' : ' (none)'}`);

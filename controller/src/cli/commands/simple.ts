@@ -1,5 +1,5 @@
 /**
- * The small commands: `delete`, `env enable|disable`, `secrets set|list|delete`, `tokens`.
+ * The small commands: `delete`, `env enable|disable|retry`, `secrets set|list|delete`, `tokens`.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -45,18 +45,37 @@ export async function deleteCommand(ctx: CommandContext): Promise<void> {
   ctx.print(await remove(ctx, name));
 }
 
-const ENV_USAGE = 'toolbelt env enable|disable AGENT [--region nyc3] [--size s-1vcpu-1gb]';
+const ENV_USAGE = 'toolbelt env enable|disable AGENT [--region nyc3] [--size s-1vcpu-1gb] | retry AGENT';
 
 export async function envCommand(ctx: CommandContext): Promise<void> {
   const { values, positionals } = parseOrUsage(ENV_USAGE, () =>
     parseArgs({ args: ctx.args, options: { region: { type: 'string' }, size: { type: 'string' } }, allowPositionals: true, strict: true }),
   );
   const [action, agent, ...extra] = positionals;
-  if ((action !== 'enable' && action !== 'disable') || !agent || extra.length) throw usageError('env enable|disable AGENT', ENV_USAGE);
-  const body = { active: action === 'enable', ...(values.region ? { region: values.region } : {}), ...(values.size ? { size: values.size } : {}) };
+  if (!agent || extra.length) throw usageError('env enable|disable|retry AGENT', ENV_USAGE);
+  if (action === 'retry' && !values.region && !values.size) return envRetry(ctx, agent);
+  if (action !== 'enable' && action !== 'disable') throw usageError('env enable|disable AGENT [--region R] [--size S] | retry AGENT', ENV_USAGE);
+  return envSwitch(ctx, agent, { active: action === 'enable', region: values.region, size: values.size });
+}
+
+/** `env enable|disable AGENT`: the environment switch, with region and size when given. */
+async function envSwitch(ctx: CommandContext, agent: string, wanted: { active: boolean; region?: string | undefined; size?: string | undefined }): Promise<void> {
+  const body = { active: wanted.active, ...(wanted.region ? { region: wanted.region } : {}), ...(wanted.size ? { size: wanted.size } : {}) };
   const env = await ctx.client().request<Record<string, unknown>>('PUT', `/v1/agents/${enc(agent)}/environment`, { body });
   if (printStructured(ctx, env)) return;
-  ctx.print(`agent/${agent} environment ${action === 'enable' ? 'enabled' : 'disabled'} (${env.region}, ${env.size}; status ${env.status})`);
+  ctx.print(`agent/${agent} environment ${wanted.active ? 'enabled' : 'disabled'} (${env.region}, ${env.size}; status ${env.status})`);
+}
+
+/** `env retry AGENT`: an environment stopped in BootFailed gets droplets again. */
+async function envRetry(ctx: CommandContext, agent: string): Promise<void> {
+  const env = await ctx.client().request<{ status: string; boot_failures_cleared: number }>('POST', `/v1/agents/${enc(agent)}/environment/retry`);
+  if (printStructured(ctx, env)) return;
+  const cleared = env.boot_failures_cleared;
+  ctx.print(
+    cleared > 0
+      ? `agent/${agent} environment: ${cleared} boot failure${cleared === 1 ? '' : 's'} cleared; droplets are created again (status ${env.status})`
+      : `agent/${agent} environment had no boot failures; nothing to retry (status ${env.status})`,
+  );
 }
 
 const SECRETS_USAGE = 'toolbelt secrets set NAME --agent AGENT [--from-file FILE] | list --agent AGENT | delete NAME --agent AGENT';

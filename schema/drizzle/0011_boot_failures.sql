@@ -1,0 +1,1 @@
+ALTER TABLE "agent_droplets" ADD COLUMN "boot_failures" integer DEFAULT 0 NOT NULL;
