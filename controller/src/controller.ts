@@ -12,7 +12,7 @@
  * `main` runs it (`startController`); tests serve their own database (`serveDatabase`).
  */
 import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createToolsReconciler, type Fence, type Reconciler } from '@toolbelt/reconcilers';
 import { AGENT_EVENTS_CHANNEL, type Clock, type Database, forwardAgentEvents, migrate, openDatabase, systemClock } from '@toolbelt/schema';
@@ -340,6 +340,7 @@ function buildHub(database: Database, { config, logger, options }: Setup, with_:
     heartbeatIntervalMs: config.agentHeartbeatMs,
     // The same name in agent sessions and commands' `sent_by` as in the lease and the logs.
     ...(config.replicaId ? { replicaId: config.replicaId } : {}),
+    replicaUrl: () => config.gatewayInternalUrl ?? internalUrlOf(with_.http.url),
     ...options.hub,
     ...(options.clock ? { clock: options.clock } : {}),
     secrets: options.hub?.secrets ?? secretResolver(database.db, options.secrets, with_.registry),
@@ -430,6 +431,13 @@ function localDropletsOf({ config, logger }: Setup): LocalDroplets | undefined {
 }
 
 /** The agents' URL on this server (`ws://…/agent/v1`), loopback for a wildcard bind. */
+/** Where the other replicas reach this one (gateway forwarding): the listening address, a wildcard one as the host's name. */
+export function internalUrlOf(httpUrl: string): string {
+  const url = new URL(httpUrl);
+  if (url.hostname === '0.0.0.0' || url.hostname === '[::]') url.hostname = hostname();
+  return url.toString().replace(/\/$/, '');
+}
+
 export function agentUrlOf(httpUrl: string): string {
   const url = new URL(httpUrl);
   if (url.hostname === '0.0.0.0' || url.hostname === '[::]') url.hostname = '127.0.0.1';

@@ -210,6 +210,15 @@ describe('diffTools', () => {
     expect(JSON.stringify(rotated.tools[0]!.command!.payload)).not.toContain('echo-secret');
   });
 
+  it('observes a spec change the agent never sees (the gateway filters) without sending anything', () => {
+    const tool = delivered(row());
+    const filtered = { ...tool, generation: 2, denied_tools: ['echo'] };
+    const plan = diff([input(filtered)], [report()]);
+    expect(plan.tools[0]!.command).toBeUndefined();
+    expect(plan.tools[0]!.delivery).toMatchObject({ wireGeneration: 1, specGeneration: 2 });
+    expect(plan.tools[0]!.status.observed_generation).toBe(2);
+  });
+
   it('reports running, Ready and the observed generation from a healthy current report', () => {
     const plan = diff([input(delivered(row()))], [report()]);
     const status = plan.tools[0]!.status;

@@ -21,6 +21,8 @@ export type AgentSession = typeof agentSessions.$inferSelect;
 export interface AgentConnection {
   environmentId: string;
   replicaId: string;
+  /** Where that replica takes forwarded gateway requests (see `agentSessions.replica_url`). */
+  replicaUrl?: string | null | undefined;
   connectionId: string;
   credentialId: string | null;
   at: Date;
@@ -34,14 +36,23 @@ export async function recordAgentConnected(db: DbOrTx, c: AgentConnection): Prom
   const at = c.at.toISOString();
   await db.execute(sql`
     with s as (
-      insert into agent_sessions (agent_droplet_id, replica_id, connection_id, credential_id, connected_at)
-      values (${c.environmentId}, ${c.replicaId}, ${c.connectionId}, ${c.credentialId}, ${at})
-      on conflict (agent_droplet_id) do update set replica_id = excluded.replica_id,
+      insert into agent_sessions (agent_droplet_id, replica_id, replica_url, connection_id, credential_id, connected_at)
+      values (${c.environmentId}, ${c.replicaId}, ${c.replicaUrl ?? null}, ${c.connectionId}, ${c.credentialId}, ${at})
+      on conflict (agent_droplet_id) do update set replica_id = excluded.replica_id, replica_url = excluded.replica_url,
         connection_id = excluded.connection_id, credential_id = excluded.credential_id,
         connected_at = excluded.connected_at, disconnected_at = null, hello_at = null
       returning agent_droplet_id
     )
     select pg_notify(${AGENT_SESSIONS_CHANNEL}, ${`${c.environmentId} ${c.replicaId} ${c.connectionId}`}) from s`);
+}
+
+/** The replica holding an environment's agent socket now (an open session), if any. */
+export async function getSocketHolder(db: DbOrTx, environmentId: string): Promise<{ replicaId: string; replicaUrl: string | null } | undefined> {
+  const [row] = await db
+    .select({ replicaId: agentSessions.replica_id, replicaUrl: agentSessions.replica_url })
+    .from(agentSessions)
+    .where(and(eq(agentSessions.agent_droplet_id, environmentId), isNull(agentSessions.disconnected_at)));
+  return row;
 }
 
 /** What a hello says about the agent, kept on its session. */

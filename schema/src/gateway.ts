@@ -2,7 +2,7 @@
  * Reads of the MCP gateway: an agent's environment facts and tool instances with their
  * catalog transport, in one query — what the gateway needs to aggregate and route a call.
  */
-import { and, asc, desc, eq, lt } from 'drizzle-orm';
+import { and, asc, desc, eq, lt, sql } from 'drizzle-orm';
 import type { DbOrTx } from './db.ts';
 import { agentDroplets, agentDropletTools, toolCalls, toolCatalog } from './tables.ts';
 import type { Transport } from './tables.ts';
@@ -78,4 +78,16 @@ export async function listToolCalls(db: DbOrTx, agentId: string, page: { limit: 
 export async function pruneToolCalls(db: DbOrTx, before: Date): Promise<number> {
   const gone = await db.delete(toolCalls).where(lt(toolCalls.at, before)).returning({ id: toolCalls.id });
   return gone.length;
+}
+
+/** The NOTIFY channel on which an agent's gateway lists are said to have changed (payload: the agent id). */
+export const GATEWAY_LISTS_CHANNEL = 'toolbelt_gateway_lists';
+
+/**
+ * Tells every replica that an agent's gateway lists changed (its tools' reports, or its
+ * filters), so each tells its clients of that agent (`notifications/tools/list_changed`).
+ * Inside a transaction the notice goes out at commit.
+ */
+export async function announceGatewayLists(db: DbOrTx, agentId: string): Promise<void> {
+  await db.execute(sql`select pg_notify(${GATEWAY_LISTS_CHANNEL}, ${agentId})`);
 }

@@ -104,9 +104,19 @@ export const catalogToolUpdateSchema = catalogToolCreateSchema.partial();
 /** Secret references: environment variable → the agent's secret name (names only, never values). */
 export const secretRefsSchema = z.record(envVarNameSchema, secretNameSchema);
 
+/** An MCP tool's own name (as the tool lists it, without the gateway's `<instance>__` prefix). */
+export const mcpToolNameSchema = z.string().min(1).max(128);
+
+/**
+ * A tool filter of the MCP gateway: the MCP tool names of one instance it offers
+ * (`allowed_tools`) or hides (`denied_tools`). Null or omitted: no filter.
+ */
+export const toolFilterSchema = z.array(mcpToolNameSchema).max(1000).nullable();
+
 /**
  * One tool instance of an agent's toolbelt. `instance_name` defaults to `tool_name`;
- * an omitted `version` means the catalog's default version.
+ * an omitted `version` means the catalog's default version. `allowed_tools` /
+ * `denied_tools` filter what the gateway offers of it (allowed first, then denied).
  */
 export const toolInstanceSpecSchema = z.strictObject({
   tool_name: resourceNameSchema,
@@ -115,15 +125,19 @@ export const toolInstanceSpecSchema = z.strictObject({
   config_details: z.record(z.string(), z.unknown()).optional(),
   secret_refs: secretRefsSchema.optional(),
   desired_state: z.enum(DESIRED_TOOL_STATES).optional(),
+  allowed_tools: toolFilterSchema.optional(),
+  denied_tools: toolFilterSchema.optional(),
 });
 export type ToolInstanceSpecInput = z.infer<typeof toolInstanceSpecSchema>;
 
-/** `PATCH /v1/agents/{id}/tools/{tool}`: config, version, secret references, desired state. */
+/** `PATCH /v1/agents/{id}/tools/{tool}`: config, version, secret references, desired state, filters (null clears one). */
 export const toolUpdateSchema = z.strictObject({
   version: z.string().min(1).max(100).optional(),
   config_details: z.record(z.string(), z.unknown()).optional(),
   secret_refs: secretRefsSchema.optional(),
   desired_state: z.enum(DESIRED_TOOL_STATES).optional(),
+  allowed_tools: toolFilterSchema.optional(),
+  denied_tools: toolFilterSchema.optional(),
 });
 
 const metadataSchema = z.strictObject({ name: resourceNameSchema });

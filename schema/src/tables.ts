@@ -419,6 +419,11 @@ export const agentSessions = pgTable('agent_sessions', {
     .primaryKey()
     .references(() => agentDroplets.id, { onDelete: 'cascade' }),
   replica_id: text('replica_id').notNull(),
+  /**
+   * Where the holding replica takes the gateway requests other replicas forward to it
+   * (`TOOLBELT_INTERNAL_URL`, or the address it listens on); null: it takes none.
+   */
+  replica_url: text('replica_url'),
   /** Unique per socket, so that a late close of an old socket does not mark a new one gone. */
   connection_id: text('connection_id').notNull(),
   credential_id: uuid('credential_id'),

@@ -17,6 +17,8 @@ export interface ToolInstanceSpec {
   config_details?: Record<string, unknown>;
   secret_refs?: Record<string, string>;
   desired_state?: 'running' | 'stopped';
+  allowed_tools?: string[] | null;
+  denied_tools?: string[] | null;
 }
 /** The controller-owned columns of a tool instance. */
 export type ToolStatusPatch = Partial<

@@ -86,6 +86,10 @@ export const toolViewSchema = z.object({
   config_details: z.record(z.string(), z.unknown()),
   secret_refs: z.record(z.string(), z.string()),
   desired_state: z.string(),
+  /** The gateway offers only these MCP tools of the instance (null: all). */
+  allowed_tools: z.array(z.string()).nullable(),
+  /** The gateway hides and refuses these MCP tools of the instance. */
+  denied_tools: z.array(z.string()).nullable(),
   deletion_requested_at: timestamp.nullable(),
   generation: z.number().int(),
   observed_generation: z.number().int(),
@@ -175,6 +179,8 @@ export function toolView(tool: ToolInstance, context: { agentId: string; toolNam
     config_details: tool.config_details,
     secret_refs: tool.secret_refs,
     desired_state: tool.desired_state,
+    allowed_tools: tool.allowed_tools ?? null,
+    denied_tools: tool.denied_tools ?? null,
     deletion_requested_at: iso(tool.deletion_requested_at),
     generation: tool.generation,
     observed_generation: tool.observed_generation,

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { ADMIN_TOKEN_FILE } from '../api/admin-token.ts';
 import { ApiClient } from './client.ts';
 import { applyCommand } from './commands/apply.ts';
+import { callsCommand } from './commands/calls.ts';
 import { describeCommand } from './commands/describe.ts';
 import { eventsCommand, logsCommand } from './commands/events.ts';
 import { gitopsCommand } from './commands/gitops.ts';
@@ -32,6 +33,7 @@ commands:
   secrets rotate-key [controller flags]               re-wrap every secret under the first master key
   events [--object KIND/ID] [--follow]                reconcile events
   logs AGENT [--follow]                               the events of an agent and its tools
+  calls AGENT [--limit N]                             the agent's last MCP calls through the gateway
   gitops status | sync | history                      GitOps: status, sync now, the history of syncs
   tokens create NAME --role ROLE | list | revoke ID   API tokens (admin)
   tokens create NAME --role caller --agent AGENT      a token for one agent's MCP gateway (operator)
@@ -53,6 +55,7 @@ const COMMANDS: Record<string, Command> = {
     ctx.args[0] === 'rotate-key' ? runControllerCommand(['rotate-key', ...ctx.args.slice(1)], ctx.env) : secretsCommand(ctx),
   events: eventsCommand,
   logs: logsCommand,
+  calls: callsCommand,
   gitops: gitopsCommand,
   tokens: tokensCommand,
   server: (ctx) => serverCommand(ctx, 'server'),

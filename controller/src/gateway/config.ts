@@ -14,6 +14,11 @@ export const GATEWAY_SETTINGS = {
   },
   gatewayMaxBodyBytes: { env: 'TOOLBELT_GATEWAY_MAX_BODY_BYTES', flag: 'gateway-max-body-bytes', help: 'largest MCP request body the gateway accepts' },
   gatewayAuditRetentionMs: { env: 'TOOLBELT_GATEWAY_AUDIT_RETENTION_MS', flag: 'gateway-audit-retention-ms', help: 'how long gateway call records are kept' },
+  gatewayInternalUrl: {
+    env: 'TOOLBELT_GATEWAY_INTERNAL_URL',
+    flag: 'gateway-internal-url',
+    help: "the URL the other replicas forward gateway requests to this one at (default: the address it listens on; a wildcard address becomes the host's name)",
+  },
 } as const;
 
 const int = (min: number, max: number, fallback: number) =>
@@ -25,4 +30,5 @@ export const gatewayFields = {
   gatewayConcurrencyPerAgent: int(1, 100_000, 256),
   gatewayMaxBodyBytes: int(1024, 64 * 1024 * 1024, 8 * 1024 * 1024),
   gatewayAuditRetentionMs: int(60_000, 10 * 365 * 24 * 3600_000, 30 * 24 * 3600_000),
+  gatewayInternalUrl: z.preprocess((v) => (v === '' ? undefined : v), z.url({ protocol: /^https?$/ }).optional()),
 };

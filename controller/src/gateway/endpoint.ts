@@ -10,6 +10,9 @@
  *   which tells a 2025 client to initialize again — on any replica.
  *
  * Per agent: a rate limit and a concurrency limit (429 with Retry-After).
+ *
+ * A request for an agent whose socket another replica holds is forwarded there whole
+ * (forward.ts), so its calls, 2025 sessions and audit all live on the holder.
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -25,6 +28,7 @@ import { TokenBucket } from '@toolbelt/schema/protocol';
 import type { Caller } from '../api/route.ts';
 import { type AuditLog, CallRecorder } from './audit.ts';
 import type { GatewayDeps } from './deps.ts';
+import { forwardRequest, wasForwarded } from './forward.ts';
 import { buildGatewayServer } from './server.ts';
 import { Toolset } from './toolset.ts';
 import { BodyTooLargeError, readRaw, sendWebResponse, toWebRequest } from './web.ts';
@@ -37,6 +41,13 @@ export interface EndpointOptions extends GatewayDeps {
   ratePerAgent: number;
   /** Requests in flight per agent on this replica. */
   concurrencyPerAgent: number;
+  /**
+   * Where a request for `agent` must go instead: the URL of the replica holding its socket
+   * when that is another one (forward.ts); undefined: answer here.
+   */
+  holderOf?: (agent: Agent) => Promise<string | undefined>;
+  /** This replica's id (sent with forwarded requests). */
+  replicaId?: string;
   /** 2025 sessions kept on this replica at most, and how long an idle one lives. */
   maxSessions?: number;
   sessionIdleMs?: number;
@@ -85,13 +96,19 @@ export class McpEndpoint {
         res.writeHead(413, { 'content-type': 'application/json' });
         return void res.end(JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32013, message: error.message } }));
       }
-      const request = toWebRequest(req, body, abort.signal);
-      const legacy = await isLegacyRequest(request, undefined, { maxRequestBodySize: this.#o.maxBodyBytes }).catch(() => false);
-      const response = legacy ? await this.#legacy(request, principal) : await this.#handlerOf(principal.agent).fetch(request, { authInfo: authInfo(principal) });
+      const holder = wasForwarded(req) ? undefined : await this.#o.holderOf?.(principal.agent);
+      const response = holder
+        ? await forwardRequest(req, body, { url: holder, from: this.#o.replicaId ?? 'unknown' }, abort.signal)
+        : await this.#answer(toWebRequest(req, body, abort.signal), principal);
       await sendWebResponse(res, response);
     } finally {
       limit.active -= 1;
     }
+  }
+
+  async #answer(request: Request, principal: Principal): Promise<Response> {
+    const legacy = await isLegacyRequest(request, undefined, { maxRequestBodySize: this.#o.maxBodyBytes }).catch(() => false);
+    return legacy ? this.#legacy(request, principal) : this.#handlerOf(principal.agent).fetch(request, { authInfo: authInfo(principal) });
   }
 
   /** Tells the agent's listening clients that its tools (and prompts, resources) changed. */

@@ -1,14 +1,23 @@
 /**
  * The MCP gateway as a component (every replica): the `/v1/agents/{id}/mcp` endpoint, the
- * routing of calls to the agent's socket, the audit writer, and the list-changed signal.
+ * routing of calls to the agent's socket (forwarding the request to the replica holding it
+ * when that is another), the audit writer, and the list-changed signal.
  *
  * List changes: the replica holding an agent's socket hears its tool reports (hub events)
- * and NOTIFYs `toolbelt_gateway_lists` with the agent id (at most every 250 ms per agent);
- * every replica LISTENs and tells its clients of that agent (`notifications/tools/list_changed`).
+ * and NOTIFYs `toolbelt_gateway_lists` with the agent id (at most every 250 ms per agent), as
+ * does a change of an instance's filters (ops/tools.ts); every replica LISTENs and tells its clients of that agent (`notifications/tools/list_changed`).
  */
-import { type Clock, type Database, getEnvironment } from '@toolbelt/schema';
+import {
+  type Agent,
+  announceGatewayLists,
+  type Clock,
+  type Database,
+  GATEWAY_LISTS_CHANNEL,
+  getEnvironment,
+  getEnvironmentByAgent,
+  getSocketHolder,
+} from '@toolbelt/schema';
 import { GATEWAY_ERROR_CODES, type McpCallBody, type McpReplyBody } from '@toolbelt/schema/protocol';
-import { sql } from 'drizzle-orm';
 import type { Registry } from 'prom-client';
 import type { Component } from '../component.ts';
 import type { AgentHub } from '../hub/index.ts';
@@ -18,7 +27,6 @@ import { AuditLog } from './audit.ts';
 import { type CallOptions, fault } from './channel.ts';
 import { McpEndpoint } from './endpoint.ts';
 
-export const GATEWAY_LISTS_CHANNEL = 'toolbelt_gateway_lists';
 const LIST_EVENTS = new Set<AgentEvent['kind']>(['hello', 'tool_status', 'inventory', 'disconnected']);
 
 export interface GatewaySettings {
@@ -47,6 +55,7 @@ export class Gateway implements Component {
   readonly audit: AuditLog;
   readonly #o: GatewayOptions;
   readonly #agentOf = new Map<string, string>();
+  readonly #environmentOf = new Map<string, string>();
   readonly #noticed = new Map<string, number>();
   #abort = new AbortController();
   #loops: Promise<void>[] = [];
@@ -66,6 +75,8 @@ export class Gateway implements Component {
       maxBodyBytes: settings.gatewayMaxBodyBytes,
       ratePerAgent: settings.gatewayRatePerAgent,
       concurrencyPerAgent: settings.gatewayConcurrencyPerAgent,
+      holderOf: (agent) => this.#holderOf(agent),
+      replicaId: options.hub.replicaId,
     });
   }
 
@@ -104,10 +115,27 @@ export class Gateway implements Component {
       if (agentId === undefined) return;
       this.#agentOf.set(environmentId, agentId);
     }
-    await db.execute(sql`select pg_notify(${GATEWAY_LISTS_CHANNEL}, ${agentId})`);
+    await announceGatewayLists(db, agentId);
   }
 
-  /** Sends a call to the replica holding the agent's socket (this one, or — soon — another). */
+  /**
+   * The URL of the replica holding the agent's socket, when another one holds it (its
+   * session is open and names a URL); undefined when this one does, or none does.
+   */
+  async #holderOf(agent: Agent): Promise<string | undefined> {
+    const db = this.#o.database.db;
+    let environmentId = this.#environmentOf.get(agent.id);
+    if (environmentId === undefined) {
+      environmentId = (await getEnvironmentByAgent(db, agent.id))?.id;
+      if (environmentId === undefined) return undefined;
+      this.#environmentOf.set(agent.id, environmentId);
+    }
+    if (this.#o.hub.isConnected(environmentId)) return undefined;
+    const holder = await getSocketHolder(db, environmentId);
+    return holder && holder.replicaId !== this.#o.hub.replicaId && holder.replicaUrl ? holder.replicaUrl : undefined;
+  }
+
+  /** Sends a call over the agent's socket on this replica (a request for another's was forwarded before it got here). */
   async #route(environmentId: string, toolInstanceId: string, body: McpCallBody, options: CallOptions): Promise<McpReplyBody> {
     const local = this.#o.hub.callTool(environmentId, toolInstanceId, body, options);
     if (local) return local;

@@ -110,7 +110,11 @@ export class Toolset {
     const { environmentId, tools } = await this.#running();
     const origin = await this.#resolve(kind, name, tools, ctx);
     const tool = tools.find((t) => t.instanceName === origin.instanceName)!;
-    if (kind === 'tools' && !toolAllowed(origin.name, this.#filters(tool))) throw this.#unknown(kind, name);
+    if (kind === 'tools' && !toolAllowed(origin.name, this.#filters(tool))) {
+      throw new GatewayError(GATEWAY_ERROR_CODES.forbidden, `tool "${name}" is filtered out of agent "${this.agent.name}"'s gateway (allowed_tools / denied_tools of "${tool.instanceName}")`, {
+        instance: tool.instanceName,
+      });
+    }
     const method = kind === 'tools' ? 'tools/call' : 'prompts/get';
     return { tool, reply: await this.#send(environmentId, tool, { method, params: { ...params, name: origin.name } }, ctx) };
   }

@@ -313,6 +313,7 @@ export class AgentHub implements Component {
     const recorded = recordAgentConnected(this.#o.database.db, {
       environmentId,
       replicaId: this.#o.replicaId,
+      replicaUrl: this.#o.replicaUrl?.(),
       connectionId: connection.id,
       credentialId: identity.credentialId,
       at: this.#now(),

@@ -38,6 +38,8 @@ export interface AgentHubOptions {
   clock?: Clock;
   /** This replica's name in the store (sessions, `sent_by`); default host-pid-random. */
   replicaId?: string;
+  /** Where this replica takes gateway requests forwarded by the others (kept on each agent session). */
+  replicaUrl?: (() => string | undefined) | undefined;
   path?: string;
   /** How often agents are told to send heartbeats (`welcome`). */
   heartbeatIntervalMs?: number;
@@ -78,8 +80,8 @@ export interface AgentHubOptions {
   onLogs?: ((environmentId: string, message: AgentMessageOf<'logs'>) => void) | undefined;
 }
 
-export type ResolvedHubOptions = Required<Omit<AgentHubOptions, 'secrets' | 'onAgentEvent' | 'onLogs' | 'receiveLimits'>> &
-  Pick<AgentHubOptions, 'secrets' | 'onAgentEvent' | 'onLogs'> & { receiveLimits: ConnectionLimits };
+export type ResolvedHubOptions = Required<Omit<AgentHubOptions, 'secrets' | 'onAgentEvent' | 'onLogs' | 'receiveLimits' | 'replicaUrl'>> &
+  Pick<AgentHubOptions, 'secrets' | 'onAgentEvent' | 'onLogs' | 'replicaUrl'> & { receiveLimits: ConnectionLimits };
 
 const DEFAULTS = {
   path: AGENT_WS_PATH,

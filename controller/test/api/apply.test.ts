@@ -34,7 +34,7 @@ describeEachDatabase('API: apply', (t) => {
       sql`select name, description, tool_environment_active, generation, deletion_requested_at from agents order by name`,
       sql`select region, size, image, generation from agent_droplets order by id`,
       sql`select tool_name, version_info, default_config_template, generation from tool_catalog order by tool_name`,
-      sql`select instance_name, version, config_details, secret_refs, desired_state, generation, deletion_requested_at from agent_droplet_tools order by instance_name`,
+      sql`select instance_name, version, config_details, secret_refs, desired_state, allowed_tools, denied_tools, generation, deletion_requested_at from agent_droplet_tools order by instance_name`,
     ];
     return JSON.stringify(await Promise.all(queries.map(async (q) => rowsOf(await t.db.execute(q)))));
   }
@@ -96,6 +96,8 @@ describeEachDatabase('API: apply', (t) => {
             config_details: x.config_details,
             secret_refs: x.secret_refs,
             desired_state: x.desired_state,
+            allowed_tools: x.allowed_tools,
+            denied_tools: x.denied_tools,
           })),
         },
       },
@@ -113,13 +115,18 @@ describeEachDatabase('API: apply', (t) => {
     const docs = exampleDocs();
     docs[0].spec.environment.size = 's-2vcpu-2gb';
     docs[1].spec.tools[1].config_details.max_steps = 20;
+    docs[1].spec.tools[0].allowed_tools = ['echo', 'add'];
+    delete docs[1].spec.tools[0].denied_tools;
     const answer = await api.call('POST', '/v1/apply', { body: { documents: docs } });
     expect(answer.body.results).toEqual(
       expect.arrayContaining([
         { kind: 'Agent', name: 'alpha', action: 'configured', changes: ['environment.size'] },
         { kind: 'Tool', name: 'alpha/reasoning', action: 'configured', changes: ['config_details'] },
+        { kind: 'Tool', name: 'alpha/everything', action: 'configured', changes: ['allowed_tools', 'denied_tools'] },
       ]),
     );
+    const everything = (await api.call('GET', '/v1/agents/alpha/tools/everything')).body;
+    expect(everything).toMatchObject({ allowed_tools: ['echo', 'add'], denied_tools: null });
   });
 
   it('refuses a set with one bad document: names document, field and reason, and applies nothing', async () => {

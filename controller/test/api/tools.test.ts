@@ -1,7 +1,7 @@
-import { getToolInstance, listCatalogTools, listEnvironments, rowsOf, updateToolStatus } from '@toolbelt/schema';
+import { GATEWAY_LISTS_CHANNEL, getToolInstance, listCatalogTools, listEnvironments, rowsOf, updateToolStatus } from '@toolbelt/schema';
 import { describeEachDatabase } from '@toolbelt/schema/testing';
 import { sql } from 'drizzle-orm';
-import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, expect, it, vi } from 'vitest';
 import { echoCatalogTool, resetSpecTables, startTestApi, type TestApi } from './helpers.ts';
 
 describeEachDatabase('API: catalog and toolbelt', (t) => {
@@ -143,6 +143,32 @@ describeEachDatabase('API: catalog and toolbelt', (t) => {
     const inUse = await api.call('DELETE', '/v1/catalog/echo');
     expect(inUse.status).toBe(409);
     expect(inUse.body.error.hint).toMatch(/remove those tools first/);
+  });
+
+  it("sets, shows and clears the gateway's tool filters, and tells the gateway's clients", async () => {
+    await api.call('POST', '/v1/catalog', { body: echoCatalogTool });
+    const agent = (await api.call('POST', '/v1/agents', { body: { name: 'filtered' } })).body;
+    const added = await api.call('POST', '/v1/agents/filtered/tools', {
+      body: { tool_name: 'echo', secret_refs: { OPENAI_API_KEY: 's' }, allowed_tools: ['echo', 'add'], denied_tools: ['add'] },
+    });
+    expect(added.status).toBe(201);
+    expect(added.body).toMatchObject({ allowed_tools: ['echo', 'add'], denied_tools: ['add'] });
+    const heard: string[] = [];
+    const unlisten = await t.database.listen(GATEWAY_LISTS_CHANNEL, (agentId) => heard.push(agentId));
+    try {
+      const patched = await api.call('PATCH', '/v1/agents/filtered/tools/echo', { body: { allowed_tools: null }, headers: { 'if-match': added.headers.get('etag')! } });
+      expect(patched.status).toBe(200);
+      expect(patched.body).toMatchObject({ allowed_tools: null, denied_tools: ['add'], generation: 2 });
+      await vi.waitFor(() => expect(heard).toEqual([agent.id]));
+      expect((await api.call('PATCH', '/v1/agents/filtered/tools/echo', { body: { config_details: { repeat: 2 } } })).status).toBe(200);
+    } finally {
+      await unlisten();
+    }
+    expect(heard).toEqual([agent.id]);
+    const bad = await api.call('PATCH', '/v1/agents/filtered/tools/echo', { body: { denied_tools: [''] } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.details[0].path).toBe('denied_tools[0]');
+    expect((await getToolInstance(t.db, added.body.id))).toMatchObject({ allowed_tools: null, denied_tools: ['add'] });
   });
 
   it('shows the platform only running tools, with endpoints and capabilities', async () => {

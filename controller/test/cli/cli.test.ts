@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { listAgents, recordEvent, rowsOf } from '@toolbelt/schema';
+import { insertToolCalls, listAgents, recordEvent, rowsOf, type ToolCallInput } from '@toolbelt/schema';
 import { describeEachDatabase } from '@toolbelt/schema/testing';
 import { sql } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -84,6 +84,37 @@ describeEachDatabase('toolbelt CLI', (t) => {
     expect(described.stdout).toMatch(/Spec: {4}active=true region=nyc3 size=s-1vcpu-1gb/);
     expect(described.stdout).toMatch(/reasoning {2}\(reasoning 1\.2\.0\) {2}desired running, status pending/);
     expect(described.stdout).toMatch(/Warning {2}QuotaExceeded {2}environment\/\w+: droplet limit reached/);
+    expect(described.stdout).toMatch(/^ {4}gateway hides: get-env$/m);
+    expect((await toolbelt(['get', 'tools', 'alpha'], { env })).stdout).toMatch(/^everything\s+everything\s+\S+\s+running\s+pending\s+-\s+deny 1\s+\d+s$/m);
+  });
+
+  it("lists an agent's last gateway calls, oldest first", async () => {
+    await toolbelt(['apply', '-f', join(EXAMPLES, 'alpha.yaml'), '-f', join(EXAMPLES, 'catalog.yaml')], { env });
+    const agent = (await listAgents(t.db, { limit: 1 }))[0]!;
+    const call = (i: number): ToolCallInput => ({
+      at: new Date(Date.UTC(2026, 0, 1, 0, 0, i)),
+      caller: 'platform',
+      agent_id: agent.id,
+      instance_name: 'everything',
+      method: 'tools/call',
+      tool: `everything__t${i}`,
+      duration_ms: i,
+      outcome: i === 3 ? 'timeout' : 'ok',
+      error_code: i === 3 ? -32001 : null,
+      bytes_in: 40,
+      bytes_out: 2_000_000,
+    });
+    await insertToolCalls(t.db, [1, 2, 3].map(call));
+    const table = await toolbelt(['calls', 'alpha', '--limit', '2'], { env });
+    expect(table.code, table.stderr).toBe(0);
+    expect(table.stdout.split('\n')).toEqual([
+      expect.stringMatching(/^TIME\s+CALLER\s+METHOD\s+TOOL\s+OUTCOME\s+CODE\s+MS\s+IN\s+OUT$/),
+      expect.stringMatching(/^2026-01-01T00:00:02.000Z\s+platform\s+tools\/call\s+everything__t2\s+ok\s+-\s+2\s+40\s+1953Ki$/),
+      expect.stringMatching(/^2026-01-01T00:00:03.000Z\s+platform\s+tools\/call\s+everything__t3\s+timeout\s+-32001\s+3\s+40\s+1953Ki$/),
+    ]);
+    const json = JSON.parse((await toolbelt(['calls', 'alpha', '-o', 'json'], { env })).stdout);
+    expect(json.map((c: { tool: string }) => c.tool)).toEqual(['everything__t1', 'everything__t2', 'everything__t3']);
+    expect((await toolbelt(['calls', 'alpha', '--limit', '0'], { env })).code).toBe(2);
   });
 
   it('switches environments, keeps secrets out of arguments, and exits 2 on usage errors', async () => {

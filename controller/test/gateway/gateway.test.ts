@@ -4,8 +4,10 @@
  * fingerprint) on one agent, and the official MCP client (SDK v2) at `/v1/agents/alpha/mcp`
  * in both revisions — nothing but the controller is dialled.
  */
+import { GATEWAY_ERROR_CODES } from '@toolbelt/schema/protocol';
 import { describeEachDatabase } from '@toolbelt/schema/testing';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { z } from 'zod';
 import { fingerprintOf, ToolHandle } from '../e2e/flow.ts';
 import { type E2E, freePort, startE2E, until } from '../e2e/harness.ts';
 import { gatewayClient, type Revision, textOf } from './helpers.ts';
@@ -71,4 +73,111 @@ describeEachDatabase('MCP gateway', (t) => {
     expect(calls.body.items.find((c: { tool: string }) => c.tool === 'echo__echo')).toMatchObject({ instance_name: 'echo', outcome: 'ok' });
     expect(calls.text).not.toContain('from stdio');
   });
+
+  it("refuses a caller token of one agent on another agent's gateway", async () => {
+    expect((await e.call('POST', '/v1/agents', { name: 'beta' })).status).toBe(201);
+    const created = await e.call('POST', '/v1/tokens', { name: 'alpha-platform', role: 'caller', agent: 'alpha' });
+    expect(created.status).toBe(201);
+    const token: string = created.body.token;
+    const onBeta = await rawMcp(`${e.controller.url}/v1/agents/beta/mcp`, token, listRequest);
+    expect(onBeta.status).toBe(403);
+    expect(onBeta.text).not.toContain('alpha__');
+    expect((await rawMcp(`${e.controller.url}/v1/agents/beta/toolbelt`, token, undefined)).status).toBe(403);
+    const client = await gatewayClient(mcpUrl, token, '2026-07-28');
+    try {
+      expect(textOf(await client.callTool({ name: 'echo__echo', arguments: { text: 'mine' } }))).toBe('> mine');
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('hides a filtered tool from the list and refuses to call it', async () => {
+    const patch = (tool: string, body: unknown) => e.call('PATCH', `/v1/agents/alpha/tools/${tool}`, body);
+    expect((await patch('everything', { denied_tools: ['get-sum'] })).status).toBe(200);
+    expect((await patch('echo', { allowed_tools: ['echo'] })).status).toBe(200);
+    const client = await gatewayClient(mcpUrl, adminToken, '2026-07-28');
+    try {
+      const names = (await client.listTools()).tools.map((tool) => tool.name);
+      expect(names).toEqual(expect.arrayContaining(['echo__echo', 'everything__echo']));
+      expect(names).not.toContain('everything__get-sum');
+      expect(names).not.toContain('echo__secret_fingerprint');
+      await expect(client.callTool({ name: 'everything__get-sum', arguments: { a: 1, b: 2 } })).rejects.toMatchObject({ code: GATEWAY_ERROR_CODES.forbidden });
+      await expect(client.callTool({ name: 'echo__secret_fingerprint', arguments: {} })).rejects.toMatchObject({ code: GATEWAY_ERROR_CODES.forbidden });
+      expect(textOf(await client.callTool({ name: 'echo__echo', arguments: { text: 'still' } }))).toBe('> still');
+      expect((await patch('everything', { denied_tools: null })).status).toBe(200);
+      expect((await patch('echo', { allowed_tools: null })).status).toBe(200);
+      expect((await client.listTools()).tools.map((tool) => tool.name)).toEqual(expect.arrayContaining(['everything__get-sum', 'echo__secret_fingerprint']));
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('answers malformed JSON-RPC with JSON-RPC errors and keeps serving', async () => {
+    const bodies = ['{nope', '', '[]', '42', '{"jsonrpc":"2.0","id":1}', '{"jsonrpc":"2.0","id":1,"method":"tools/list"}'];
+    for (const body of bodies) {
+      for (const revision of [{ 'mcp-protocol-version': '2026-07-28' }, {}] as Record<string, string>[]) {
+        const answer = await rawMcp(mcpUrl, adminToken, body, revision);
+        expect(answer.status, body).toBeGreaterThanOrEqual(400);
+        expect(answer.status, body).toBeLessThan(500);
+        expect(JSON.parse(answer.text), body).toMatchObject({ jsonrpc: '2.0', error: { code: expect.any(Number), message: expect.any(String) } });
+      }
+    }
+    const client = await gatewayClient(mcpUrl, adminToken, '2026-07-28');
+    try {
+      // A method no MCP revision has (the client's types do not allow it): the SDK answers 501 with -32601.
+      await expect(client.request({ method: 'nope/nope', params: {} } as never, z.object({}))).rejects.toMatchObject({ code: 'CLIENT_HTTP_NOT_IMPLEMENTED' });
+      expect(textOf(await client.callTool({ name: 'echo__echo', arguments: { text: 'alive' } }))).toBe('> alive');
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('carries a 1 MiB argument and result through both tools, and refuses a body over the limit cleanly', async () => {
+    const big = 'x'.repeat(1024 * 1024);
+    const client = await gatewayClient(mcpUrl, adminToken, '2026-07-28');
+    try {
+      expect(textOf(await client.callTool({ name: 'echo__echo', arguments: { text: big } }))).toBe(`> ${big}`);
+      expect(textOf(await client.callTool({ name: 'everything__echo', arguments: { message: big } }))).toContain(big);
+      const over = await rawMcp(mcpUrl, adminToken, JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo__echo', arguments: { text: 'y'.repeat(9 * 1024 * 1024) } } }), { 'mcp-protocol-version': '2026-07-28' });
+      expect(over.status).toBe(413);
+      expect(JSON.parse(over.text)).toMatchObject({ jsonrpc: '2.0', error: { code: GATEWAY_ERROR_CODES.tooLarge } });
+      expect(textOf(await client.callTool({ name: 'echo__echo', arguments: { text: 'after' } }))).toBe('> after');
+    } finally {
+      await client.close();
+    }
+  });
+
+  // Last: it kills alpha's droplet agent.
+  it('fails a call promptly when the droplet agent is SIGKILLed mid-call, and keeps serving', async () => {
+    const dropletId: number = (await e.call('GET', '/v1/agents/alpha')).body.environment.droplet_id;
+    const pid = e.controller.localDroplets!.agentPid(dropletId);
+    expect(pid).toBeGreaterThan(0);
+    const client = await gatewayClient(mcpUrl, adminToken, '2026-07-28');
+    try {
+      const call = client.callTool({ name: 'everything__trigger-long-running-operation', arguments: { duration: 30, steps: 3 } });
+      const outcome = call.then(() => 'answered', (error: { code?: number }) => error.code);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      const killedAt = Date.now();
+      process.kill(pid!, 'SIGKILL');
+      expect(await outcome).toBe(GATEWAY_ERROR_CODES.interrupted);
+      expect(Date.now() - killedAt).toBeLessThan(5_000);
+      await expect(client.callTool({ name: 'echo__echo', arguments: { text: 'gone?' } })).rejects.toMatchObject({ code: GATEWAY_ERROR_CODES.agentUnavailable });
+      expect((await client.listTools()).tools).toEqual([]);
+    } finally {
+      await client.close();
+    }
+    expect((await e.call('GET', '/healthz')).status).toBe(200);
+  }, 60_000);
 });
+
+const listRequest = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} });
+
+/** A raw POST (GET without a body) to the gateway, for what the official client never sends. */
+async function rawMcp(url: string, token: string, body: string | undefined, headers: Record<string, string> = {}) {
+  const response = await fetch(url, {
+    method: body === undefined ? 'GET' : 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
+    ...(body === undefined ? {} : { body }),
+  });
+  return { status: response.status, text: await response.text() };
+}

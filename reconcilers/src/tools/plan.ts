@@ -107,10 +107,17 @@ export const SETTLE_MS = 2_000;
  */
 export const SETTLE_WINDOW_MS = 15_000;
 
-/** The delivery to use: the recorded one, or the next when the fingerprint changed. */
+/**
+ * The delivery to use: the recorded one, or the next when the fingerprint changed. A spec
+ * change the agent never sees (the desired state, the gateway's filters) keeps the wire
+ * generation and only moves the recorded spec generation, so observed_generation catches up.
+ */
 export function nextDelivery(input: ToolInput, reported: number | undefined): { delivery: ToolDelivery; changed: boolean } {
   const previous = input.tool.delivery;
-  if (previous && previous.fingerprint === input.fingerprint) return { delivery: previous, changed: false };
+  if (previous && previous.fingerprint === input.fingerprint) {
+    if (previous.specGeneration >= input.tool.generation) return { delivery: previous, changed: false };
+    return { delivery: { ...previous, specGeneration: input.tool.generation }, changed: true };
+  }
   const wireGeneration = Math.max(previous?.wireGeneration ?? 0, reported ?? 0) + 1;
   return { delivery: { wireGeneration, specGeneration: input.tool.generation, fingerprint: input.fingerprint }, changed: true };
 }

@@ -74,12 +74,16 @@ async function applyTool(ctx: WriteContext, target: ToolTarget): Promise<ApplyRe
     config_details: resolved.config,
     secret_refs: resolved.secretRefs,
     desired_state: resolved.desiredState,
+    allowed_tools: resolved.allowedTools,
+    denied_tools: resolved.deniedTools,
   };
   const stored: Required<ToolPatch> = {
     version: current.tool.version,
     config_details: current.tool.config_details,
     secret_refs: current.tool.secret_refs,
     desired_state: current.tool.desired_state,
+    allowed_tools: current.tool.allowed_tools,
+    denied_tools: current.tool.denied_tools,
   };
   const changes = (Object.keys(wanted) as (keyof ToolPatch)[]).filter((k) => !isDeepStrictEqual(wanted[k], stored[k]));
   if (changes.length === 0 && !current.tool.deletion_requested_at) {

@@ -5,9 +5,11 @@
  * secret the template names must be bound by name. A change is announced in the write's
  * transaction as its environment's `tools` key (`announceToolsChange`).
  */
+import { isDeepStrictEqual } from 'node:util';
 import {
   type Agent,
   addToolInstance,
+  announceGatewayLists,
   announceToolsChange,
   type CatalogTool,
   type Db,
@@ -57,6 +59,9 @@ export interface ResolvedTool {
   config: Record<string, unknown>;
   secretRefs: Record<string, string>;
   desiredState: 'running' | 'stopped';
+  /** The gateway's filters (null: none). */
+  allowedTools: string[] | null;
+  deniedTools: string[] | null;
 }
 
 /** Checks a tool spec against the catalog; every problem is reported at once, under `path`. */
@@ -83,6 +88,8 @@ export async function resolveToolSpec(
     config: checked,
     secretRefs: spec.secret_refs ?? {},
     desiredState: spec.desired_state ?? 'running',
+    allowedTools: spec.allowed_tools ?? null,
+    deniedTools: spec.denied_tools ?? null,
   };
 }
 
@@ -151,6 +158,8 @@ export async function addToolWrite(
     config_details: resolved.config,
     secret_refs: resolved.secretRefs,
     desired_state: resolved.desiredState,
+    allowed_tools: resolved.allowedTools,
+    denied_tools: resolved.deniedTools,
   });
   if (added.kind === 'conflict') {
     throw new ApiError(409, 'CONFLICT', `agent "${agent.name}" already has a tool named "${resolved.instanceName}"`, {
@@ -168,9 +177,12 @@ export interface ToolPatch {
   config_details?: Record<string, unknown> | undefined;
   secret_refs?: Record<string, string> | undefined;
   desired_state?: 'running' | 'stopped' | undefined;
+  /** null removes the filter. */
+  allowed_tools?: string[] | null | undefined;
+  denied_tools?: string[] | null | undefined;
 }
 
-/** Changes a tool's version, config, secret bindings or desired state, re-checked against the catalog. */
+/** Changes a tool's version, config, secret bindings, desired state or filters, re-checked against the catalog. */
 export async function updateToolWrite(
   ctx: WriteContext,
   target: { agent: Agent; record: ToolRecord },
@@ -198,11 +210,18 @@ export async function updateToolWrite(
     version: next.version,
     config_details: config,
     secret_refs: next.secretRefs,
-    ...(patch.desired_state === undefined ? {} : { desired_state: patch.desired_state }),
+    ...givenFields(patch, ['desired_state', 'allowed_tools', 'denied_tools']),
   });
   if (updated.kind !== 'ok') throw notFoundError(`tool "${current.instance_name}"`);
   if (updated.value.generation !== current.generation) await announceToolsChange(ctx.tx, current.agent_droplet_id);
+  const filtersChanged = !isDeepStrictEqual([current.allowed_tools, current.denied_tools], [updated.value.allowed_tools, updated.value.denied_tools]);
+  if (filtersChanged) await announceGatewayLists(ctx.tx, agent.id);
   return { tool: updated.value, toolName: record.toolName };
+}
+
+/** The fields of `patch` among `keys` that were given (undefined: leave as is; null clears). */
+function givenFields<K extends keyof ToolPatch>(patch: ToolPatch, keys: readonly K[]): Pick<ToolPatch, K> {
+  return Object.fromEntries(keys.filter((k) => patch[k] !== undefined).map((k) => [k, patch[k]])) as Pick<ToolPatch, K>;
 }
 
 /** Marks a tool for removal; the reconciler uninstalls it and then the row goes. */

@@ -82,7 +82,7 @@ const updateTool = (deps: ApiDeps): AnyRoute =>
   defineRoute({
     method: 'PATCH',
     path: '/v1/agents/:id/tools/:tool',
-    summary: "Change a tool's config, version, secret references or desired state",
+    summary: "Change a tool's config, version, secret references, desired state or gateway filters",
     tag: TAG,
     access: 'operator',
     writes: ['Tool'],

@@ -39,6 +39,8 @@ async function eventsFor(ctx: CommandContext, ids: string[]): Promise<EventRow[]
 function printTool(ctx: CommandContext, t: Row, indent: string): void {
   ctx.print(`${indent}${t.instance_name}  (${t.tool_name} ${t.version})  desired ${t.deletion_requested_at ? 'removed' : t.desired_state}, status ${t.status}, generation ${t.generation}/${t.observed_generation} observed`);
   if (t.last_error) ctx.print(`${indent}  last error: ${t.last_error}`);
+  if (Array.isArray(t.allowed_tools)) ctx.print(`${indent}  gateway offers only: ${t.allowed_tools.join(', ') || '(nothing)'}`);
+  if (Array.isArray(t.denied_tools) && t.denied_tools.length > 0) ctx.print(`${indent}  gateway hides: ${t.denied_tools.join(', ')}`);
   const endpoints = (t.endpoints as { host: string; port: number; path: string }[]) ?? [];
   for (const e of endpoints) ctx.print(`${indent}  endpoint: ${e.host}:${e.port}${e.path}`);
   printConditions(ctx, t.conditions as Condition[], `${indent}  `);

@@ -42,6 +42,15 @@ function priceOf(r: Row, prices: Prices): string {
   return price === undefined ? '-' : `$${price.toFixed(2)}/mo`;
 }
 
+/** A tool's gateway filters in short: `allow 2`, `deny 1`, `allow 2, deny 1`, or `-`. */
+function filterOf(r: Row): string {
+  const parts = [
+    Array.isArray(r.allowed_tools) ? `allow ${r.allowed_tools.length}` : '',
+    Array.isArray(r.denied_tools) && r.denied_tools.length > 0 ? `deny ${r.denied_tools.length}` : '',
+  ].filter(Boolean);
+  return parts.join(', ') || '-';
+}
+
 const TABLES: Record<string, { path: (arg?: string) => string; headers: string[]; row: (r: Row, prices: Prices) => unknown[]; single?: boolean }> = {
   agents: {
     path: () => '/v1/agents',
@@ -62,8 +71,8 @@ const TABLES: Record<string, { path: (arg?: string) => string; headers: string[]
   },
   tools: {
     path: (agent) => `/v1/agents/${enc(agent!)}/tools`,
-    headers: ['name', 'tool', 'version', 'desired', 'status', 'ready', 'age'],
-    row: (r) => [r.instance_name, r.tool_name, r.version, r.deletion_requested_at ? 'removing' : r.desired_state, r.status, conditionStatus(r.conditions), age(r.created_at as string)],
+    headers: ['name', 'tool', 'version', 'desired', 'status', 'ready', 'filter', 'age'],
+    row: (r) => [r.instance_name, r.tool_name, r.version, r.deletion_requested_at ? 'removing' : r.desired_state, r.status, conditionStatus(r.conditions), filterOf(r), age(r.created_at as string)],
   },
   environments: {
     path: () => '/v1/environments',
