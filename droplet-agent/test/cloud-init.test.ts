@@ -82,7 +82,7 @@ describe('agent bootstrap document', () => {
     expect(bootstrap.files[DROPLET_PATHS.controllerCa]).toBe(ca);
     const download = bootstrap.files[DROPLET_PATHS.installScript]!.split('\n').find((l) => l.includes('"$RELEASE_URL"'))!;
     expect(download).toContain(`--cacert ${DROPLET_PATHS.controllerCa}`);
-    expect(download).toMatch(/--retry-connrefused --retry-max-time 600\b/);
+    expect(download).toMatch(/--retry-all-errors --retry-max-time 600\b/);
     const plain = extractAgentBootstrap(renderAgentUserData(options))!;
     expect(plain.files[DROPLET_PATHS.controllerCa]).toBeUndefined();
     expect(plain.files[DROPLET_PATHS.installScript]).not.toContain('--cacert');

@@ -25,15 +25,16 @@ export const DROPLET_PATHS = {
 /** The agent release's file (one self-contained ES module) in each release directory. */
 export const AGENT_RELEASE_FILE = 'agent.mjs';
 
-/** cloud-init refuses user_data over 64 KiB on DigitalOcean. */
 /**
  * How long a droplet keeps trying to download its agent release (curl's `--retry-max-time`,
- * connection refusals included): the controller serving it may be restarting or failing over
- * while droplets boot, and a droplet that gives up never brings up an agent.
+ * with `--retry-all-errors`: refusals and broken-off answers too): the controller serving it
+ * may be restarting or failing over while droplets boot, and a droplet that gives up never
+ * brings up an agent.
  */
 export const RELEASE_DOWNLOAD_RETRY_MS = 10 * 60 * 1000;
 const RELEASE_RETRY_SECONDS = RELEASE_DOWNLOAD_RETRY_MS / 1000;
 
+/** cloud-init refuses user_data over 64 KiB on DigitalOcean. */
 export const MAX_USER_DATA_BYTES = 64 * 1024;
 
 /**
@@ -152,7 +153,7 @@ fi
 release="$INSTALL_DIR/releases/$RELEASE_VERSION"
 mkdir -p "$release" ${DROPLET_PATHS.stateDir}
 chmod 0700 ${DROPLET_PATHS.stateDir}
-curl -fsSL --retry 30 --retry-connrefused --retry-max-time ${RELEASE_RETRY_SECONDS}${o.controllerCa ? ` --cacert ${DROPLET_PATHS.controllerCa}` : ''} -o "$release/${AGENT_RELEASE_FILE}.download" "$RELEASE_URL" || fail "cannot download the agent release from $RELEASE_URL"
+curl -fsSL --retry 30 --retry-all-errors --retry-max-time ${RELEASE_RETRY_SECONDS}${o.controllerCa ? ` --cacert ${DROPLET_PATHS.controllerCa}` : ''} -o "$release/${AGENT_RELEASE_FILE}.download" "$RELEASE_URL" || fail "cannot download the agent release from $RELEASE_URL"
 got=$(sha256sum "$release/${AGENT_RELEASE_FILE}.download" | cut -d ' ' -f 1)
 if [ "$got" != "$RELEASE_SHA256" ]; then
   rm -f "$release/${AGENT_RELEASE_FILE}.download"

@@ -297,9 +297,10 @@ interface Retry {
 }
 
 /**
- * GET, retried like the install script's `curl --retry-connrefused --retry-max-time`: on a
- * refused or broken connection, 408, 429 and 5xx, with a delay doubling from 0.5 s to 5 s,
- * until the deadline; any other answer is final. Stops when the droplet is deleted.
+ * GET, retried like the install script's `curl --retry-all-errors --retry-max-time`: on a
+ * refused connection, an answer that broke off, 408, 429 and 5xx, with a delay doubling from
+ * 0.5 s to 5 s, until the deadline. Unlike curl it gives up at once on another 4xx (nothing
+ * the controller serves heals one). Stops when the droplet is deleted.
  */
 async function download(url: string, retry: Retry, log: (line: string) => void): Promise<Buffer> {
   for (let attempt = 0; ; attempt += 1) {
@@ -323,7 +324,15 @@ async function get(url: string, signal: AbortSignal): Promise<Buffer | { problem
     if (!(error instanceof TypeError)) throw error; // fetch's network failures are TypeErrors
     return { problem: `GET ${url} failed: ${(error.cause as Error | undefined)?.message ?? error.message}` };
   }
-  if (res.ok) return Buffer.from(await res.arrayBuffer());
+  if (res.ok) {
+    try {
+      return Buffer.from(await res.arrayBuffer());
+    } catch (error) {
+      // The body broke off (the controller died while sending it): worth another try.
+      if (signal.aborted) throw new Error(`GET ${url} stopped: the droplet was deleted`, { cause: error });
+      return { problem: `GET ${url}: the answer broke off (${(error as Error).message})` };
+    }
+  }
   const problem = `GET ${url} answered ${res.status}`;
   if (res.status >= 500 || res.status === 408 || res.status === 429) return { problem };
   throw new Error(problem);

@@ -106,6 +106,11 @@ export class HttpServer implements Component {
         sendError(res, match.status, { code: match.code, message: match.message });
       }
     } catch (error) {
+      if (clientGone(req, error)) {
+        // The peer hung up while its body was read: nothing failed here, and no one to answer.
+        this.#options.logger.debug({ method: req.method, path }, 'client closed the connection mid-request');
+        return void res.destroy();
+      }
       this.#options.logger.error({ err: error, method: req.method, path }, 'request failed');
       if (!res.headersSent) sendError(res, 500, { code: 'INTERNAL', message: 'internal error; see the controller log' });
       else res.destroy();
@@ -114,4 +119,10 @@ export class HttpServer implements Component {
       this.#options.logger.debug({ method: req.method, path, status: res.statusCode, ms }, 'request');
     }
   }
+}
+
+/** Whether a request failed only because its client went away (`aborted` while reading its body). */
+function clientGone(req: IncomingMessage, error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return (code === 'ECONNRESET' || code === 'ECONNABORTED') && (req.destroyed || req.socket.destroyed);
 }

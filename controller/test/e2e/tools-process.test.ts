@@ -102,7 +102,15 @@ describeEachDatabase('tools end to end (process runtime)', (t) => {
         (await e.call('GET', '/v1/events?limit=500')).text,
         (await e.call('GET', '/v1/agents/alpha/toolbelt')).text,
       ];
-      const files = filesUnder(e.dataDir).map((f) => readFileSync(f, 'utf8'));
+      // A file may go between the listing and the reading (an agent's pid file, a log rotated).
+      const files = filesUnder(e.dataDir).flatMap((f) => {
+        try {
+          return [readFileSync(f, 'utf8')];
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+          throw error;
+        }
+      });
       for (const value of [SECRET, ROTATED]) {
         expect(e.logs.filter((line) => line.includes(value))).toEqual([]);
         expect(dump.includes(value)).toBe(false);
