@@ -45,8 +45,6 @@ export interface AgentHubOptions {
   heartbeatFlushMs?: number;
   /** Ping period; a socket that did not answer the previous ping is terminated. */
   pingIntervalMs?: number;
-  /** Default timeout of `sendCommand`. */
-  commandTimeoutMs?: number;
   /** How often open commands past their deadline are timed out. */
   commandSweepIntervalMs?: number;
   /** How long finished commands are kept. */
@@ -79,7 +77,6 @@ const DEFAULTS = {
   heartbeatIntervalMs: DEFAULT_HEARTBEAT_INTERVAL_MS,
   heartbeatFlushMs: 1000,
   pingIntervalMs: 10_000,
-  commandTimeoutMs: 60_000,
   commandSweepIntervalMs: 1000,
   commandRetentionMs: 24 * 60 * 60 * 1000,
   credentialRotateAfterMs: 7 * 24 * 60 * 60 * 1000,
@@ -93,7 +90,6 @@ const POSITIVE: readonly (keyof typeof DEFAULTS)[] = [
   'heartbeatIntervalMs',
   'heartbeatFlushMs',
   'pingIntervalMs',
-  'commandTimeoutMs',
   'commandSweepIntervalMs',
   'commandRetentionMs',
   'credentialRotateAfterMs',

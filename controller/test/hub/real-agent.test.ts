@@ -9,8 +9,6 @@ import { join } from 'node:path';
 import { createServer } from 'node:net';
 import {
   authenticateAgentCredential,
-  enqueueCommand,
-  getCommand,
   getAgentSession,
   getEnvironment,
   issueEnrollmentToken,
@@ -20,6 +18,7 @@ import {
 import { describeEachDatabase, describeIf } from '@toolbelt/schema/testing';
 import { afterAll, afterEach, expect, it } from 'vitest';
 import { agentAvailable, fingerprintPackage, killLeftoverAgents, removeTempDirs, startAgentProcess } from './agent-process.ts';
+import { commandOutcome } from '../support/commands.ts';
 import { cleanUp, makeEnvironment, makeTool, startTestHub } from './helpers.ts';
 import { killLeftoverControllers, startControllerProcess } from '../helpers/controller-process.ts';
 
@@ -76,15 +75,17 @@ describeIf(agentAvailable, 'the droplet agent (droplet-agent/src/main.ts) is not
           transport: 'none' as const,
           secretEnv: ['API_TOKEN'],
         };
-        const installed = await first.hub.sendCommand(env.id, { commandType: 'install', toolInstanceId: tool.id, generation: 1, payload: { tool: spec } }, { timeoutMs: 120_000 });
+        const command = (commandType: string, extra: { payload?: Record<string, unknown>; timeoutMs?: number } = {}) =>
+          commandOutcome(t.db, { environmentId: env.id, commandType, toolInstanceId: tool.id, generation: 1, ...extra }, extra.timeoutMs);
+        const installed = await command('install', { payload: { tool: spec }, timeoutMs: 120_000 });
         expect(installed).toMatchObject({ status: 'done' });
-        const started = await first.hub.sendCommand(env.id, { commandType: 'start', toolInstanceId: tool.id, generation: 1 }, { timeoutMs: 60_000 });
+        const started = await command('start', { timeoutMs: 60_000 });
         expect(started).toMatchObject({ status: 'done' });
         expect(asked).toEqual([`${env.id}/${tool.id}/API_TOKEN`]);
         await expect.poll(async () => (await listToolObservations(t.db, env.id)).find((o) => o.tool_instance_id === tool.id)?.report.state, { timeout: 20_000 }).toBe('running');
 
         const logs = await expect.poll(async () => {
-          const answer = await first.hub.sendCommand(env.id, { commandType: 'get_logs', toolInstanceId: tool.id, generation: 1, payload: { tail: 50 } });
+          const answer = await command('get_logs', { payload: { tail: 50 } });
           return ((answer.result?.logs ?? []) as { text: string }[]).map((l) => l.text).join('\n');
         }, { timeout: 20_000 }).toContain(`fingerprint ${fingerprint}`);
         void logs;
@@ -101,7 +102,7 @@ describeIf(agentAvailable, 'the droplet agent (droplet-agent/src/main.ts) is not
         expect(observed.map((o) => [o.tool_instance_id, o.report.state])).toEqual([[tool.id, 'running']]);
         expect(agent.log.join('\n')).not.toContain(SECRET);
 
-        const removed = await second.hub.sendCommand(env.id, { commandType: 'uninstall', toolInstanceId: tool.id, generation: 1 }, { timeoutMs: 60_000 });
+        const removed = await command('uninstall', { timeoutMs: 60_000 });
         expect(removed.status).toBe('done');
         expect(await agent.kill('SIGTERM')).toBe(0);
         // The agent held a confirmed credential of its own; the hub handed it over once.
@@ -149,9 +150,7 @@ describeIf(agentAvailable, 'the droplet agent (droplet-agent/src/main.ts) is not
 
       const stop = async (env: string) => {
         // What a reconciler does: write the command; the replica holding the socket sends it.
-        const enqueued = await enqueueCommand(t.db, { environmentId: env, commandType: 'stop', toolInstanceId: 'no-such-tool', generation: 1 });
-        if (enqueued.kind !== 'ok') throw new Error('not enqueued');
-        await expect.poll(async () => (await getCommand(t.db, enqueued.value.command.id))?.status, { timeout: 20_000 }).toBe('done');
+        expect((await commandOutcome(t.db, { environmentId: env, commandType: 'stop', toolInstanceId: 'no-such-tool', generation: 1 }, 20_000)).status).toBe('done');
       };
       await stop(envs[0]!.id);
 

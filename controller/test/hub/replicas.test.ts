@@ -8,6 +8,7 @@ import { type Database, openDatabase, revokeDropletCredentials } from '@toolbelt
 import { describeEachDatabase } from '@toolbelt/schema/testing';
 import { CLOSE_CODES } from '@toolbelt/schema/protocol';
 import { afterEach, expect, it } from 'vitest';
+import { commandOutcome, enqueued, finalCommand } from '../support/commands.ts';
 import { TestAgent, cleanUp, enrolledEnvironment, startTestHub } from './helpers.ts';
 
 const pools: Database[] = [];
@@ -27,23 +28,24 @@ describeEachDatabase('agent hub across replicas', (t) => {
     pools.push(second);
     const a = await startTestHub(t.database, { replicaId: 'replica-a' });
     const b = await startTestHub(second, { replicaId: 'replica-b' });
-    return { a, b, stop: () => Promise.all([a.stop(), b.stop()]) };
+    return { a, b, bDb: second.db, stop: () => Promise.all([a.stop(), b.stop()]) };
   }
 
   it('routes a command issued on one replica to the agent held by the other, and the answer back', async () => {
-    const { a, b, stop } = await twoReplicas();
+    const { a, b, bDb, stop } = await twoReplicas();
     const { env, credential } = await enrolledEnvironment(t.db);
     const agent = await TestAgent.connect(a.url, credential);
     await agent.hello();
     await expect.poll(() => a.hub.isConnected(env.id)).toBe(true);
     expect(b.hub.isConnected(env.id)).toBe(false);
 
-    const pending = b.hub.sendCommand(env.id, { commandType: 'start', toolInstanceId: 'tool-1', generation: 2 });
+    // Written through replica b's pool, as a reconciler on b would.
+    const pending = await enqueued(bDb, { environmentId: env.id, commandType: 'start', toolInstanceId: 'tool-1', generation: 2 });
     const command = await agent.next('command');
     expect(command).toMatchObject({ commandType: 'start', toolInstanceId: 'tool-1', generation: 2 });
     agent.send({ type: 'command_result', commandId: command.commandId, status: 'accepted' });
     agent.send({ type: 'command_result', commandId: command.commandId, status: 'done', message: 'ok' });
-    const done = await pending;
+    const done = await finalCommand(bDb, pending.id);
     expect(done).toMatchObject({ id: command.commandId, status: 'done', sent_by: 'replica-a', result: { message: 'ok' } });
     expect(a.hub.stats().commandsSent).toBe(1);
     expect(b.hub.stats().commandsSent).toBe(0);
@@ -79,7 +81,7 @@ describeEachDatabase('agent hub across replicas', (t) => {
   it('times out a command for an agent no replica holds, once, though both sweep', async () => {
     const { a, b, stop } = await twoReplicas();
     const { env } = await enrolledEnvironment(t.db);
-    const outcome = await a.hub.sendCommand(env.id, { commandType: 'stop', toolInstanceId: 'x', generation: 1 }, { timeoutMs: 200 });
+    const outcome = await commandOutcome(t.db, { environmentId: env.id, commandType: 'stop', toolInstanceId: 'x', generation: 1, timeoutMs: 200 });
     expect(outcome.status).toBe('timed_out');
     await expect.poll(() => a.hub.stats().commandsTimedOut + b.hub.stats().commandsTimedOut).toBe(1);
     // …and stays 1: the other sweep finds nothing left to time out.

@@ -20,6 +20,7 @@ import { HttpServer } from '../../src/http/server.ts';
 import { readAgentCa } from '../../src/http/tls.ts';
 import { createLogger } from '../../src/logger.ts';
 import { agentAvailable, killLeftoverAgents, removeTempDirs, startAgentProcess } from './agent-process.ts';
+import { commandOutcome } from '../support/commands.ts';
 import { cleanUp, makeEnvironment, makeTool, startTestHub } from './helpers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'toolbelt-tls-'));
@@ -89,11 +90,7 @@ describeIf(agentAvailable && opensslAvailable, 'needs the droplet agent in this 
       const { token } = await issueEnrollmentToken(t.db, env.id);
       const agent = startAgentProcess(hub.url, token, undefined, { controllerCa: ca });
       await expect.poll(() => hub.hub.isConnected(env.id), { timeout: 60_000 }).toBe(true);
-      const result = await hub.hub.sendCommand(
-        env.id,
-        { commandType: 'get_logs', toolInstanceId: tool.id, generation: 1, payload: { lines: 10 } },
-        { timeoutMs: 60_000 },
-      );
+      const result = await commandOutcome(t.db, { environmentId: env.id, commandType: 'get_logs', toolInstanceId: tool.id, generation: 1, payload: { lines: 10 }, timeoutMs: 60_000 });
       expect(['done', 'failed']).toContain(result.status);
       expect(result.finished_at).toBeInstanceOf(Date);
       await agent.kill();
