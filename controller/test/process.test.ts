@@ -4,16 +4,13 @@ import { join } from 'node:path';
 import { loadMigrations, migrate, openDatabase, rowsOf } from '@toolbelt/schema';
 import { describeEachDatabase } from '@toolbelt/schema/testing';
 import { sql } from 'drizzle-orm';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { killLeftoverControllers, startControllerProcess } from './helpers/controller-process.ts';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startControllerProcess } from './support/controller-process.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'toolbelt-controller-'));
 let dirs = 0;
 const freshDir = () => join(scratch, `data-${(dirs += 1)}`);
 
-afterEach(async () => {
-  expect(await killLeftoverControllers(), 'a test left a controller running').toBe(0);
-});
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 const messages = (lines: Record<string, unknown>[]) => lines.map((l) => String(l.msg ?? l.raw)).join('\n');

@@ -2,7 +2,7 @@ import { getToolInstance, listCatalogTools, listEnvironments, rowsOf, updateTool
 import { describeEachDatabase } from '@toolbelt/schema/testing';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
-import { echoCatalogTool, resetSpecTables, startTestApi, type TestApi } from './helpers.ts';
+import { echoCatalogTool, resetSpecTables, startTestApi, type TestApi } from '../support/api.ts';
 
 describeEachDatabase('API: catalog and toolbelt', (t) => {
   let api: TestApi;

@@ -15,24 +15,12 @@ import {
 } from '@toolbelt/schema';
 import { describeEachDatabase } from '@toolbelt/schema/testing';
 import { AGENT_ERROR_CODES, CLOSE_CODES } from '@toolbelt/schema/protocol';
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import type { AgentEvent } from '../../src/hub/index.ts';
 import { commandOutcome, enqueued, finalCommand } from '../support/commands.ts';
-import {
-  type Refused,
-  TestAgent,
-  cleanUp,
-  enrolledEnvironment,
-  makeEnvironment,
-  makeTool,
-  sampleMetrics,
-  startTestHub,
-  toolReport,
-} from './helpers.ts';
-
-afterEach(async () => {
-  expect(await cleanUp(), 'a test left a hub running').toBe(0);
-});
+import { startTestHub } from '../support/hub.ts';
+import { enrolledEnvironment, makeEnvironment, makeTool } from '../support/rows.ts';
+import { type Refused, sampleMetrics, TestAgent, toolReport } from '../support/test-agent.ts';
 
 const refusal = (promise: Promise<unknown>) => promise.then(() => undefined, (e: Refused) => e);
 

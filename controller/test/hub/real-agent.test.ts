@@ -6,7 +6,6 @@
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
 import {
   authenticateAgentCredential,
   getAgentSession,
@@ -16,28 +15,19 @@ import {
   redeemEnrollmentToken,
 } from '@toolbelt/schema';
 import { describeEachDatabase, describeIf } from '@toolbelt/schema/testing';
-import { afterAll, afterEach, expect, it } from 'vitest';
-import { agentAvailable, fingerprintPackage, killLeftoverAgents, removeTempDirs, startAgentProcess } from './agent-process.ts';
+import { afterAll, expect, it } from 'vitest';
+import { agentAvailable, fingerprintPackage, removeTempDirs, startAgentProcess } from './agent-process.ts';
 import { commandOutcome } from '../support/commands.ts';
-import { cleanUp, makeEnvironment, makeTool, startTestHub } from './helpers.ts';
-import { killLeftoverControllers, startControllerProcess } from '../helpers/controller-process.ts';
+import { onPostgres } from '../support/databases.ts';
+import { freePort } from '../support/ports.ts';
+import { startTestHub } from '../support/hub.ts';
+import { makeEnvironment, makeTool } from '../support/rows.ts';
+import { startControllerProcess } from '../support/controller-process.ts';
 
-afterEach(async () => {
-  expect(await killLeftoverControllers(), 'a test left a controller running').toBe(0);
-  expect(await killLeftoverAgents(), 'a test left an agent running').toBe(0);
-  expect(await cleanUp(), 'a test left a hub running').toBe(0);
-});
 afterAll(() => removeTempDirs());
 
 const SECRET = 'real-agent-secret-value';
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 const fingerprint = createHash('sha256').update(SECRET).digest('hex').slice(0, 16);
 
 describeIf(agentAvailable, 'the droplet agent (droplet-agent/src/main.ts) is not in this checkout')('real agents', () => {
@@ -134,8 +124,8 @@ describeIf(agentAvailable, 'the droplet agent (droplet-agent/src/main.ts) is not
       await server.stop();
     }, 60_000);
 
-    it('restart the controller process: every agent reconnects and commands issued through the store still arrive', async (ctx) => {
-      ctx.skip(t.kind === 'pglite', "reads the controller process's database while it runs; a PGlite data dir belongs to one process");
+    const onPg = onPostgres(t, "reads the controller process's database while it runs; a PGlite data dir belongs to one process");
+    onPg('restart the controller process: every agent reconnects and commands issued through the store still arrive', async () => {
       const port = await freePort();
       const args = ['--port', String(port)];
       const first = startControllerProcess(args, { DATABASE_URL: t.url });

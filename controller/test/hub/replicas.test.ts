@@ -4,34 +4,27 @@
  * connection on one replaces the older on the other, and revocation reaches whichever
  * replica holds the socket. PGlite is one session in one process, so this runs on Postgres.
  */
-import { type Database, openDatabase, revokeDropletCredentials } from '@toolbelt/schema';
+import { revokeDropletCredentials } from '@toolbelt/schema';
 import { describeEachDatabase } from '@toolbelt/schema/testing';
 import { CLOSE_CODES } from '@toolbelt/schema/protocol';
-import { afterEach, expect, it } from 'vitest';
+import { expect } from 'vitest';
 import { commandOutcome, enqueued, finalCommand } from '../support/commands.ts';
-import { TestAgent, cleanUp, enrolledEnvironment, startTestHub } from './helpers.ts';
-
-const pools: Database[] = [];
-afterEach(async () => {
-  expect(await cleanUp(), 'a test left a hub running').toBe(0);
-  await Promise.all(pools.splice(0).map((p) => p.close()));
-});
+import { onPostgres, openPool } from '../support/databases.ts';
+import { startTestHub } from '../support/hub.ts';
+import { enrolledEnvironment } from '../support/rows.ts';
+import { TestAgent } from '../support/test-agent.ts';
 
 describeEachDatabase('agent hub across replicas', (t) => {
-  if (t.kind === 'pglite') {
-    it.skip('needs two database sessions; PGlite is one session (runs on Postgres)', () => {});
-    return;
-  }
+  const onPg = onPostgres(t, 'two replicas need two database sessions; PGlite is one');
 
   async function twoReplicas() {
-    const second = await openDatabase({ url: t.url!, maxConnections: 4 });
-    pools.push(second);
+    const second = await openPool({ url: t.url!, maxConnections: 4 });
     const a = await startTestHub(t.database, { replicaId: 'replica-a' });
     const b = await startTestHub(second, { replicaId: 'replica-b' });
-    return { a, b, bDb: second.db, stop: () => Promise.all([a.stop(), b.stop()]) };
+    return { a, b, bDb: second.db, stop: async () => (await Promise.all([a.stop(), b.stop()]), await second.close()) };
   }
 
-  it('routes a command issued on one replica to the agent held by the other, and the answer back', async () => {
+  onPg('routes a command issued on one replica to the agent held by the other, and the answer back', async () => {
     const { a, b, bDb, stop } = await twoReplicas();
     const { env, credential } = await enrolledEnvironment(t.db);
     const agent = await TestAgent.connect(a.url, credential);
@@ -52,7 +45,7 @@ describeEachDatabase('agent hub across replicas', (t) => {
     await stop();
   });
 
-  it('closes the older socket on the other replica when the agent reconnects elsewhere', async () => {
+  onPg('closes the older socket on the other replica when the agent reconnects elsewhere', async () => {
     const { a, b, stop } = await twoReplicas();
     const { env, credential } = await enrolledEnvironment(t.db);
     const old = await TestAgent.connect(a.url, credential);
@@ -66,7 +59,7 @@ describeEachDatabase('agent hub across replicas', (t) => {
     await stop();
   });
 
-  it('closes the socket on whichever replica holds it when the droplet is de-provisioned', async () => {
+  onPg('closes the socket on whichever replica holds it when the droplet is de-provisioned', async () => {
     const { b, stop } = await twoReplicas();
     const { env, credential } = await enrolledEnvironment(t.db);
     const agent = await TestAgent.connect(b.url, credential);
@@ -78,7 +71,7 @@ describeEachDatabase('agent hub across replicas', (t) => {
     await stop();
   });
 
-  it('times out a command for an agent no replica holds, once, though both sweep', async () => {
+  onPg('times out a command for an agent no replica holds, once, though both sweep', async () => {
     const { a, b, stop } = await twoReplicas();
     const { env } = await enrolledEnvironment(t.db);
     const outcome = await commandOutcome(t.db, { environmentId: env.id, commandType: 'stop', toolInstanceId: 'x', generation: 1, timeoutMs: 200 });

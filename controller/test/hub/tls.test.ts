@@ -14,14 +14,15 @@ import { Writable } from 'node:stream';
 import { connect } from 'node:tls';
 import { issueEnrollmentToken } from '@toolbelt/schema';
 import { describeEachDatabase, describeIf } from '@toolbelt/schema/testing';
-import { afterAll, afterEach, expect, it } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
 import { Router } from '../../src/http/router.ts';
 import { HttpServer } from '../../src/http/server.ts';
 import { readAgentCa } from '../../src/http/tls.ts';
 import { createLogger } from '../../src/logger.ts';
-import { agentAvailable, killLeftoverAgents, removeTempDirs, startAgentProcess } from './agent-process.ts';
+import { agentAvailable, removeTempDirs, startAgentProcess } from './agent-process.ts';
 import { commandOutcome } from '../support/commands.ts';
-import { cleanUp, makeEnvironment, makeTool, startTestHub } from './helpers.ts';
+import { startTestHub } from '../support/hub.ts';
+import { makeEnvironment, makeTool } from '../support/rows.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'toolbelt-tls-'));
 const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
@@ -66,10 +67,6 @@ function presented(port: number): Promise<string> {
   });
 }
 
-afterEach(async () => {
-  expect(await killLeftoverAgents(), 'a test left an agent running').toBe(0);
-  expect(await cleanUp(), 'a test left a hub running').toBe(0);
-});
 afterAll(() => {
   removeTempDirs();
   rmSync(dir, { recursive: true, force: true });

@@ -10,7 +10,8 @@ import { describeEachDatabase, truncateAll } from '@toolbelt/schema/testing';
 import { createProvider } from '@toolbelt/reconcilers';
 import { eq } from 'drizzle-orm';
 import { afterEach, expect, it } from 'vitest';
-import { eventsOf, eventually, type Harness, seedAgents, setActive, startHarness } from './harness.ts';
+import { eventsOf, type Harness, seedAgents, setActive, startHarness } from './harness.ts';
+import { eventually } from '../support/eventually.ts';
 
 let harness: Harness | undefined;
 

@@ -1,19 +1,17 @@
 /**
  * A test's helper processes (`fork` with tsx, talked to over IPC): ask, await the answer of
- * a type, stop; `killLeftoverChildren` for afterEach.
+ * a type, stop. One a test leaves running fails it (test/support/leaks.ts).
  */
 import { type ChildProcess, fork } from 'node:child_process';
-
-const running = new Set<ChildProcess>();
+import { trackChild } from '../support/leaks.ts';
 
 export class Child<Report> {
   readonly #child: ChildProcess;
   readonly exited: Promise<number | null>;
 
   private constructor(child: ChildProcess) {
-    this.#child = child;
-    running.add(child);
-    this.exited = new Promise((resolve) => child.once('exit', (code) => (running.delete(child), resolve(code))));
+    this.#child = trackChild(child, 'a helper process');
+    this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
   }
 
   /** Forks `script` and sends it `start`, resolving once it answers `started`. */
@@ -44,11 +42,4 @@ export class Child<Report> {
       this.#child.send(message, (error) => error && reject(error));
     });
   }
-}
-
-/** Kills helper processes a test left behind; returns how many. */
-export async function killLeftoverChildren(): Promise<number> {
-  const left = [...running];
-  await Promise.all(left.map((c) => new Promise((r) => (c.once('exit', r), c.kill('SIGKILL')))));
-  return left.length;
 }

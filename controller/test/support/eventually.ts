@@ -11,7 +11,7 @@
 export async function eventually<T>(
   check: () => Promise<T | undefined | false> | T | undefined | false,
   describe: string | (() => Promise<string> | string) = 'the condition',
-  timeoutMs = 60_000,
+  timeoutMs = 90_000,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {

@@ -1,12 +1,13 @@
 /**
- * The parent's side of `light-agents.ts`: forks it (with tsx) and talks to it over IPC.
+ * The parent's side of `light-agents.ts`: forks it (with tsx) and talks to it over IPC. One a
+ * test leaves running fails it (leaks.ts).
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { trackChild } from './leaks.ts';
 import type { LightAgentsReport, LightAgentsStart } from './light-agents.ts';
 
 const SCRIPT = fileURLToPath(new URL('./light-agents.ts', import.meta.url));
-const running = new Set<ChildProcess>();
 
 export class LightAgentsProcess {
   readonly #child: ChildProcess;
@@ -14,14 +15,8 @@ export class LightAgentsProcess {
   readonly exited: Promise<number | null>;
 
   private constructor(child: ChildProcess) {
-    this.#child = child;
-    running.add(child);
-    this.exited = new Promise((resolve) =>
-      child.once('exit', (code) => {
-        running.delete(child);
-        resolve(code);
-      }),
-    );
+    this.#child = trackChild(child, 'a light-agents process');
+    this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
   }
 
   /** Forks a process running `options.tokens.length` light agents against `options.url`. */
@@ -63,11 +58,4 @@ export class LightAgentsProcess {
     this.#queue = next.catch(() => {});
     return next;
   }
-}
-
-/** Kills light-agent processes a test left behind; returns how many. */
-export async function killLeftoverLightAgents(): Promise<number> {
-  const left = [...running];
-  await Promise.all(left.map((c) => new Promise((r) => (c.once('exit', r), c.kill('SIGKILL')))));
-  return left.length;
 }

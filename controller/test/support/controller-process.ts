@@ -1,13 +1,13 @@
 /**
  * Runs the real controller as a child process (`node --import tsx controller/src/main.ts`)
- * and reads its JSON log lines.
+ * and reads its JSON log lines. A controller a test leaves running fails it (leaks.ts).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { trackChild } from './leaks.ts';
 
 const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
-const running = new Set<ChildProcess>();
 
 export interface ControllerProcess {
   child: ChildProcess;
@@ -26,20 +26,17 @@ export function startControllerProcess(
   env: Record<string, string | undefined> = {},
   entry: readonly string[] = ['--import', 'tsx', MAIN],
 ): ControllerProcess {
-  const child = spawn(process.execPath, [...entry, ...args], {
-    // A master key of its own, so that a controller on Postgres writes no development key file
-    // into the working directory.
-    env: { ...process.env, LOG_FORMAT: 'json', DATABASE_URL: '', TOOLBELT_MASTER_KEY: randomBytes(32).toString('base64'), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  running.add(child);
-  const lines: Record<string, unknown>[] = [];
-  const exited = new Promise<number | null>((resolve) =>
-    child.once('exit', (code) => {
-      running.delete(child);
-      resolve(code);
+  const child = trackChild(
+    spawn(process.execPath, [...entry, ...args], {
+      // A master key of its own, so that a controller on Postgres writes no development key file
+      // into the working directory.
+      env: { ...process.env, LOG_FORMAT: 'json', DATABASE_URL: '', TOOLBELT_MASTER_KEY: randomBytes(32).toString('base64'), ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
     }),
+    'a controller process',
   );
+  const lines: Record<string, unknown>[] = [];
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const ready = new Promise<string>((resolve, reject) => {
     const onLine = (line: string) => {
       if (!line.trim()) return;
@@ -76,11 +73,4 @@ export function startControllerProcess(
       return exited;
     },
   };
-}
-
-/** Kills any controller a test left running (call from afterEach). */
-export async function killLeftoverControllers(): Promise<number> {
-  const left = [...running];
-  await Promise.all(left.map((c) => new Promise((r) => (c.once('exit', r), c.kill('SIGKILL')))));
-  return left.length;
 }
