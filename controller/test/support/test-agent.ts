@@ -12,6 +12,9 @@ export interface Refused {
   body: { error?: { code?: string; message?: string } };
 }
 
+/** Probes sent by `settled()` so far (each names itself). */
+let probes = 0;
+
 /** A protocol client over a real socket: send messages, await the next one of a type. */
 export class TestAgent {
   readonly received: ControllerMessage[] = [];
@@ -91,10 +94,16 @@ export class TestAgent {
     });
   }
 
-  /** Waits until the hub has handled everything sent so far (it answers messages in order). */
+  /**
+   * Waits until the hub has handled everything sent so far: it handles an agent's messages in
+   * order, so the answer to a probe sent now — an error naming that probe — comes after all
+   * of theirs. Other error frames (a burst may cause its own) are left for the test to read.
+   */
   async settled(): Promise<void> {
-    this.send({ type: 'credential_ack', credentialId: 'probe' });
-    await this.next('error');
+    probes += 1;
+    const probe = `settled-probe-${probes}`;
+    this.send({ type: 'credential_ack', credentialId: probe });
+    await this.next('error', (m) => m.detail.includes(probe));
   }
 
   close(): void {
