@@ -3,9 +3,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createAgent, migrate, openDatabase } from '@toolbelt/schema';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { createSecretStore, keyringFrom } from '../../src/secrets/index.ts';
 import { toolbelt } from './run-toolbelt.ts';
+
+// Each test starts the real binary several times, a node process apiece: seconds each on a
+// loaded machine. The deadline is for liveness, not speed.
+vi.setConfig({ testTimeout: 180_000 });
 
 const scratch = mkdtempSync(join(tmpdir(), 'toolbelt-rotate-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
