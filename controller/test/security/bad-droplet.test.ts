@@ -18,7 +18,7 @@ import { onPostgres } from '../support/databases.ts';
 import { eventually } from '../support/eventually.ts';
 import { LightAgentsProcess } from '../support/light-agents-process.ts';
 import { startSocketController } from './agent-socket-controller.ts';
-import { Child } from './children.ts';
+import { Child } from '../support/children.ts';
 import type { FlooderReport } from './flooder.ts';
 
 const FLOODER = fileURLToPath(new URL('./flooder.ts', import.meta.url));
