@@ -1,6 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
 // One vitest run across the workspace: each room is a project with its own tests.
+/** Setup files by room: the controller's shared leak check (controller/test/support/setup.ts). */
+const SETUP: Record<string, string[]> = { controller: ['test/support/setup.ts'] };
+
 export default defineConfig({
   test: {
     projects: ['schema', 'reconcilers', 'controller', 'droplet-agent', 'simulator', 'tools/echo-mcp', 'console'].map((room) => ({
@@ -9,6 +12,7 @@ export default defineConfig({
         name: room,
         root: room,
         include: ['test/**/*.test.ts'],
+        setupFiles: SETUP[room] ?? [],
         benchmark: { include: ['bench/**/*.bench.ts'] },
       },
     })),

@@ -9,7 +9,6 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,14 +34,6 @@ export function browserAvailable(): boolean {
 /** Builds the console if its sources changed (as `npm start` does). */
 export function buildConsole(): void {
   execFileSync(process.execPath, [join(REPO, 'console', 'scripts', 'build.mjs'), '--if-stale'], { stdio: 'inherit' });
-}
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 export interface Controller {

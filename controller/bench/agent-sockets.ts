@@ -17,8 +17,8 @@ import { parseArgs } from 'node:util';
 import { type Db, type HeartbeatRow, migrate, openDatabase, writeHeartbeats } from '@toolbelt/schema';
 import { sql } from 'drizzle-orm';
 import postgres from 'postgres';
-import { bulkEnrolledEnvironments } from '../test/hub/helpers.ts';
-import { LightAgentsProcess } from '../test/hub/light-agents-process.ts';
+import { bulkEnrolledEnvironments } from '../test/support/rows.ts';
+import { LightAgentsProcess } from '../test/support/light-agents-process.ts';
 import type { ServerFigures } from './hub-server.ts';
 
 const { values: args } = parseArgs({

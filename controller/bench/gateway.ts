@@ -10,7 +10,9 @@
 import { migrate, openDatabase } from '@toolbelt/schema';
 import type { TestDatabase } from '@toolbelt/schema/testing';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { freePort, startE2E, until } from '../test/e2e/harness.ts';
+import { startE2E } from '../test/support/e2e.ts';
+import { eventually } from '../test/support/eventually.ts';
+import { freePort } from '../test/support/ports.ts';
 
 const SEQUENTIAL = Number(process.env.BENCH_CALLS ?? 1000);
 const CONCURRENT = 100;
@@ -68,7 +70,7 @@ try {
   await e.call('POST', '/v1/agents', { name: 'alpha', environment: { active: true } });
   await e.call('PUT', '/v1/agents/alpha/secrets/echo-secret', { value: 'bench' });
   const added = await e.call('POST', '/v1/agents/alpha/tools', { tool_name: 'echo', secret_refs: { ECHO_SECRET: 'echo-secret' } });
-  const tool = await until(async () => {
+  const tool = await eventually(async () => {
     const t = (await e.call('GET', `/v1/agents/alpha/tools/${added.body.id}`)).body;
     const ready = t.conditions.some((c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True');
     return t.status === 'running' && ready && t.endpoints.length > 0 ? t : undefined;

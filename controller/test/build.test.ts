@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describeEachDatabase } from '@toolbelt/schema/testing';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { killLeftoverControllers, startControllerProcess } from './helpers/controller-process.ts';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { startControllerProcess } from './support/controller-process.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const out = mkdtempSync(join(tmpdir(), 'toolbelt-build-'));
@@ -28,9 +28,6 @@ function tree(dir: string): string[] {
     .sort();
 }
 
-afterEach(async () => {
-  expect(await killLeftoverControllers(), 'a test left a controller running').toBe(0);
-});
 afterAll(() => {
   rmSync(out, { recursive: true, force: true });
   rmSync(scratch, { recursive: true, force: true });

@@ -4,16 +4,14 @@ import { join } from 'node:path';
 import { loadMigrations, migrate, openDatabase, rowsOf } from '@toolbelt/schema';
 import { describeEachDatabase } from '@toolbelt/schema/testing';
 import { sql } from 'drizzle-orm';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { killLeftoverControllers, startControllerProcess } from './helpers/controller-process.ts';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startControllerProcess } from './support/controller-process.ts';
+import { onPostgres } from './support/databases.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'toolbelt-controller-'));
 let dirs = 0;
 const freshDir = () => join(scratch, `data-${(dirs += 1)}`);
 
-afterEach(async () => {
-  expect(await killLeftoverControllers(), 'a test left a controller running').toBe(0);
-});
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 const messages = (lines: Record<string, unknown>[]) => lines.map((l) => String(l.msg ?? l.raw)).join('\n');
@@ -55,11 +53,10 @@ describeEachDatabase('controller process', (t) => {
 });
 
 describeEachDatabase('controller process on Postgres without a master key', (t) => {
-  // PGlite belongs to one process, which keeps a generated key in its data directory.
-  if (t.kind !== 'postgres') return;
+  const onPg = onPostgres(t, 'PGlite belongs to one process, which keeps a generated key in its data directory');
   const noKey = () => ({ DATABASE_URL: t.url, TOOLBELT_MASTER_KEY: '', TOOLBELT_MASTER_KEY_FILE: '' });
 
-  it('server and rotate-key refuse (exit 2, naming the settings) and write no key; migrate needs none; with a key it starts', async () => {
+  onPg('server and rotate-key refuse (exit 2, naming the settings) and write no key; migrate needs none; with a key it starts', async () => {
     const dataDir = freshDir();
     const keyFile = join(dataDir, 'master-key');
     for (const command of ['server', 'rotate-key']) {

@@ -364,8 +364,8 @@ export const OPEN_COMMAND_STATUSES = ['queued', 'sent', 'accepted'] as const;
 
 /**
  * Commands for droplet agents. Any replica writes a row (and NOTIFYs `toolbelt_commands`);
- * the replica holding the agent's socket sends it; the agent's answer updates the row (and
- * NOTIFYs `toolbelt_command_results`). See docs/agent.md, "The hub".
+ * the replica holding the agent's socket sends it; the agent's answer updates the row. See
+ * docs/agent.md, "The hub".
  */
 export const commands = pgTable(
   'commands',

@@ -123,7 +123,6 @@ async function handleAgentError(ctx: HubContext, connection: AgentConnection, er
     now: now(ctx),
   });
   if (outcome.kind === 'ok') {
-    ctx.commands.settle(outcome.value);
     ctx.emit({ kind: 'command_result', environmentId: connection.environmentId, commandId: outcome.value.id, toolInstanceId: outcome.value.tool_instance_id ?? undefined });
   }
 }
@@ -165,7 +164,6 @@ async function handleCommandResult(ctx: HubContext, connection: AgentConnection,
   if (outcome.kind !== 'ok') return; // unknown, or a repeated answer: harmless
   if (result.tool) await handleToolStatus(ctx, connection, result.tool, false);
   if (result.status === 'accepted') return;
-  ctx.commands.settle(outcome.value);
   ctx.emit({
     kind: 'command_result',
     environmentId: connection.environmentId,

@@ -8,10 +8,8 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import {
   AGENT_SESSIONS_CHANNEL,
-  COMMAND_RESULTS_CHANNEL,
   COMMANDS_CHANNEL,
   CREDENTIALS_REVOKED_CHANNEL,
-  type Command,
   closeReplicaSessions,
   getAgentSession,
   recordAgentConnected,
@@ -23,7 +21,7 @@ import { type McpCallBody, type McpReplyBody } from '@toolbelt/schema/protocol';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { Component } from '../component.ts';
 import { type CallOptions, ToolChannel } from '../gateway/channel.ts';
-import { type CommandInput, CommandRouter } from './commands.ts';
+import { CommandRouter } from './commands.ts';
 import { type AgentIdentity, AgentConnection } from './connection.ts';
 import type { HubContext } from './context.ts';
 import { handleMessage } from './handlers.ts';
@@ -86,8 +84,6 @@ export class AgentHub implements Component {
       clock,
       logger,
       replicaId: this.#o.replicaId,
-      defaultTimeoutMs: this.#o.commandTimeoutMs,
-      connectionOf: (id) => this.#greeted(id),
       emit: (event) => this.#emit(event),
     });
     this.#ctx = {
@@ -119,7 +115,6 @@ export class AgentHub implements Component {
         }),
       );
     await listen(COMMANDS_CHANNEL, (id) => this.#onCommandsQueued(id));
-    await listen(COMMAND_RESULTS_CHANNEL, (id) => this.#commands.onResultNotified(id));
     await listen(CREDENTIALS_REVOKED_CHANNEL, (id) => this.#onRevoked(id));
     await listen(AGENT_SESSIONS_CHANNEL, (payload) => this.#onSessionElsewhere(payload));
     const signal = this.#abort.signal;
@@ -138,7 +133,6 @@ export class AgentHub implements Component {
     if (!this.#accepting && this.#loops.length === 0) return;
     await this.drain();
     this.#abort.abort();
-    this.#commands.stop();
     await Promise.all(this.#loops);
     this.#loops = [];
     await Promise.all(this.#unlisten.splice(0).map((unlisten) => unlisten().catch(() => {})));
@@ -174,14 +168,6 @@ export class AgentHub implements Component {
     await Promise.race([Promise.all(closed), this.#o.clock.sleep(this.#o.drainTimeoutMs, deadline.signal).catch(() => {})]);
     deadline.abort();
     for (const c of this.#connections.values()) c.socket.terminate();
-  }
-
-  /**
-   * Sends a command to an environment's agent from any replica and resolves with the final
-   * command row (`done`, `failed` or `timed_out`); see CommandRouter.send.
-   */
-  sendCommand(environmentId: string, command: CommandInput, options: { timeoutMs?: number } = {}): Promise<Command> {
-    return this.#commands.send(environmentId, command, options);
   }
 
   /**

@@ -2,5 +2,4 @@
  * The agent hub (see docs/agent.md, "The hub"): the controller's endpoint for droplet agents.
  */
 export { AgentHub, type HubStats } from './hub.ts';
-export { type CommandInput, toWireCommand } from './commands.ts';
 export type { AgentEvent, AgentHubOptions, SecretResolver } from './options.ts';

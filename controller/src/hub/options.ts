@@ -47,8 +47,6 @@ export interface AgentHubOptions {
   heartbeatFlushMs?: number;
   /** Ping period; a socket that did not answer the previous ping is terminated. */
   pingIntervalMs?: number;
-  /** Default timeout of `sendCommand`. */
-  commandTimeoutMs?: number;
   /** How often open commands past their deadline are timed out. */
   commandSweepIntervalMs?: number;
   /** How long finished commands are kept. */
@@ -88,7 +86,6 @@ const DEFAULTS = {
   heartbeatIntervalMs: DEFAULT_HEARTBEAT_INTERVAL_MS,
   heartbeatFlushMs: 1000,
   pingIntervalMs: 10_000,
-  commandTimeoutMs: 60_000,
   commandSweepIntervalMs: 1000,
   commandRetentionMs: 24 * 60 * 60 * 1000,
   credentialRotateAfterMs: 7 * 24 * 60 * 60 * 1000,
@@ -104,7 +101,6 @@ const POSITIVE: readonly (keyof typeof DEFAULTS)[] = [
   'heartbeatIntervalMs',
   'heartbeatFlushMs',
   'pingIntervalMs',
-  'commandTimeoutMs',
   'commandSweepIntervalMs',
   'commandRetentionMs',
   'credentialRotateAfterMs',

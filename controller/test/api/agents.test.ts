@@ -1,7 +1,7 @@
 import { listAgents, listEnvironments } from '@toolbelt/schema';
 import { describeEachDatabase } from '@toolbelt/schema/testing';
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
-import { resetSpecTables, startTestApi, type TestApi } from './helpers.ts';
+import { resetSpecTables, startTestApi, type TestApi } from '../support/api.ts';
 
 describeEachDatabase('API: agents and environments', (t) => {
   let api: TestApi;

@@ -5,7 +5,7 @@ import { describeEachDatabase } from '@toolbelt/schema/testing';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import { parseAllDocuments, stringify } from 'yaml';
-import { resetSpecTables, startTestApi, type TestApi } from './helpers.ts';
+import { resetSpecTables, startTestApi, type TestApi } from '../support/api.ts';
 
 const EXAMPLES = fileURLToPath(new URL('../../../examples/declarative/', import.meta.url));
 const exampleYaml = () =>

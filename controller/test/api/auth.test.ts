@@ -2,7 +2,7 @@ import { listApiTokens, rowsOf } from '@toolbelt/schema';
 import { describeEachDatabase } from '@toolbelt/schema/testing';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { echoCatalogTool, localSecretStore, resetSpecTables, startTestApi, type TestApi } from './helpers.ts';
+import { echoCatalogTool, localSecretStore, resetSpecTables, startTestApi, type TestApi } from '../support/api.ts';
 
 /** Every spec row, to compare before and after a refused write. */
 async function snapshot(db: TestApi['controller']['database']['db']): Promise<string> {

@@ -9,7 +9,7 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { DigitalOceanOptions } from '../../src/api/digitalocean-options.ts';
 import { MetricsHistory } from '../../src/hub/metrics-history.ts';
-import { startTestApi, type TestApi } from './helpers.ts';
+import { startTestApi, type TestApi } from '../support/api.ts';
 
 const metrics = (cpu: number): HostMetrics => ({
   cpuPercent: cpu,

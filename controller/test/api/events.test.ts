@@ -1,7 +1,7 @@
 import { recordEvent } from '@toolbelt/schema';
 import { describeEachDatabase } from '@toolbelt/schema/testing';
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
-import { resetSpecTables, startTestApi, type TestApi } from './helpers.ts';
+import { resetSpecTables, startTestApi, type TestApi } from '../support/api.ts';
 
 /** Reads a Server-Sent Events stream, collecting each `data:` as JSON. */
 async function readEvents(response: Response, until: (events: { id: number; count: number; reason: string }[]) => boolean) {

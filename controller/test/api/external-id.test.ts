@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { describeEachDatabase } from '@toolbelt/schema/testing';
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
-import { resetSpecTables, startTestApi, type TestApi } from './helpers.ts';
+import { resetSpecTables, startTestApi, type TestApi } from '../support/api.ts';
 
 const ext = (id: string) => `/v1/agents/${encodeURIComponent(`ext:${id}`)}`;
 

@@ -3,7 +3,7 @@ import { describeEachDatabase } from '@toolbelt/schema/testing';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openApiPath } from '../../src/api/openapi.ts';
-import { startTestApi, type TestApi } from './helpers.ts';
+import { startTestApi, type TestApi } from '../support/api.ts';
 
 describeEachDatabase('API: OpenAPI document', (t) => {
   let api: TestApi;

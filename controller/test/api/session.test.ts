@@ -6,7 +6,7 @@
 import { describeEachDatabase } from '@toolbelt/schema/testing';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startTestApi, type TestApi } from './helpers.ts';
+import { startTestApi, type TestApi } from '../support/api.ts';
 
 interface Signed {
   cookie: string;

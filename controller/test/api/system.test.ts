@@ -5,7 +5,7 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ensureAdminToken } from '../../src/api/admin-token.ts';
 import { createLogger } from '../../src/logger.ts';
-import { startTestApi, type TestApi } from './helpers.ts';
+import { startTestApi, type TestApi } from '../support/api.ts';
 
 function sink(lines: string[]): Writable {
   return new Writable({

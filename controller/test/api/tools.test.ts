@@ -2,7 +2,7 @@ import { GATEWAY_LISTS_CHANNEL, getToolInstance, listCatalogTools, listEnvironme
 import { describeEachDatabase } from '@toolbelt/schema/testing';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, expect, it, vi } from 'vitest';
-import { echoCatalogTool, resetSpecTables, startTestApi, type TestApi } from './helpers.ts';
+import { echoCatalogTool, resetSpecTables, startTestApi, type TestApi } from '../support/api.ts';
 
 describeEachDatabase('API: catalog and toolbelt', (t) => {
   let api: TestApi;

@@ -1,13 +1,14 @@
 /**
  * Runs the real `toolbelt` binary (controller/bin/toolbelt.mjs) as a child process and
  * collects its output and exit code. Long-running invocations (`--follow`, `server`) are
- * started with `spawnToolbelt` and watched line by line.
+ * started with `spawnToolbelt` and watched line by line. One a test leaves running fails it
+ * (test/support/leaks.ts).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { trackChild } from '../support/leaks.ts';
 
 export const BIN = fileURLToPath(new URL('../../bin/toolbelt.mjs', import.meta.url));
-const running = new Set<ChildProcess>();
 
 export interface RunResult {
   code: number | null;
@@ -30,8 +31,7 @@ function baseEnv(env: Record<string, string | undefined>): NodeJS.ProcessEnv {
 }
 
 export function spawnToolbelt(args: string[], env: Record<string, string | undefined> = {}): Spawned {
-  const child = spawn(process.execPath, [BIN, ...args], { env: baseEnv(env), stdio: ['pipe', 'pipe', 'pipe'] });
-  running.add(child);
+  const child = trackChild(spawn(process.execPath, [BIN, ...args], { env: baseEnv(env), stdio: ['pipe', 'pipe', 'pipe'] }), `toolbelt ${args.join(' ')}`);
   const stdout: string[] = [];
   const stderr: string[] = [];
   const waiters: { pattern: RegExp; resolve: (line: string) => void }[] = [];
@@ -54,7 +54,7 @@ export function spawnToolbelt(args: string[], env: Record<string, string | undef
   };
   collect(child.stdout!, stdout);
   collect(child.stderr!, stderr);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => (running.delete(child), resolve(code))));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return {
     child,
     stdout,
@@ -83,11 +83,4 @@ export async function toolbelt(args: string[], options: { env?: Record<string, s
   // Let the last chunks of output arrive.
   await new Promise((r) => setImmediate(r));
   return { code, stdout: run.stdout.join('\n'), stderr: run.stderr.join('\n') };
-}
-
-/** Kills any toolbelt process a test left running (call from afterEach). */
-export async function killLeftovers(): Promise<number> {
-  const left = [...running];
-  await Promise.all(left.map((c) => new Promise((r) => (c.once('exit', r), c.kill('SIGKILL')))));
-  return left.length;
 }

@@ -16,8 +16,10 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeEachDatabase } from '@toolbelt/schema/testing';
 import { afterEach, expect, it } from 'vitest';
-import { type E2E, freePort, startE2E, until } from './harness.ts';
-import { tryMcpTool } from './mcp.ts';
+import { type E2E, startE2E } from '../support/e2e.ts';
+import { freePort } from '../support/ports.ts';
+import { eventually } from '../support/eventually.ts';
+import { tryMcpTool } from '../support/mcp.ts';
 
 const GRACES: Record<string, string> = {
   TOOLBELT_AGENT_HEARTBEAT_MS: '1000',
@@ -50,7 +52,7 @@ function watch(e: E2E, agent: string) {
     return env;
   };
   const readyOn = (predicate: (env: Environment) => boolean, what: string) =>
-    until(
+    eventually(
       async () => {
         const env = await get();
         return ready(env) && env.status === 'active' && predicate(env) ? env : undefined;
@@ -74,7 +76,7 @@ const reasons = async (e: E2E, agent: string) => (await events(e, agent)).map((x
 async function echoAnswers(e: E2E, toolPath: string, word: string): Promise<void> {
   const get = async () => (await e.call('GET', toolPath)).body as { status: string; endpoints: { host: string; port: number; path: string }[] };
   let last = '';
-  await until(
+  await eventually(
     async () => {
       const tool = await get();
       const endpoint = tool.endpoints[0];
@@ -113,7 +115,7 @@ describeEachDatabase('a silent droplet agent (local droplets, end to end)', (t) 
       // 1. Killed: Unreachable, power-cycled, back on the same droplet.
       env.seen.clear();
       killAgent(e, dropletId);
-      await until(async () => (await env.get()).status === 'unreachable', async () => JSON.stringify(await env.get()), 60_000);
+      await eventually(async () => (await env.get()).status === 'unreachable', async () => JSON.stringify(await env.get()), 60_000);
       const back = await env.readyOn((x) => x.droplet_id === dropletId && env.seen.has('unreachable'), 'not Ready again after the power cycle');
       expect(back.droplet_id).toBe(dropletId);
       expect(await reasons(e, 'quiet')).toEqual(expect.arrayContaining(['PowerCycled']));

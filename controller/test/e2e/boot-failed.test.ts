@@ -16,7 +16,8 @@ import { join } from 'node:path';
 import { describeEachDatabase } from '@toolbelt/schema/testing';
 import { afterEach, expect, it } from 'vitest';
 import { toolbelt } from '../cli/run-toolbelt.ts';
-import { type E2E, startE2E, until } from './harness.ts';
+import { type E2E, startE2E } from '../support/e2e.ts';
+import { eventually } from '../support/eventually.ts';
 
 const RETRIES = 2;
 const BROKEN = '0.0.1-broken';
@@ -104,7 +105,7 @@ describeEachDatabase('boot failures (a broken agent release, local droplets, end
       expect(await gauge(e)).toBe('0');
 
       expect((await e.call('POST', '/v1/agents', { name: 'broken', environment: { active: true } })).status).toBe(201);
-      const stopped = await until(
+      const stopped = await eventually(
         async () => {
           const env = await get();
           return bootFailed(env)?.status === 'True' ? env : undefined;
@@ -137,7 +138,7 @@ describeEachDatabase('boot failures (a broken agent release, local droplets, end
       waits.forEach((waited, i) => expect(waited, `wait ${i + 1} of ${JSON.stringify(waits)}`).toBeGreaterThanOrEqual(delay * 2 ** i - 250));
 
       // The last droplet is deleted: nothing is left billing, on DigitalOcean or on this machine.
-      await until(
+      await eventually(
         async () => sim.state.listDroplets().length === 0 && local.running().length === 0 && (await get()).droplet_id === null,
         async () => `a droplet is left: ${JSON.stringify(sim.state.listDroplets().map((d) => d.id))} ${JSON.stringify(await get())}`,
         60_000,
@@ -152,7 +153,7 @@ describeEachDatabase('boot failures (a broken agent release, local droplets, end
       const retried = await toolbelt(['env', 'retry', 'broken'], { env: { TOOLBELT_SERVER: e.controller.url, TOOLBELT_TOKEN: e.adminToken } });
       expect(retried.code, retried.stderr).toBe(0);
       expect(retried.stdout).toMatch(new RegExp(`${RETRIES + 1} boot failures cleared`));
-      await until(
+      await eventually(
         async () => (await eventCount(e, 'BootFailed')) === 2,
         async () => `not BootFailed again after the retry: ${JSON.stringify(await get())}`,
         180_000,

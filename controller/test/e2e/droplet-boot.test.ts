@@ -29,7 +29,9 @@ import { describeEachDatabase, describeIf } from '@toolbelt/schema/testing';
 import type { DropletInfo } from '@toolbelt/simulator';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { type CloudConfig, ContainerDroplet, dropletImage, liveContainers, podmanAvailable, readCloudConfig, sweepLeftoverDroplets } from './container-droplet.ts';
-import { type E2E, startE2E, until } from './harness.ts';
+import { type E2E, startE2E } from '../support/e2e.ts';
+import { commandOutcome } from '../support/commands.ts';
+import { eventually } from '../support/eventually.ts';
 import { type NodeMirror, startNodeMirror } from './node-mirror.ts';
 
 interface Environment {
@@ -69,7 +71,7 @@ async function bootDocument(e: E2E, agent: string): Promise<{ droplet: DropletIn
   const created = await e.call('POST', '/v1/agents', { name: agent, environment: { active: true } });
   expect(created.status, created.text).toBe(201);
   const env = async () => (await e.call('GET', `/v1/agents/${agent}/environment`)).body as Environment;
-  const droplet = await until(
+  const droplet = await eventually(
     async () => {
       const { droplet_id } = await env();
       return booted.find((d) => d.id === droplet_id);
@@ -153,7 +155,7 @@ describeIf(podmanAvailable(), 'podman is not installed or not usable as root: ru
         expect(mirror!.requests).toEqual(expect.arrayContaining([`/v${mirror!.version}/${tarball}`, `/v${mirror!.version}/SHASUMS256.txt`]));
 
         const environment = (await env()).id;
-        const session = await until(
+        const session = await eventually(
           async () => {
             const s = await getAgentSession(e.controller.database.db, environment);
             return s?.hello_at ? s : undefined;
@@ -162,7 +164,7 @@ describeIf(podmanAvailable(), 'podman is not installed or not usable as root: ru
           120_000,
         );
         expect(session).toMatchObject({ agent_version: pin.version, hostname: droplet.name, reported_droplet_id: droplet.id });
-        const ready = await until(
+        const ready = await eventually(
           async () => {
             const x = await env();
             const is = (type: string) => x.conditions.find((c) => c.type === type)?.status === 'True';
@@ -205,7 +207,7 @@ describeIf(podmanAvailable(), 'podman is not installed or not usable as root: ru
         const journal = async () => box.sh('journalctl -u toolbelt-agent --no-pager | tail -n 30');
         /** The time of a hello from `version` after `since`. */
         const helloFrom = (version: string, since: number) =>
-          until(
+          eventually(
             async () => {
               const s = await getAgentSession(e.controller.database.db, environment);
               return s?.agent_version === version && s.hello_at && s.hello_at.getTime() > since ? s.hello_at.getTime() : undefined;
@@ -214,14 +216,15 @@ describeIf(podmanAvailable(), 'podman is not installed or not usable as root: ru
             90_000,
           );
         const update = async (payload: Record<string, unknown>) => {
-          const result = await e.controller.hub.sendCommand(environment, { commandType: 'update_agent', payload }, { timeoutMs: 60_000 });
+          // What the fleet's reconciler would do: write the command; the hub holding the socket sends it.
+          const result = await commandOutcome(e.controller.database.db, { environmentId: environment, commandType: 'update_agent', payload, timeoutMs: 60_000 }, 60_000);
           expect(result, JSON.stringify(result)).toMatchObject({ status: 'done' });
         };
         const updateSent = Date.now();
         await update(pinOf(NEXT_VERSION));
         const nextHello = await helloFrom(NEXT_VERSION, updateSent);
         // The new release said hello: its trial is over (no watcher will roll it back).
-        await until(async () => (await box.sh(`test -e ${DROPLET_PATHS.installDir}/update-trial.json && echo on || echo over`)) === 'over', journal, 30_000);
+        await eventually(async () => (await box.sh(`test -e ${DROPLET_PATHS.installDir}/update-trial.json && echo on || echo over`)) === 'over', journal, 30_000);
         expect((await box.sh(`readlink ${DROPLET_PATHS.installDir}/current`)).trim()).toBe(`${DROPLET_PATHS.installDir}/releases/${NEXT_VERSION}`);
         expect((await box.sh(`readlink ${DROPLET_PATHS.installDir}/previous`)).trim()).toBe(`${DROPLET_PATHS.installDir}/releases/${pin.version}`);
         expect((await box.sh('systemctl is-active toolbelt-agent.service')).trim()).toBe('active');

@@ -18,9 +18,10 @@ import { request } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { describeEachDatabase, describeIf } from '@toolbelt/schema/testing';
 import { afterEach, beforeAll, expect, it } from 'vitest';
-import { fingerprintOf, switchOffLeavingNothing, ToolHandle } from './flow.ts';
-import { type E2E, freePort, startE2E } from './harness.ts';
-import { tryMcpTool } from './mcp.ts';
+import { fingerprintOf, switchOffLeavingNothing, ToolHandle } from '../support/tool-flow.ts';
+import { type E2E, startE2E } from '../support/e2e.ts';
+import { freePort } from '../support/ports.ts';
+import { tryMcpTool } from '../support/mcp.ts';
 
 const SOCKET = process.env.TOOLBELT_TEST_DOCKER_SOCKET ?? '/run/toolbelt-podman.sock';
 const BUILD = fileURLToPath(new URL('../../../tools/echo-mcp/image/build.sh', import.meta.url));

@@ -16,8 +16,10 @@ import { sql } from 'drizzle-orm';
 import { rowsOf } from '@toolbelt/schema';
 import { describeEachDatabase } from '@toolbelt/schema/testing';
 import { afterEach, expect, it } from 'vitest';
-import { TestAgent, toolReport } from '../hub/helpers.ts';
-import { type E2E, freePort, startE2E, until } from './harness.ts';
+import { TestAgent, toolReport } from '../support/test-agent.ts';
+import { type E2E, startE2E } from '../support/e2e.ts';
+import { freePort } from '../support/ports.ts';
+import { eventually } from '../support/eventually.ts';
 
 let e2e: E2E | undefined;
 let probe: TestAgent | undefined;
@@ -40,7 +42,7 @@ describeEachDatabase('tools end to end: npm tools, bad input, isolation', (t) =>
       // server-everything over stdio: its real tool list appears as capabilities.
       const everything = await e.call('POST', '/v1/agents/beta/tools', { tool_name: 'everything' });
       expect(everything.status, everything.text).toBe(201);
-      const running = await until(async () => {
+      const running = await eventually(async () => {
         const tool = await get(everything.body.id);
         return tool.status === 'running' && tool.capabilities?.tools?.length > 0 ? tool : undefined;
       }, async () => JSON.stringify(await get(everything.body.id)), 240_000);
@@ -66,7 +68,7 @@ describeEachDatabase('tools end to end: npm tools, bad input, isolation', (t) =>
       // A missing secret: accepted by name, then held back with the reason.
       const lonely = await e.call('POST', '/v1/agents/beta/tools', { tool_name: 'echo', instance_name: 'lonely', secret_refs: { ECHO_SECRET: 'not-set' } });
       expect(lonely.status).toBe(201);
-      const held = await until(async () => {
+      const held = await eventually(async () => {
         const tool = await get(lonely.body.id);
         return tool.status === 'pending_config' ? tool : undefined;
       }, async () => JSON.stringify(await get(lonely.body.id)));
@@ -74,7 +76,7 @@ describeEachDatabase('tools end to end: npm tools, bad input, isolation', (t) =>
       const heldCommands = rowsOf(await e.controller.database.db.execute(sql`select id from commands where tool_instance_id = ${lonely.body.id}`));
       expect(heldCommands).toEqual([]);
       expect((await e.call('DELETE', `/v1/agents/beta/tools/${lonely.body.id}`)).status).toBeLessThan(300);
-      await until(async () => (await e.call('GET', `/v1/agents/beta/tools/${lonely.body.id}`)).status === 404, () => 'the held tool was not removed');
+      await eventually(async () => (await e.call('GET', `/v1/agents/beta/tools/${lonely.body.id}`)).status === 404, () => 'the held tool was not removed');
 
       // A package that does not exist: error with npm's reason, retried with backoff.
       const ghost = await e.call('POST', '/v1/catalog', {
@@ -88,7 +90,7 @@ describeEachDatabase('tools end to end: npm tools, bad input, isolation', (t) =>
       const ghostTool = (await e.call('POST', '/v1/agents/beta/tools', { tool_name: 'ghost' })).body;
       const failedInstalls = async () =>
         rowsOf<{ status: string }>(await e.controller.database.db.execute(sql`select status from commands where tool_instance_id = ${ghostTool.id} and command_type = 'install'`));
-      await until(async () => (await failedInstalls()).filter((c) => c.status === 'failed').length >= 2, async () => JSON.stringify(await failedInstalls()), 180_000);
+      await eventually(async () => (await failedInstalls()).filter((c) => c.status === 'failed').length >= 2, async () => JSON.stringify(await failedInstalls()), 180_000);
       const ghostRow = await get(ghostTool.id);
       expect(ghostRow.status).toBe('error');
       expect(ghostRow.last_error).toMatch(/install failed/);
@@ -106,7 +108,7 @@ describeEachDatabase('tools end to end: npm tools, bad input, isolation', (t) =>
       });
       expect(crashy.status, crashy.text).toBe(201);
       const crashTool = (await e.call('POST', '/v1/agents/beta/tools', { tool_name: 'crashy-echo' })).body;
-      const crashed = await until(async () => {
+      const crashed = await eventually(async () => {
         const tool = await get(crashTool.id);
         return tool.status === 'error' && /last exit/.test(tool.last_error ?? '') ? tool : undefined;
       }, async () => JSON.stringify(await get(crashTool.id)), 180_000);

@@ -13,9 +13,10 @@ import { sql } from 'drizzle-orm';
 import { rowsOf } from '@toolbelt/schema';
 import { describeEachDatabase } from '@toolbelt/schema/testing';
 import { afterEach, expect, it } from 'vitest';
-import { fingerprintOf, switchOffLeavingNothing, ToolHandle } from './flow.ts';
-import { type E2E, freePort, startE2E } from './harness.ts';
-import { tryMcpTool } from './mcp.ts';
+import { fingerprintOf, switchOffLeavingNothing, ToolHandle } from '../support/tool-flow.ts';
+import { type E2E, startE2E } from '../support/e2e.ts';
+import { freePort } from '../support/ports.ts';
+import { tryMcpTool } from '../support/mcp.ts';
 
 const SECRET = `e2e-secret-${Math.random().toString(36).slice(2)}-value`;
 const ROTATED = `${SECRET}-rotated`;

@@ -8,8 +8,10 @@ import { GATEWAY_ERROR_CODES } from '@toolbelt/schema/protocol';
 import { describeEachDatabase } from '@toolbelt/schema/testing';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { z } from 'zod';
-import { fingerprintOf, ToolHandle } from '../e2e/flow.ts';
-import { type E2E, freePort, startE2E, until } from '../e2e/harness.ts';
+import { fingerprintOf, ToolHandle } from '../support/tool-flow.ts';
+import { type E2E, startE2E } from '../support/e2e.ts';
+import { freePort } from '../support/ports.ts';
+import { eventually } from '../support/eventually.ts';
 import { gatewayClient, type Revision, textOf } from './helpers.ts';
 
 const SECRET = `gw-secret-${Math.random().toString(36).slice(2)}`;
@@ -33,7 +35,7 @@ describeEachDatabase('MCP gateway', (t) => {
     await new ToolHandle(e, 'alpha', echo.body.id).untilRunning(240_000);
     // A stdio tool has no endpoint: it is ready once it runs with its capabilities known.
     const stdio = new ToolHandle(e, 'alpha', everything.body.id);
-    await until(async () => {
+    await eventually(async () => {
       const tool = await stdio.get();
       return tool.status === 'running' && tool.capabilities?.tools.length > 0;
     }, () => stdio.describe(), 240_000);
@@ -64,7 +66,7 @@ describeEachDatabase('MCP gateway', (t) => {
   }
 
   it('records every call without its arguments', async () => {
-    await until(async () => {
+    await eventually(async () => {
       const calls = (await e.call('GET', '/v1/agents/alpha/calls?limit=500')).body;
       return calls.items?.some((c: { tool: string }) => c.tool === 'echo__secret_fingerprint') ? calls : undefined;
     }, async () => (await e.call('GET', '/v1/agents/alpha/calls')).text, 30_000);

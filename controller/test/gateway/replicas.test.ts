@@ -14,12 +14,14 @@ import { getAgent, listToolCalls, updateToolStatus } from '@toolbelt/schema';
 import { GATEWAY_ERROR_CODES, mcpCallBodySchema } from '@toolbelt/schema/protocol';
 import { describeEachDatabase, truncateAll } from '@toolbelt/schema/testing';
 import { sql } from 'drizzle-orm';
-import { afterAll, afterEach, expect, it } from 'vitest';
+import { afterAll, afterEach, expect } from 'vitest';
 import { parseConfig } from '../../src/config.ts';
 import { type RunningController, startController } from '../../src/controller.ts';
 import { FORWARDED_BY } from '../../src/gateway/forward.ts';
-import { cleanUp, enrolledEnvironment, makeTool, TestAgent, toolReport } from '../hub/helpers.ts';
-import { captureLogger } from '../loop/helpers.ts';
+import { onPostgres } from '../support/databases.ts';
+import { captureLogger } from '../support/loop.ts';
+import { enrolledEnvironment, makeTool } from '../support/rows.ts';
+import { TestAgent, toolReport } from '../support/test-agent.ts';
 import { gatewayClient, type Revision, textOf } from './helpers.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'toolbelt-gateway-replicas-'));
@@ -28,7 +30,6 @@ const running = new Set<RunningController>();
 afterEach(async () => {
   await Promise.all([...running].map((c) => c.stop()));
   running.clear();
-  expect(await cleanUp(), 'a test left a hub running').toBe(0);
 });
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
@@ -48,7 +49,7 @@ function serveTool(agent: TestAgent): void {
 }
 
 describeEachDatabase('MCP gateway across replicas', (t) => {
-  if (t.kind !== 'postgres') return;
+  const onPg = onPostgres(t, 'two replicas need two database sessions; PGlite is one');
   afterEach(() => truncateAll(t.db));
 
   async function replica(name: string): Promise<{ controller: RunningController; token: string }> {
@@ -80,7 +81,7 @@ describeEachDatabase('MCP gateway across replicas', (t) => {
   }
 
   for (const revision of ['2026-07-28', '2025-11-25'] as Revision[]) {
-    it(`forwards a request to the replica holding the agent's socket (${revision})`, async () => {
+    onPg(`forwards a request to the replica holding the agent's socket (${revision})`, async () => {
       const a = await replica('gw-a');
       const b = await replica('gw-b');
       const { agentId, environmentId, name, instance } = await agentOn(a.controller);
@@ -98,7 +99,7 @@ describeEachDatabase('MCP gateway across replicas', (t) => {
     });
   }
 
-  it('never forwards a forwarded request again: the replica it reached answers it', async () => {
+  onPg('never forwards a forwarded request again: the replica it reached answers it', async () => {
     const a = await replica('gw-a');
     const b = await replica('gw-b');
     const { name, instance } = await agentOn(a.controller);

@@ -1,16 +1,17 @@
 /**
  * Real droplet agent processes for hub tests: `node --import tsx droplet-agent/src/main.ts
- * --config FILE`, as cloud-init starts it on a droplet, with a temporary state dir.
+ * --config FILE`, as cloud-init starts it on a droplet, with a temporary state dir. An agent
+ * a test leaves running fails it (test/support/leaks.ts).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { trackChild } from '../support/leaks.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const MAIN = join(ROOT, 'droplet-agent/src/main.ts');
-const running = new Set<ChildProcess>();
 const dirs: string[] = [];
 
 /** Whether the droplet agent is in this checkout (it comes with the `agent` branch). */
@@ -56,20 +57,17 @@ export function startAgentProcess(
   };
   const configPath = join(tempDir('hub-agent-config-'), 'agent.json');
   writeFileSync(configPath, JSON.stringify(config), { mode: 0o600 });
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, '--config', configPath], {
-    cwd: ROOT,
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root' },
-  });
-  running.add(child);
+  const child = trackChild(
+    spawn(process.execPath, ['--import', 'tsx', MAIN, '--config', configPath], {
+      cwd: ROOT,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root' },
+    }),
+    'a droplet agent process',
+  );
   const log: string[] = [];
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => log.push(...chunk.split('\n').filter(Boolean)));
-  const exited = new Promise<number | null>((resolve) =>
-    child.once('exit', (code) => {
-      running.delete(child);
-      resolve(code);
-    }),
-  );
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return {
     child,
     stateDir,
@@ -100,13 +98,6 @@ export function fingerprintPackage(): string {
     { mode: 0o755 },
   );
   return dir;
-}
-
-/** Kills agents a test left running and removes temporary dirs; returns how many agents. */
-export async function killLeftoverAgents(): Promise<number> {
-  const left = [...running];
-  await Promise.all(left.map((c) => new Promise((r) => (c.once('exit', r), c.kill('SIGKILL')))));
-  return left.length;
 }
 
 export function removeTempDirs(): void {

@@ -7,12 +7,10 @@ import { describeEachDatabase } from '@toolbelt/schema/testing';
 import { AGENT_ERROR_CODES, CLOSE_CODES, MAX_FRAME_BYTES, RECEIVE_LIMITS } from '@toolbelt/schema/protocol';
 import { sql } from 'drizzle-orm';
 import { rowsOf } from '@toolbelt/schema';
-import { afterEach, expect, it } from 'vitest';
-import { TestAgent, cleanUp, enrolledEnvironment, makeTool, startTestHub, type TestHub } from './helpers.ts';
-
-afterEach(async () => {
-  expect(await cleanUp(), 'a test left a hub running').toBe(0);
-});
+import { expect, it } from 'vitest';
+import { startTestHub, type TestHub } from '../support/hub.ts';
+import { enrolledEnvironment, makeTool } from '../support/rows.ts';
+import { TestAgent } from '../support/test-agent.ts';
 
 describeEachDatabase('agent hub with bad input', (t) => {
   /** Everything the hub could write, as JSON, to compare before and after. */

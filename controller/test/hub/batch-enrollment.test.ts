@@ -1,15 +1,11 @@
 import { issueBatchEnrollmentToken } from '@toolbelt/schema';
 import { describeEachDatabase } from '@toolbelt/schema/testing';
 import { sql } from 'drizzle-orm';
-import { afterEach, expect, it } from 'vitest';
-import { killLeftoverAgents, startAgentProcess } from './agent-process.ts';
-import { cleanUp, makeEnvironment, startTestHub } from './helpers.ts';
+import { expect, it } from 'vitest';
+import { startAgentProcess } from './agent-process.ts';
+import { startTestHub } from '../support/hub.ts';
+import { makeEnvironment } from '../support/rows.ts';
 import { environmentOfDropletName } from '../../src/hub/upgrade.ts';
-
-afterEach(async () => {
-  await killLeftoverAgents();
-  expect(await cleanUp(), 'a test left a hub running').toBe(0);
-});
 
 describeEachDatabase('batch enrollment (one token in the shared user_data of a batch create)', (t) => {
   it('enrolls each real agent as the environment its droplet name names, once', async () => {
@@ -17,8 +13,7 @@ describeEachDatabase('batch enrollment (one token in the shared user_data of a b
     const [a, b] = [await makeEnvironment(t.db), await makeEnvironment(t.db)];
     const batch = await issueBatchEnrollmentToken(t.db, [a.id, b.id]);
 
-    startAgentProcess(hub.url, batch.token, `tb-${a.id}`);
-    startAgentProcess(hub.url, batch.token, `tb-${b.id}`);
+    const agents = [startAgentProcess(hub.url, batch.token, `tb-${a.id}`), startAgentProcess(hub.url, batch.token, `tb-${b.id}`)];
     await expect.poll(() => hub.hub.isConnected(a.id) && hub.hub.isConnected(b.id), { timeout: 60_000 }).toBe(true);
 
     const rows = await t.db.execute(
@@ -27,7 +22,7 @@ describeEachDatabase('batch enrollment (one token in the shared user_data of a b
     const list = (Array.isArray(rows) ? rows : (rows as { rows: unknown[] }).rows) as { env: string; kind: string; used: boolean }[];
     expect(list.filter((r) => r.kind === 'enrollment').every((r) => r.used)).toBe(true);
     expect(list.filter((r) => r.kind === 'agent').map((r) => r.env).sort()).toEqual([a.id, b.id].sort());
-    await killLeftoverAgents();
+    await Promise.all(agents.map((agent) => agent.kill()));
     await hub.stop();
   }, 90_000);
 });

@@ -6,11 +6,8 @@
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
 import {
   authenticateAgentCredential,
-  enqueueCommand,
-  getCommand,
   getAgentSession,
   getEnvironment,
   issueEnrollmentToken,
@@ -18,27 +15,19 @@ import {
   redeemEnrollmentToken,
 } from '@toolbelt/schema';
 import { describeEachDatabase, describeIf } from '@toolbelt/schema/testing';
-import { afterAll, afterEach, expect, it } from 'vitest';
-import { agentAvailable, fingerprintPackage, killLeftoverAgents, removeTempDirs, startAgentProcess } from './agent-process.ts';
-import { cleanUp, makeEnvironment, makeTool, startTestHub } from './helpers.ts';
-import { killLeftoverControllers, startControllerProcess } from '../helpers/controller-process.ts';
+import { afterAll, expect, it } from 'vitest';
+import { agentAvailable, fingerprintPackage, removeTempDirs, startAgentProcess } from './agent-process.ts';
+import { commandOutcome } from '../support/commands.ts';
+import { onPostgres } from '../support/databases.ts';
+import { freePort } from '../support/ports.ts';
+import { startTestHub } from '../support/hub.ts';
+import { makeEnvironment, makeTool } from '../support/rows.ts';
+import { startControllerProcess } from '../support/controller-process.ts';
 
-afterEach(async () => {
-  expect(await killLeftoverControllers(), 'a test left a controller running').toBe(0);
-  expect(await killLeftoverAgents(), 'a test left an agent running').toBe(0);
-  expect(await cleanUp(), 'a test left a hub running').toBe(0);
-});
 afterAll(() => removeTempDirs());
 
 const SECRET = 'real-agent-secret-value';
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 const fingerprint = createHash('sha256').update(SECRET).digest('hex').slice(0, 16);
 
 describeIf(agentAvailable, 'the droplet agent (droplet-agent/src/main.ts) is not in this checkout')('real agents', () => {
@@ -76,15 +65,17 @@ describeIf(agentAvailable, 'the droplet agent (droplet-agent/src/main.ts) is not
           transport: 'none' as const,
           secretEnv: ['API_TOKEN'],
         };
-        const installed = await first.hub.sendCommand(env.id, { commandType: 'install', toolInstanceId: tool.id, generation: 1, payload: { tool: spec } }, { timeoutMs: 120_000 });
+        const command = (commandType: string, extra: { payload?: Record<string, unknown>; timeoutMs?: number } = {}) =>
+          commandOutcome(t.db, { environmentId: env.id, commandType, toolInstanceId: tool.id, generation: 1, ...extra }, extra.timeoutMs);
+        const installed = await command('install', { payload: { tool: spec }, timeoutMs: 120_000 });
         expect(installed).toMatchObject({ status: 'done' });
-        const started = await first.hub.sendCommand(env.id, { commandType: 'start', toolInstanceId: tool.id, generation: 1 }, { timeoutMs: 60_000 });
+        const started = await command('start', { timeoutMs: 60_000 });
         expect(started).toMatchObject({ status: 'done' });
         expect(asked).toEqual([`${env.id}/${tool.id}/API_TOKEN`]);
         await expect.poll(async () => (await listToolObservations(t.db, env.id)).find((o) => o.tool_instance_id === tool.id)?.report.state, { timeout: 20_000 }).toBe('running');
 
         const logs = await expect.poll(async () => {
-          const answer = await first.hub.sendCommand(env.id, { commandType: 'get_logs', toolInstanceId: tool.id, generation: 1, payload: { tail: 50 } });
+          const answer = await command('get_logs', { payload: { tail: 50 } });
           return ((answer.result?.logs ?? []) as { text: string }[]).map((l) => l.text).join('\n');
         }, { timeout: 20_000 }).toContain(`fingerprint ${fingerprint}`);
         void logs;
@@ -101,7 +92,7 @@ describeIf(agentAvailable, 'the droplet agent (droplet-agent/src/main.ts) is not
         expect(observed.map((o) => [o.tool_instance_id, o.report.state])).toEqual([[tool.id, 'running']]);
         expect(agent.log.join('\n')).not.toContain(SECRET);
 
-        const removed = await second.hub.sendCommand(env.id, { commandType: 'uninstall', toolInstanceId: tool.id, generation: 1 }, { timeoutMs: 60_000 });
+        const removed = await command('uninstall', { timeoutMs: 60_000 });
         expect(removed.status).toBe('done');
         expect(await agent.kill('SIGTERM')).toBe(0);
         // The agent held a confirmed credential of its own; the hub handed it over once.
@@ -135,10 +126,8 @@ describeIf(agentAvailable, 'the droplet agent (droplet-agent/src/main.ts) is not
   });
 
   describeEachDatabase('a real droplet agent and a controller process', (t) => {
-    // Reads the controller process's database while it runs: a PGlite data dir belongs to one process.
-    if (t.kind !== 'postgres') return;
-
-    it('restart the controller process: every agent reconnects and commands issued through the store still arrive', async () => {
+    const onPg = onPostgres(t, "reads the controller process's database while it runs; a PGlite data dir belongs to one process");
+    onPg('restart the controller process: every agent reconnects and commands issued through the store still arrive', async () => {
       const port = await freePort();
       const args = ['--port', String(port)];
       const first = startControllerProcess(args, { DATABASE_URL: t.url });
@@ -153,9 +142,7 @@ describeIf(agentAvailable, 'the droplet agent (droplet-agent/src/main.ts) is not
 
       const stop = async (env: string) => {
         // What a reconciler does: write the command; the replica holding the socket sends it.
-        const enqueued = await enqueueCommand(t.db, { environmentId: env, commandType: 'stop', toolInstanceId: 'no-such-tool', generation: 1 });
-        if (enqueued.kind !== 'ok') throw new Error('not enqueued');
-        await expect.poll(async () => (await getCommand(t.db, enqueued.value.command.id))?.status, { timeout: 20_000 }).toBe('done');
+        expect((await commandOutcome(t.db, { environmentId: env, commandType: 'stop', toolInstanceId: 'no-such-tool', generation: 1 }, 20_000)).status).toBe('done');
       };
       await stop(envs[0]!.id);
 

@@ -4,16 +4,12 @@
  * the hub checks credentials a bounded number at a time, refusing nobody.
  */
 import { describeEachDatabase } from '@toolbelt/schema/testing';
-import { afterEach, expect, it } from 'vitest';
-import { bulkEnrolledEnvironments, cleanUp, startTestHub } from './helpers.ts';
-import { LightAgentsProcess, killLeftoverLightAgents } from './light-agents-process.ts';
+import { expect, it } from 'vitest';
+import { startTestHub } from '../support/hub.ts';
+import { bulkEnrolledEnvironments } from '../support/rows.ts';
+import { LightAgentsProcess } from '../support/light-agents-process.ts';
 
 const AGENTS = 1000;
-
-afterEach(async () => {
-  expect(await killLeftoverLightAgents(), 'a test left light agents running').toBe(0);
-  expect(await cleanUp(), 'a test left a hub running').toBe(0);
-});
 
 /** The largest share of `times` (ms) that falls into any window of `windowMs`. */
 function busiestShare(times: number[], windowMs: number): number {

@@ -18,6 +18,7 @@ import {
   getEnvironment,
   hashToken,
   issueEnrollmentToken,
+  listCommands,
   listToolObservations,
   recordCommandResult,
   redeemEnrollmentToken,
@@ -171,6 +172,13 @@ describeEachDatabase('hub store', (t) => {
     const resent = await claimCommands(t.db, env.id, { replicaId: 'r2', includeInFlight: true });
     expect(resent.map((c) => [c.id, c.attempts])).toEqual([[claimed[0]!.id, 2]]);
     expect(await enqueueCommand(t.db, { ...request, environmentId: '00000000-0000-4000-8000-000000000000' })).toEqual({ kind: 'not_found' });
+  });
+
+  it('refuses a command the protocol would refuse, and writes nothing', async () => {
+    const env = await environment();
+    const refused = await enqueueCommand(t.db, { environmentId: env.id, commandType: 'install', toolInstanceId: 'x', generation: 1, payload: {} });
+    expect(refused).toMatchObject({ kind: 'invalid', reason: expect.stringMatching(/tool/) });
+    expect(await listCommands(t.db, { environmentId: env.id, limit: 10 })).toEqual([]);
   });
 
   it('records answers only for the answering environment, once', async () => {

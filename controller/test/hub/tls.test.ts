@@ -14,13 +14,15 @@ import { Writable } from 'node:stream';
 import { connect } from 'node:tls';
 import { issueEnrollmentToken } from '@toolbelt/schema';
 import { describeEachDatabase, describeIf } from '@toolbelt/schema/testing';
-import { afterAll, afterEach, expect, it } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
 import { Router } from '../../src/http/router.ts';
 import { HttpServer } from '../../src/http/server.ts';
 import { readAgentCa } from '../../src/http/tls.ts';
 import { createLogger } from '../../src/logger.ts';
-import { agentAvailable, killLeftoverAgents, removeTempDirs, startAgentProcess } from './agent-process.ts';
-import { cleanUp, makeEnvironment, makeTool, startTestHub } from './helpers.ts';
+import { agentAvailable, removeTempDirs, startAgentProcess } from './agent-process.ts';
+import { commandOutcome } from '../support/commands.ts';
+import { startTestHub } from '../support/hub.ts';
+import { makeEnvironment, makeTool } from '../support/rows.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'toolbelt-tls-'));
 const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
@@ -65,10 +67,6 @@ function presented(port: number): Promise<string> {
   });
 }
 
-afterEach(async () => {
-  expect(await killLeftoverAgents(), 'a test left an agent running').toBe(0);
-  expect(await cleanUp(), 'a test left a hub running').toBe(0);
-});
 afterAll(() => {
   removeTempDirs();
   rmSync(dir, { recursive: true, force: true });
@@ -89,11 +87,7 @@ describeIf(agentAvailable && opensslAvailable, 'needs the droplet agent in this 
       const { token } = await issueEnrollmentToken(t.db, env.id);
       const agent = startAgentProcess(hub.url, token, undefined, { controllerCa: ca });
       await expect.poll(() => hub.hub.isConnected(env.id), { timeout: 60_000 }).toBe(true);
-      const result = await hub.hub.sendCommand(
-        env.id,
-        { commandType: 'get_logs', toolInstanceId: tool.id, generation: 1, payload: { lines: 10 } },
-        { timeoutMs: 60_000 },
-      );
+      const result = await commandOutcome(t.db, { environmentId: env.id, commandType: 'get_logs', toolInstanceId: tool.id, generation: 1, payload: { lines: 10 }, timeoutMs: 60_000 });
       expect(['done', 'failed']).toContain(result.status);
       expect(result.finished_at).toBeInstanceOf(Date);
       await agent.kill();

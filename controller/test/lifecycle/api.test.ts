@@ -10,7 +10,7 @@ import { afterEach, expect, it } from 'vitest';
 import pino from 'pino';
 import { parseConfig } from '../../src/config.ts';
 import { type RunningController, serveDatabase } from '../../src/controller.ts';
-import { eventually } from './harness.ts';
+import { eventually } from '../support/eventually.ts';
 
 describeEachDatabase('lifecycle through the API (embedded simulator)', (t) => {
   let running: RunningController | undefined;

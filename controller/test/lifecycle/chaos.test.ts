@@ -26,18 +26,16 @@ import {
   type SimulatorHooks,
   startSimulator,
 } from '@toolbelt/simulator';
-import { afterEach, expect, it } from 'vitest';
-import { freePort } from '../e2e/harness.ts';
-import { type ControllerProcess, killLeftoverControllers, startControllerProcess } from '../helpers/controller-process.ts';
-import { eventually, seedAgents } from './harness.ts';
+import { afterEach, expect } from 'vitest';
+import { onPostgres } from '../support/databases.ts';
+import { freePort } from '../support/ports.ts';
+import { type ControllerProcess, startControllerProcess } from '../support/controller-process.ts';
+import { seedAgents } from './harness.ts';
+import { eventually } from '../support/eventually.ts';
 
 const KILLS = Number(process.env.TOOLBELT_CHAOS_KILLS ?? 20);
 /** Each is a real agent process (node + tsx, ~100 MiB) while its droplet runs. */
 const AGENTS = 16;
-
-afterEach(async () => {
-  expect(await killLeftoverControllers(), 'a test left a controller running').toBe(0);
-});
 
 /** Watches the simulator for two live droplets of one name (a duplicate), however brief. */
 function watchDuplicates(sim: Simulator): { stop(): void; duplicates: Set<string> } {
@@ -179,14 +177,14 @@ async function chaosRun(db: Db, url: string, faults: readonly FaultRule[]): Prom
 }
 
 describeEachDatabase('lifecycle chaos (controller processes, SIGKILL)', (t) => {
-  if (t.kind !== 'postgres') return;
+  const onPg = onPostgres(t, 'controller processes share the test database; a PGlite data dir belongs to one process');
   afterEach(() => truncateAll(t.db));
 
-  it(`converges to one droplet per enabled agent across ${KILLS} SIGKILLs`, async () => {
+  onPg(`converges to one droplet per enabled agent across ${KILLS} SIGKILLs`, async () => {
     await chaosRun(t.db, t.url!, []);
   }, 240_000);
 
-  it(`converges across ${KILLS} SIGKILLs with 20 % 5xx, 429 storms and lost create answers`, async () => {
+  onPg(`converges across ${KILLS} SIGKILLs with 20 % 5xx, 429 storms and lost create answers`, async () => {
     await chaosRun(t.db, t.url!, [
       { method: 'POST', path: '/v2/droplets', rate: 0.25, fault: { kind: 'loseAnswer' } },
       { rate: 0.2, fault: { kind: 'error', status: 503 } },

@@ -8,13 +8,11 @@
 import { listEnvironments, listEvents } from '@toolbelt/schema';
 import { describeEachDatabase } from '@toolbelt/schema/testing';
 import { startSimulator } from '@toolbelt/simulator';
-import { afterEach, expect, it } from 'vitest';
-import { type ControllerProcess, killLeftoverControllers, startControllerProcess } from '../helpers/controller-process.ts';
-import { eventually, seedAgents } from './harness.ts';
-
-afterEach(async () => {
-  expect(await killLeftoverControllers(), 'a test left a controller running').toBe(0);
-});
+import { expect } from 'vitest';
+import { type ControllerProcess, startControllerProcess } from '../support/controller-process.ts';
+import { seedAgents } from './harness.ts';
+import { onPostgres } from '../support/databases.ts';
+import { eventually } from '../support/eventually.ts';
 
 const LEASE_TTL_MS = 3_000;
 const LEASE_RENEW_MS = 900;
@@ -29,9 +27,9 @@ function ledAt(c: ControllerProcess): number | undefined {
 const reconciles = (c: ControllerProcess) => c.lines.filter((l) => l.msg === 'reconciled' || l.msg === 'reconciled; requeued').length;
 
 describeEachDatabase('lifecycle failover (two controller processes)', (t) => {
-  if (t.kind !== 'postgres') return;
+  const onPg = onPostgres(t, 'two controller processes share the test database; a PGlite data dir belongs to one process');
 
-  it('one leader reconciles; SIGKILL it mid-creation → the other leads within the lease time and finishes, no droplet twice', async () => {
+  onPg('one leader reconciles; SIGKILL it mid-creation → the other leads within the lease time and finishes, no droplet twice', async () => {
     const sim = await startSimulator({ bootDelayMs: { minMs: 1500, maxMs: 3000 } });
     const names = new Map<string, number>();
     const watch = setInterval(() => {

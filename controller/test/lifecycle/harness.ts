@@ -103,19 +103,6 @@ export async function setActive(db: Db, runner: LoopRunner, agentIds: readonly s
   }
 }
 
-/**
- * Polls `check` until it returns true; fails with `describe()` after `timeoutMs` (a liveness
- * deadline, generous on purpose — not a measurement).
- */
-export async function eventually(check: () => Promise<boolean> | boolean, describe: () => Promise<string> | string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`not reached within ${timeoutMs} ms: ${await describe()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 /** Events about one environment key, oldest first. */
 export async function eventsOf(db: Db, kind: string, id: string): Promise<Event[]> {
   return (await listEvents(db, { objectKind: kind, objectId: id, limit: 500 })).reverse();

@@ -8,8 +8,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, expect, it, describe } from 'vitest';
-import { killLeftoverControllers, startControllerProcess } from '../helpers/controller-process.ts';
+import { expect, it, describe } from 'vitest';
+import { startControllerProcess } from '../support/controller-process.ts';
+import { eventually } from '../support/eventually.ts';
 
 const FAST = {
   TOOLBELT_SIMULATOR_BOOT_MS: '200',
@@ -20,10 +21,6 @@ const FAST = {
   TOOLBELT_LOCAL_DROPLETS: 'true',
   TOOLBELT_SEED_CATALOG: 'false',
 };
-
-afterEach(async () => {
-  expect(await killLeftoverControllers(), 'a test left a controller running').toBe(0);
-});
 
 /** Processes whose command line mentions `dir` (the local agents and their tools). */
 function processesUnder(dir: string): number[] {
@@ -39,16 +36,6 @@ function processesUnder(dir: string): number[] {
     }
   }
   return pids;
-}
-
-async function until<T>(check: () => Promise<T | undefined | false>, what: string, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check().catch(() => undefined);
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`not reached within ${timeoutMs} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 describe('local droplets across controller lives (real controller process)', () => {
@@ -67,11 +54,11 @@ describe('local droplets across controller lives (real controller process)', () 
     };
     /** Waits for a heartbeat of the agent's droplet in this life (the database outlives lives). */
     const helloFrom = (current: Awaited<ReturnType<typeof life>>, name: string) =>
-      until(async () => {
-        const agent = (await current.call('GET', `/v1/agents/${name}`)).body;
+      eventually(async () => {
+        const agent = (await current.call('GET', `/v1/agents/${name}`).catch(() => undefined))?.body;
         const at = agent?.environment?.last_heartbeat_at;
         return at && Date.parse(at) >= current.since ? agent.environment : undefined;
-      }, `the agent of ${name} to say hello`);
+      }, `the agent of ${name} to say hello`, 120_000);
     const dropletDirs = () => readdirSync(join(dataDir, 'droplets')).filter((n) => !n.endsWith('.owner')).sort();
     const lives: Awaited<ReturnType<typeof life>>[] = [];
     try {
@@ -82,7 +69,7 @@ describe('local droplets across controller lives (real controller process)', () 
       await helloFrom(first, 'one');
       expect(processesUnder(dataDir).length).toBeGreaterThan(0);
       expect(await first.controller.stop('SIGTERM')).toBe(0);
-      await until(async () => processesUnder(dataDir).length === 0, `no process left under ${dataDir}`, 30_000);
+      await eventually(async () => processesUnder(dataDir).length === 0, `no process left under ${dataDir}`, 30_000);
 
       // Life 2 recreates one's droplet (the simulator counts ids from the start again) and
       // boots two's, then is killed outright: its agents keep running.
@@ -106,7 +93,7 @@ describe('local droplets across controller lives (real controller process)', () 
       expect(dirs.filter((d) => leftBehind.includes(d)), 'a directory of the killed life was reused').toEqual([]);
       expect(third.controller.lines.some((l) => typeof l.msg === 'string' && /left by an earlier controller/.test(l.msg))).toBe(true);
       expect(await third.controller.stop('SIGTERM')).toBe(0);
-      await until(async () => processesUnder(dataDir).length === 0, `no process left under ${dataDir}`, 30_000);
+      await eventually(async () => processesUnder(dataDir).length === 0, `no process left under ${dataDir}`, 30_000);
     } finally {
       for (const current of lives) await current.controller.stop('SIGKILL');
       for (const pid of processesUnder(dataDir)) process.kill(pid, 'SIGKILL');

@@ -8,7 +8,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { refusingFence } from '../../src/loop/fence.ts';
 import { LoopRunner } from '../../src/loop/runner.ts';
 import { DEFAULT_SWEEP_TIMINGS, nextSweepAt } from '../../src/sources/fleet-sweep.ts';
-import { eventually, type Harness, seedAgents, startHarness } from './harness.ts';
+import { type Harness, seedAgents, startHarness } from './harness.ts';
+import { eventually } from '../support/eventually.ts';
 
 describe('fleet sweep pace', () => {
   const t = DEFAULT_SWEEP_TIMINGS;

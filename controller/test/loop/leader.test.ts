@@ -9,7 +9,6 @@ import {
   getLease,
   listAgents,
   type ManualClock,
-  openDatabase,
   tryAcquireLease,
 } from '@toolbelt/schema';
 import { describeEachDatabase } from '@toolbelt/schema/testing';
@@ -19,7 +18,10 @@ import { afterEach, beforeEach, expect, it } from 'vitest';
 import type { Component } from '../../src/component.ts';
 import { LeaderElector, type LeaderElectorOptions, type LeadershipState } from '../../src/loop/leader.ts';
 import { LoopRunner } from '../../src/loop/runner.ts';
-import { captureLogger, deferred, scripted } from './helpers.ts';
+import { onPostgres, openPool } from '../support/databases.ts';
+import { eventually } from '../support/eventually.ts';
+import { trackChild } from '../support/leaks.ts';
+import { captureLogger, deferred, scripted } from '../support/loop.ts';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/elector-process.ts', import.meta.url));
 
@@ -39,20 +41,15 @@ class Probe implements Component {
 let clock: ManualClock;
 let electors: LeaderElector[];
 let extraDatabases: Database[];
-let children: Set<ChildProcess>;
 
 beforeEach(() => {
   clock = createManualClock();
   electors = [];
   extraDatabases = [];
-  children = new Set();
 });
 afterEach(async () => {
   for (const elector of electors) await elector.stop();
   for (const database of extraDatabases) await database.close().catch(() => {});
-  const leaked = children.size;
-  for (const child of children) child.kill('SIGKILL');
-  expect(leaked, 'a test left an elector process running').toBe(0);
 });
 
 describeEachDatabase('leader election', (t) => {
@@ -113,7 +110,7 @@ describeEachDatabase('leader election', (t) => {
     const epoch = elector.epoch!;
     const before = (await getLease(t.db, 'renew'))!.renewed_at;
     await clock.advance(3_000);
-    await waitUntil(async () => (await getLease(t.db, 'renew'))!.renewed_at > before);
+    await eventually(async () => (await getLease(t.db, 'renew'))!.renewed_at > before);
     expect(elector.isLeader).toBe(true);
 
     await expireLease('renew');
@@ -173,10 +170,10 @@ describeEachDatabase('leader election', (t) => {
     expect(() => makeElector({ ttlMs: 1_000, renewEveryMs: 900 })).toThrow(/ttlMs ≥ 2 × renewEveryMs/);
   });
 
-  if (t.kind !== 'postgres') return;
+  const onPg = onPostgres(t, 'two database sessions or a child process on the test database');
 
-  it('two replicas on one database: exactly one leads', async () => {
-    const second = await openDatabase({ url: t.url, maxConnections: 2 });
+  onPg('two replicas on one database: exactly one leads', async () => {
+    const second = await openPool({ url: t.url!, maxConnections: 2 });
     extraDatabases.push(second);
     const a = makeElector({ lease: 'pair', identity: 'replica-a' });
     const b = makeElector({ lease: 'pair', identity: 'replica-b', db: second.db });
@@ -190,8 +187,8 @@ describeEachDatabase('leader election', (t) => {
     expect([a.isLeader, b.isLeader].filter(Boolean)).toHaveLength(1);
   });
 
-  it('steps down before its lease can expire when the database stops answering', async () => {
-    const own = await openDatabase({ url: t.url, maxConnections: 1 });
+  onPg('steps down before its lease can expire when the database stops answering', async () => {
+    const own = await openPool({ url: t.url!, maxConnections: 1 });
     extraDatabases.push(own);
     const probe = new Probe();
     const log = captureLogger();
@@ -201,7 +198,7 @@ describeEachDatabase('leader election', (t) => {
     await own.close(); // every renewal now fails
     const failures = () => log.lines.filter((l) => String(l.msg).startsWith('renewing the lease failed')).length;
     await clock.advance(3_000);
-    await waitUntil(async () => failures() === 1);
+    await eventually(async () => failures() === 1);
     expect(elector.isLeader).toBe(true);
     // It retries every second until 7 s after its last renewal, then gives up.
     let advanced = 3_000;
@@ -209,7 +206,7 @@ describeEachDatabase('leader election', (t) => {
       const before = failures();
       await clock.advance(1_000);
       advanced += 1_000;
-      await waitUntil(async () => !elector.isLeader || failures() > before);
+      await eventually(async () => !elector.isLeader || failures() > before);
     }
     expect(advanced).toBe(7_000);
     expect(failures()).toBe(4);
@@ -221,13 +218,9 @@ describeEachDatabase('leader election', (t) => {
     expect(lease!.expires_at.getTime() - lease!.renewed_at.getTime()).toBe(10_000);
   });
 
-  it('takes over after the leader process is killed (SIGKILL), once its lease expired, in a new epoch', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', FIXTURE, t.url!, 'doomed', '1500', '500'], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    children.add(child);
+  onPg('takes over after the leader process is killed (SIGKILL), once its lease expired, in a new epoch', async () => {
+    const child = trackChild(spawn(process.execPath, ['--import', 'tsx', FIXTURE, t.url!, 'doomed', '1500', '500'], { stdio: ['ignore', 'pipe', 'inherit'] }), 'an elector process');
     const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.once('exit', () => children.delete(child));
     const childState = await firstLine(child, (line) => line.leader === true);
 
     const states: LeadershipState[] = [];
@@ -262,11 +255,6 @@ describeEachDatabase('leader election', (t) => {
     expect(lease.acquired_at.getTime()).toBeGreaterThanOrEqual(lastRenewed.expires_at.getTime());
   });
 });
-
-/** Polls an async condition between event-loop turns (no timing assumptions). */
-async function waitUntil(test: () => Promise<boolean>): Promise<void> {
-  while (!(await test())) await new Promise<void>((r) => setImmediate(r));
-}
 
 /** The first JSON line on the child's stdout that passes `test`. */
 function firstLine(child: ChildProcess, test: (line: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> {

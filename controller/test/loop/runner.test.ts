@@ -5,7 +5,7 @@ import { Registry } from 'prom-client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { refusingFence } from '../../src/loop/fence.ts';
 import { LoopRunner, type RunnerOptions } from '../../src/loop/runner.ts';
-import { captureLogger, type CapturedLogger, deferred, flush, Outcomes, scripted } from './helpers.ts';
+import { captureLogger, type CapturedLogger, deferred, flush, Outcomes, scripted } from '../support/loop.ts';
 
 let clock: ManualClock;
 let log: CapturedLogger;

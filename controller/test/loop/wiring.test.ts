@@ -8,7 +8,7 @@ import { describeEachDatabase } from '@toolbelt/schema/testing';
 import { afterAll, afterEach, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config.ts';
 import { type RunningController, startController } from '../../src/controller.ts';
-import { captureLogger, deferred, scripted } from './helpers.ts';
+import { captureLogger, deferred, scripted } from '../support/loop.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'toolbelt-loop-wiring-'));
 let running: RunningController | undefined;

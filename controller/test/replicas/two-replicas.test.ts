@@ -18,14 +18,15 @@ import { type Db, enqueueCommand, getCommand, rowsOf } from '@toolbelt/schema';
 import { encodeMessage } from '@toolbelt/schema/protocol';
 import { describeEachDatabase, truncateAll } from '@toolbelt/schema/testing';
 import { sql } from 'drizzle-orm';
-import { afterAll, afterEach, expect, it } from 'vitest';
+import { afterAll, afterEach, expect } from 'vitest';
 import { WebSocket } from 'ws';
 import { parseConfig } from '../../src/config.ts';
 import { type RunningController, startController } from '../../src/controller.ts';
 import type { Reconciler } from '../../src/loop/index.ts';
-import { bulkEnrolledEnvironments } from '../hub/helpers.ts';
-import { eventually } from '../lifecycle/harness.ts';
-import { captureLogger, scripted } from '../loop/helpers.ts';
+import { eventually } from '../support/eventually.ts';
+import { onPostgres } from '../support/databases.ts';
+import { captureLogger, scripted } from '../support/loop.ts';
+import { bulkEnrolledEnvironments } from '../support/rows.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'toolbelt-replicas-'));
 const running = new Set<RunningController>();
@@ -117,7 +118,7 @@ class LightAgent {
 }
 
 describeEachDatabase('two controller replicas', (t) => {
-  if (t.kind !== 'postgres') return;
+  const onPg = onPostgres(t, 'two replicas need two database sessions; PGlite is one');
   afterEach(() => truncateAll(t.db));
 
   async function replica(name: string, env: Record<string, string> = {}, reconcilers: Reconciler[] = [], databaseUrl = t.url!): Promise<RunningController> {
@@ -139,7 +140,7 @@ describeEachDatabase('two controller replicas', (t) => {
 
   const agentUrl = (c: RunningController) => `${c.url.replace(/^http/, 'ws')}/agent/v1`;
 
-  it('reacts to an agent on the follower as fast as to one on the leader (the follower forwards its events)', async () => {
+  onPg('reacts to an agent on the follower as fast as to one on the leader (the follower forwards its events)', async () => {
     // The agent's hello enqueues its environment key (the agent id) on the leader's loop.
     const heard = new Map<string, number>();
     const environments = () => scripted('environment', async (_ctx, key) => void (heard.has(key) || heard.set(key, Date.now())), async () => []);
@@ -165,7 +166,7 @@ describeEachDatabase('two controller replicas', (t) => {
     expect(metrics).toMatch(/toolbelt_workqueue_adds_total\{kind="environment",source="agent"\} [2-9]/);
   });
 
-  it('drains a stopping replica: not ready, agents move over a few at a time, no command lost or run twice (100 agents)', async () => {
+  onPg('drains a stopping replica: not ready, agents move over a few at a time, no command lost or run twice (100 agents)', async () => {
     const a = await replica('replica-a', {});
     const b = await replica('replica-b', {});
     const envs = await bulkEnrolledEnvironments(t.db, 100);
@@ -231,7 +232,7 @@ describeEachDatabase('two controller replicas', (t) => {
     expect(drained).toBeGreaterThan(1_000);
   }, 120_000);
 
-  it('is not ready while Postgres cannot be reached, and ready again once it can', async () => {
+  onPg('is not ready while Postgres cannot be reached, and ready again once it can', async () => {
     const proxy = await cuttableProxy(5432);
     try {
       const url = new URL(t.url!);

@@ -13,6 +13,7 @@ import { openSecretStore } from '../../src/api/secret-setup.ts';
 import { parseConfig } from '../../src/config.ts';
 import { type RunningController, serveDatabase } from '../../src/controller.ts';
 import { createLogger } from '../../src/logger.ts';
+import { track } from '../support/leaks.ts';
 
 export interface SocketController {
   controller: RunningController;
@@ -40,6 +41,11 @@ export async function startSocketController(t: TestDatabase, options: { logLevel
   const logger = createLogger({ logLevel, logFormat: 'json' }, sink);
   const secrets = await openSecretStore(config, t.db, logger);
   const controller = await serveDatabase(t.database, { config, logger, ownsDatabase: false, options: { secrets, lifecycle: false, stderr: sink } });
+  const stop = async () => {
+    await controller.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  const forget = track('a controller (startSocketController)', stop);
   const call = async (method: string, path: string, body?: unknown) => {
     const headers: Record<string, string> = { authorization: `Bearer ${adminToken}` };
     if (body !== undefined) headers['content-type'] = 'application/json';
@@ -53,8 +59,8 @@ export async function startSocketController(t: TestDatabase, options: { logLevel
     lines,
     call,
     async stop() {
-      await controller.stop();
-      rmSync(dataDir, { recursive: true, force: true });
+      forget();
+      await stop();
     },
   };
 }

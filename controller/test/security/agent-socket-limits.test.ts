@@ -5,12 +5,10 @@
  */
 import { AGENT_ERROR_CODES, CLOSE_CODES } from '@toolbelt/schema/protocol';
 import { describeEachDatabase } from '@toolbelt/schema/testing';
-import { afterEach, expect, it } from 'vitest';
-import { TestAgent, cleanUp, enrolledEnvironment, sampleMetrics, startTestHub, toolReport } from '../hub/helpers.ts';
-
-afterEach(async () => {
-  await cleanUp(); // each test leaves its hub to this
-});
+import { expect, it } from 'vitest';
+import { startTestHub } from '../support/hub.ts';
+import { enrolledEnvironment } from '../support/rows.ts';
+import { sampleMetrics, TestAgent, toolReport } from '../support/test-agent.ts';
 
 describeEachDatabase('agent socket limits', (t) => {
   async function connected(receiveLimits: Parameters<typeof startTestHub>[1] extends infer O ? O extends { receiveLimits?: infer L } ? L : never : never) {
@@ -30,23 +28,26 @@ describeEachDatabase('agent socket limits', (t) => {
     expect((await agent.closed).code).toBe(CLOSE_CODES.backlog);
     expect(server.hub.stats().backlogCloses).toBe(1);
     expect(server.hub.stats().heartbeatsReceived).toBeLessThanOrEqual(3);
+    await server.stop();
   });
 
   it('closes with 4010 when more bytes wait than allowed', async () => {
-    const { agent } = await connected({ maxQueuedBytes: 20_000 });
+    const { server, agent } = await connected({ maxQueuedBytes: 20_000 });
     await agent.hello({ inventory: Array.from({ length: 100 }, (_, i) => toolReport(`a-${i}`)) });
     agent.send({ type: 'inventory', inventory: Array.from({ length: 200 }, (_, i) => toolReport(`b-${i}`)) });
     expect((await agent.closed).code).toBe(CLOSE_CODES.backlog);
+    await server.stop();
   });
 
   it('closes with 4008 when the byte budget runs out', async () => {
-    const { agent } = await connected({ bytesPerSecond: 1_000, burstBytes: 30_000 });
+    const { server, agent } = await connected({ bytesPerSecond: 1_000, burstBytes: 30_000 });
     const inventory = Array.from({ length: 100 }, (_, i) => toolReport(`c-${i}`));
     await agent.hello();
     for (let i = 0; i < 5; i += 1) agent.send({ type: 'inventory', inventory });
     const error = await agent.next('error');
     expect(error.code).toBe(AGENT_ERROR_CODES.rateLimited);
     expect((await agent.closed).code).toBe(CLOSE_CODES.rateLimited);
+    await server.stop();
   });
 
   it('handles only the latest of the inventories that wait their turn', async () => {
@@ -56,5 +57,6 @@ describeEachDatabase('agent socket limits', (t) => {
     await agent.settled();
     expect(server.hub.stats().inventoriesCoalesced).toBeGreaterThan(0);
     expect(agent.socket.readyState).toBe(agent.socket.OPEN);
+    await server.stop();
   });
 });

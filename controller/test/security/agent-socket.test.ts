@@ -10,19 +10,16 @@ import { rowsOf } from '@toolbelt/schema';
 import { AGENT_ERROR_CODES, CLOSE_CODES, MAX_FRAME_BYTES } from '@toolbelt/schema/protocol';
 import { describeEachDatabase } from '@toolbelt/schema/testing';
 import { sql } from 'drizzle-orm';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { MAX_UNKNOWN_TOOLS, MAX_VIOLATION_EVENTS } from '../../src/hub/context.ts';
-import { TestAgent, cleanUp, enrolledEnvironment, makeTool, toolReport } from '../hub/helpers.ts';
-import { eventually } from '../lifecycle/harness.ts';
+import { enrolledEnvironment, makeTool } from '../support/rows.ts';
+import { TestAgent, toolReport } from '../support/test-agent.ts';
+import { eventually } from '../support/eventually.ts';
 import { type SocketController, startSocketController } from './agent-socket-controller.ts';
 
 const SECRET_VALUE = `s3cret-${randomBytes(12).toString('hex')}`;
 /** Close codes a refusal may end with (never 1006: an abrupt end without a code). */
 const CLEAN_CLOSES: number[] = [CLOSE_CODES.messageTooBig, CLOSE_CODES.protocolError, CLOSE_CODES.versionUnsupported, CLOSE_CODES.rateLimited, CLOSE_CODES.backlog];
-
-afterEach(async () => {
-  await cleanUp();
-});
 
 describeEachDatabase('agent socket attacks', (t) => {
   let server: SocketController;
@@ -147,12 +144,9 @@ describeEachDatabase('agent socket attacks', (t) => {
       second.send({ type: 'credential_ack', credentialId: victim.credentialId });
       second.send({ type: 'inventory', inventory: [toolReport(victim.toolId, 'stopped')] });
     }
-    // settled() waits for the next error frame, and this burst makes error frames of its own:
-    // wait for every request's answer instead (slower on Postgres, where each is a query).
-    const answers = () => second.received.filter((m) => m.type === 'secret_response');
-    await eventually(() => answers().length >= attempts, () => `${answers().length} of ${attempts} secret requests answered`);
+    // (The burst makes error frames of its own; settled() waits for its probe's.)
     await second.settled();
-    const responses = answers();
+    const responses = second.received.filter((m) => m.type === 'secret_response');
     expect(responses).toHaveLength(attempts);
     expect(responses.every((m) => 'error' in m && m.error?.code === AGENT_ERROR_CODES.secretUnavailable && !('values' in m))).toBe(true);
     expect(second.received.filter((m) => m.type === 'error' && m.code === AGENT_ERROR_CODES.unauthorized).length).toBeGreaterThanOrEqual(attempts * 3);
@@ -190,7 +184,7 @@ describeEachDatabase('agent socket attacks', (t) => {
     await agent.settled();
     const viewer = await server.call('POST', '/v1/tokens', { name: `viewer-${value.slice(-4)}`, role: 'viewer' });
     const token = (JSON.parse(viewer.text) as { token: string }).token;
-    const shown = await until(async () => {
+    const shown = await eventually(async () => {
       const res = await fetch(`${server.controller.url}/v1/agents/${name}/tools`, { headers: { authorization: `Bearer ${token}` } });
       const text = await res.text();
       return text.includes('auth failed') ? text : undefined;
@@ -203,13 +197,3 @@ describeEachDatabase('agent socket attacks', (t) => {
     expect(server.lines.join('\n')).not.toContain(value);
   });
 });
-
-async function until<T>(check: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error('not reached in time');
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}

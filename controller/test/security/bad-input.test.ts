@@ -6,7 +6,7 @@ import { rowsOf } from '@toolbelt/schema';
 import { describeEachDatabase } from '@toolbelt/schema/testing';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { resetSpecTables, startTestApi, type TestApi } from '../api/helpers.ts';
+import { resetSpecTables, startTestApi, type TestApi } from '../support/api.ts';
 import { yamlAliasBomb } from './raw-http.ts';
 
 describeEachDatabase('API: input the database cannot store', (t) => {

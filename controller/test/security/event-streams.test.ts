@@ -6,7 +6,7 @@
 import { recordEvent } from '@toolbelt/schema';
 import { describeEachDatabase } from '@toolbelt/schema/testing';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startTestApi, type TestApi } from '../api/helpers.ts';
+import { startTestApi, type TestApi } from '../support/api.ts';
 
 describeEachDatabase('API: event stream caps and fan-out', (t) => {
   let api: TestApi;

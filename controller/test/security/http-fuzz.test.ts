@@ -11,7 +11,7 @@ import { describeEachDatabase } from '@toolbelt/schema/testing';
 import { sql } from 'drizzle-orm';
 import fc from 'fast-check';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { echoCatalogTool, localSecretStore, resetSpecTables, startTestApi, type TestApi } from '../api/helpers.ts';
+import { echoCatalogTool, localSecretStore, resetSpecTables, startTestApi, type TestApi } from '../support/api.ts';
 import { rawRequest } from './raw-http.ts';
 
 const SECRET = 'sk-fuzz-9c2e4b7a1d3f5e6a';

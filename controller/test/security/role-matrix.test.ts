@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ObjectKind } from '../../src/api/authz.ts';
 import { ApiRegistry } from '../../src/api/registry.ts';
 import { defineRoute } from '../../src/api/route.ts';
-import { echoCatalogTool, localSecretStore, resetSpecTables, startTestApi, type TestApi } from '../api/helpers.ts';
+import { echoCatalogTool, localSecretStore, resetSpecTables, startTestApi, type TestApi } from '../support/api.ts';
 
 /** Who may write each kind of object: the policy, written down once more by hand. */
 const EXPECTED_WRITER: Record<ObjectKind, ApiRole> = {

@@ -10,7 +10,7 @@ import { isReservedEnvName } from '@toolbelt/schema/protocol';
 import { rowsOf } from '@toolbelt/schema';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
-import { echoCatalogTool, resetSpecTables, startTestApi, type TestApi } from '../api/helpers.ts';
+import { echoCatalogTool, resetSpecTables, startTestApi, type TestApi } from '../support/api.ts';
 
 const DANGEROUS = ['NODE_OPTIONS', 'LD_PRELOAD', 'PATH', 'HOME', 'HOST', 'PORT', 'TOOLBELT_AGENT_URL', 'BASH_ENV', 'PYTHONPATH', 'ld_preload', 'NPM_CONFIG_SCRIPT_SHELL'];
 

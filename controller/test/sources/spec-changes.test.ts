@@ -1,11 +1,12 @@
-import { createManualClock, type Database, notifySpecChange, openDatabase, SPEC_CHANNEL } from '@toolbelt/schema';
+import { createManualClock, type Database, notifySpecChange, SPEC_CHANNEL } from '@toolbelt/schema';
 import { describeEachDatabase } from '@toolbelt/schema/testing';
 import { sql } from 'drizzle-orm';
 import { Registry } from 'prom-client';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { LoopRunner } from '../../src/loop/runner.ts';
 import { SpecChangeSource } from '../../src/sources/spec-changes.ts';
-import { captureLogger, type CapturedLogger, deferred, flush, Outcomes, scripted } from '../loop/helpers.ts';
+import { onPostgres, openPool } from '../support/databases.ts';
+import { captureLogger, type CapturedLogger, deferred, flush, Outcomes, scripted } from '../support/loop.ts';
 
 let log: CapturedLogger;
 let outcomes: Outcomes;
@@ -65,11 +66,11 @@ describeEachDatabase('spec-change source', (t) => {
     expect(outcomes.reports).toEqual([]);
   });
 
-  if (t.kind !== 'postgres') return;
+  const onPg = onPostgres(t, 'another replica needs a second database session');
 
-  it('carries a spec change written on another replica to the leader', async () => {
+  onPg('carries a spec change written on another replica to the leader', async () => {
     await startLoop(t.database);
-    const writer = await openDatabase({ url: t.url, maxConnections: 1 });
+    const writer = await openPool({ url: t.url!, maxConnections: 1 });
     cleanup.push(() => writer.close());
     await writer.db.transaction((tx) => notifySpecChange(tx, { kind: 'environment', key: 'from-elsewhere' }));
     await outcomes.count(1);

@@ -8,7 +8,8 @@ import { stopEnvironmentTools } from '@toolbelt/reconcilers';
 import { listCommands, recordAgentConnected, upsertToolObservation } from '@toolbelt/schema';
 import { describeEachDatabase } from '@toolbelt/schema/testing';
 import { expect, it } from 'vitest';
-import { enrolledEnvironment, makeTool, toolReport } from '../hub/helpers.ts';
+import { enrolledEnvironment, makeTool } from '../support/rows.ts';
+import { toolReport } from '../support/test-agent.ts';
 
 describeEachDatabase('stopping tools before a droplet goes', (t) => {
   it('asks each live tool to stop, gives up at the deadline, and leaves no listener on the signal', async () => {

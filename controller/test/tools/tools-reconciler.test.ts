@@ -18,8 +18,9 @@ import { describeEachDatabase } from '@toolbelt/schema/testing';
 import { Registry } from 'prom-client';
 import { afterEach, expect, it } from 'vitest';
 import { LoopRunner } from '../../src/loop/runner.ts';
-import { enrolledEnvironment, makeTool, toolReport } from '../hub/helpers.ts';
-import { captureLogger } from '../loop/helpers.ts';
+import { enrolledEnvironment, makeTool } from '../support/rows.ts';
+import { toolReport } from '../support/test-agent.ts';
+import { captureLogger } from '../support/loop.ts';
 
 const runners: LoopRunner[] = [];
 afterEach(async () => {

@@ -8,7 +8,8 @@ import { createHash } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { rowsOf } from '@toolbelt/schema';
 import { expect } from 'vitest';
-import { type E2E, until } from './harness.ts';
+import { type E2E } from './e2e.ts';
+import { eventually } from './eventually.ts';
 import { type EndpointLike, tryMcpTool } from './mcp.ts';
 
 /** The echo server's `secret_fingerprint` of a value. */
@@ -61,7 +62,7 @@ export class ToolHandle {
   /** Waits until the tool runs, is Ready and reports an endpoint; resolves to its view. */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   async untilRunning(timeoutMs: number): Promise<any> {
-    return until(async () => {
+    return eventually(async () => {
       const tool = await this.get();
       return tool.status === 'running' && ready(tool) && tool.endpoints.length > 0 ? tool : undefined;
     }, () => this.describe(), timeoutMs);
@@ -80,7 +81,7 @@ export class ToolHandle {
 
   /** Waits until the agent's report matches the current generation and the tool is Ready. */
   async untilCurrent(): Promise<void> {
-    await until(async () => {
+    await eventually(async () => {
       const tool: ToolLike = await this.get();
       return tool.observed_generation === tool.generation && ready(tool);
     }, () => this.describe());
@@ -89,7 +90,7 @@ export class ToolHandle {
   /** Changes the echo prefix; waits until the endpoint answers with it and the tool is current. */
   async reconfigure(endpoint: EndpointLike, prefix: string): Promise<void> {
     await this.patch({ config_details: { prefix } });
-    await until(async () => (await tryMcpTool(endpoint, 'echo', { text: 'hi' })) === `${prefix}hi`, () => `the prefix "${prefix}" never answered`);
+    await eventually(async () => (await tryMcpTool(endpoint, 'echo', { text: 'hi' })) === `${prefix}hi`, () => `the prefix "${prefix}" never answered`);
     await this.untilCurrent();
   }
 
@@ -97,7 +98,7 @@ export class ToolHandle {
   async rotateSecret(endpoint: EndpointLike, name: string, value: string): Promise<void> {
     const answer = await this.e.call('PUT', `/v1/agents/${this.agent}/secrets/${name}`, { value });
     expect(answer.status, answer.text).toBeLessThan(300);
-    await until(async () => (await tryMcpTool(endpoint, 'secret_fingerprint')) === fingerprintOf(value), () => 'the rotated secret never arrived');
+    await eventually(async () => (await tryMcpTool(endpoint, 'secret_fingerprint')) === fingerprintOf(value), () => 'the rotated secret never arrived');
     await this.untilCurrent();
   }
 
@@ -107,19 +108,19 @@ export class ToolHandle {
    */
   async stopAndStart(endpoint: EndpointLike, prefix: string, whileStopped: () => Promise<void>): Promise<void> {
     await this.patch({ desired_state: 'stopped' });
-    await until(async () => (await this.get()).status === 'stopped', () => this.describe());
+    await eventually(async () => (await this.get()).status === 'stopped', () => this.describe());
     expect(await tryMcpTool(endpoint, 'echo', { text: 'hi' })).toMatch(/^unreachable/);
     await whileStopped();
     await this.patch({ desired_state: 'running' });
-    await until(async () => (await tryMcpTool(endpoint, 'echo', { text: 'back' })) === `${prefix}back`, () => 'the tool did not start again');
-    await until(async () => (await this.get()).status === 'running', () => this.describe());
+    await eventually(async () => (await tryMcpTool(endpoint, 'echo', { text: 'back' })) === `${prefix}back`, () => 'the tool did not start again');
+    await eventually(async () => (await this.get()).status === 'running', () => this.describe());
   }
 
   /** Removes the tool: uninstalled by the agent, the row gone, the endpoint silent, every step an event. */
   async remove(endpoint: EndpointLike): Promise<void> {
     const answer = await this.e.call('DELETE', this.path);
     expect(answer.status, answer.text).toBe(202);
-    await until(async () => (await this.e.call('GET', this.path)).status === 404, () => this.describe());
+    await eventually(async () => (await this.e.call('GET', this.path)).status === 404, () => this.describe());
     expect(await tryMcpTool(endpoint, 'echo', { text: 'hi' })).toMatch(/^unreachable/);
     const events = (await this.e.call('GET', `/v1/events?object=tool/${this.id}&limit=200`)).body.items.map((x: { reason: string }) => x.reason);
     expect(events).toEqual(
@@ -138,7 +139,7 @@ export async function switchOffLeavingNothing(e: E2E, agent: string, environment
   const off = await e.call('PUT', `/v1/agents/${agent}/environment`, { active: false });
   expect(off.status, off.text).toBe(200);
   const simulator = e.controller.lifecycle!.simulator!;
-  await until(async () => {
+  await eventually(async () => {
     const droplets = (await (await fetch(`${simulator.url}/droplets`, { headers: { authorization: `Bearer ${simulator.token}` } })).json()) as { droplets: unknown[] };
     return droplets.droplets.length === 0 && e.controller.localDroplets!.running().length === 0;
   }, () => 'the droplet is still there');
@@ -147,14 +148,14 @@ export async function switchOffLeavingNothing(e: E2E, agent: string, environment
     rowsOf<{ kind: string; used_at: unknown; revoked_at: unknown }>(
       await db.execute(sql`select kind, used_at, revoked_at from droplet_credentials where agent_droplet_id = ${environmentId}`),
     );
-  await until(async () => {
+  await eventually(async () => {
     const all = await credentials();
     const agentCredentials = all.filter((c) => c.kind !== 'enrollment');
     return agentCredentials.length > 0 && all.every((c) => c.revoked_at !== null || (c.kind === 'enrollment' && c.used_at !== null));
   }, async () => `credentials: ${JSON.stringify(await credentials())}`);
   const reported = async () => rowsOf(await db.execute(sql`select tool_instance_id from agent_tool_observations`));
-  await until(async () => (await reported()).length === 0, async () => `reports of a droplet that is gone: ${JSON.stringify(await reported())}`);
+  await eventually(async () => (await reported()).length === 0, async () => `reports of a droplet that is gone: ${JSON.stringify(await reported())}`);
   const rows = async () => rowsOf<{ id: string; endpoints: unknown }>(await db.execute(sql`select id, endpoints from agent_droplet_tools order by id`));
   const wanted = JSON.stringify([...kept].sort().map((id) => ({ id, endpoints: [] })));
-  await until(async () => JSON.stringify(await rows()) === wanted, async () => `tool rows: ${JSON.stringify(await rows())}, wanted ${wanted}`);
+  await eventually(async () => JSON.stringify(await rows()) === wanted, async () => `tool rows: ${JSON.stringify(await rows())}, wanted ${wanted}`);
 }

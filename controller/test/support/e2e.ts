@@ -6,7 +6,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -15,6 +14,7 @@ import { openSecretStore } from '../../src/api/secret-setup.ts';
 import { parseConfig } from '../../src/config.ts';
 import { type ControllerOptions, type RunningController, serveDatabase } from '../../src/controller.ts';
 import { createLogger } from '../../src/logger.ts';
+import { track } from './leaks.ts';
 
 export interface Answer {
   status: number;
@@ -41,15 +41,6 @@ function sink(lines: string[]): Writable {
       done();
     },
   });
-}
-
-/** A port nothing listens on right now (for a tool's port on a local droplet). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 export const FAST: Record<string, string> = {
@@ -81,6 +72,13 @@ export async function startE2E(t: TestDatabase, env: Record<string, string> = {}
     ownsDatabase: false,
     options: { secrets, stderr: sink(logs), toolRetry: { baseMs: 300, maxMs: 3_000 }, ...seams },
   });
+  const stop = async () => {
+    await controller.stop();
+    // An npm install a killed agent started may still be finishing inside a droplet's
+    // directory (a local power cut kills the agent and its tools, not npm): retry.
+    rmSync(dataDir, { recursive: true, force: true, maxRetries: 20, retryDelay: 500 });
+  };
+  const forget = track('a controller (startE2E)', stop);
   const call = async (method: string, path: string, body?: unknown): Promise<Answer> => {
     const headers: Record<string, string> = { authorization: `Bearer ${adminToken}` };
     if (body !== undefined) headers['content-type'] = 'application/json';
@@ -101,24 +99,8 @@ export async function startE2E(t: TestDatabase, env: Record<string, string> = {}
     logs,
     call,
     async stop() {
-      await controller.stop();
-      // An npm install a killed agent started may still be finishing inside a droplet's
-      // directory (a local power cut kills the agent and its tools, not npm): retry.
-      rmSync(dataDir, { recursive: true, force: true, maxRetries: 20, retryDelay: 500 });
+      forget();
+      await stop();
     },
   };
-}
-
-/**
- * Polls `check` until it returns a value that is not undefined/false; fails with `describe()`
- * after `timeoutMs` (a liveness deadline, generous on purpose — not a measurement).
- */
-export async function until<T>(check: () => Promise<T | undefined | false> | T | undefined | false, describe: () => Promise<string> | string, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`not reached within ${timeoutMs} ms: ${await describe()}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }

@@ -1,13 +1,13 @@
 /**
  * Runs the real controller as a child process (`node --import tsx controller/src/main.ts`)
- * and reads its JSON log lines.
+ * and reads its JSON log lines. A controller a test leaves running fails it (leaks.ts).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { trackChild } from './leaks.ts';
 
 const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
-const running = new Set<ChildProcess>();
 
 /**
  * The secrets master key every controller started here gets unless `env` says otherwise: one
@@ -33,18 +33,16 @@ export function startControllerProcess(
   env: Record<string, string | undefined> = {},
   entry: readonly string[] = ['--import', 'tsx', MAIN],
 ): ControllerProcess {
-  const child = spawn(process.execPath, [...entry, ...args], {
-    env: { ...process.env, LOG_FORMAT: 'json', DATABASE_URL: '', TOOLBELT_MASTER_KEY: TEST_MASTER_KEY, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  running.add(child);
-  const lines: Record<string, unknown>[] = [];
-  const exited = new Promise<number | null>((resolve) =>
-    child.once('exit', (code) => {
-      running.delete(child);
-      resolve(code);
+  const child = trackChild(
+    spawn(process.execPath, [...entry, ...args], {
+      // One master key for every controller of the test run: replicas on one database share it.
+      env: { ...process.env, LOG_FORMAT: 'json', DATABASE_URL: '', TOOLBELT_MASTER_KEY: TEST_MASTER_KEY, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
     }),
+    'a controller process',
   );
+  const lines: Record<string, unknown>[] = [];
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const ready = new Promise<string>((resolve, reject) => {
     const onLine = (line: string) => {
       if (!line.trim()) return;
@@ -81,11 +79,4 @@ export function startControllerProcess(
       return exited;
     },
   };
-}
-
-/** Kills any controller a test left running (call from afterEach). */
-export async function killLeftoverControllers(): Promise<number> {
-  const left = [...running];
-  await Promise.all(left.map((c) => new Promise((r) => (c.once('exit', r), c.kill('SIGKILL')))));
-  return left.length;
 }

@@ -13,6 +13,7 @@ import { createSecretStore, keyringFrom } from '../../src/secrets/index.ts';
 import { parseConfig } from '../../src/config.ts';
 import { type ControllerOptions, type RunningController, serveDatabase } from '../../src/controller.ts';
 import { createLogger } from '../../src/logger.ts';
+import { track } from './leaks.ts';
 
 export interface TestApi {
   url: string;
@@ -96,6 +97,11 @@ export async function startTestApi(t: TestDatabase, options: ControllerOptions =
     await unlisten();
     throw error;
   }
+  const stop = async () => {
+    await unlisten();
+    await controller.stop();
+  };
+  const forget = track('a controller (startTestApi)', stop);
   const url = controller.url;
   const call = async (method: string, path: string, o: CallOptions = {}): Promise<Answer> => {
     const headers: Record<string, string> = { ...o.headers };
@@ -135,8 +141,8 @@ export async function startTestApi(t: TestDatabase, options: ControllerOptions =
       return answer.body.token as string;
     },
     async stop() {
-      await unlisten();
-      await controller.stop();
+      forget();
+      await stop();
     },
   };
 }
