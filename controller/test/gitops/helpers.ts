@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { Webhooks } from '@octokit/webhooks';
+import type { Database } from '@toolbelt/schema';
 import type { TestDatabase } from '@toolbelt/schema/testing';
 import pino from 'pino';
 import { parseConfig } from '../../src/config.ts';
@@ -119,8 +120,8 @@ export interface GitopsController {
 
 export const ADMIN_TOKEN = `tb_${'g'.repeat(43)}`;
 
-/** A controller (no droplet lifecycle) following `repo`'s main branch. */
-export async function startGitopsController(t: TestDatabase, env: Record<string, string>): Promise<GitopsController> {
+/** A controller (no droplet lifecycle) following `repo`'s main branch, on the test's database or another pool of it (a second replica). */
+export async function startGitopsController(t: TestDatabase, env: Record<string, string>, database: Database = t.database): Promise<GitopsController> {
   const dataDir = mkdtempSync(join(tmpdir(), 'toolbelt-gitops-data-'));
   const config = parseConfig(['--port', '0'], {
     TOOLBELT_ADMIN_TOKEN: ADMIN_TOKEN,
@@ -131,7 +132,7 @@ export async function startGitopsController(t: TestDatabase, env: Record<string,
     ...env,
   });
   const quiet = new Writable({ write: (_chunk, _encoding, done) => done() });
-  const running = await serveDatabase(t.database, {
+  const running = await serveDatabase(database, {
     config,
     logger: pino({ level: 'silent' }),
     options: { stderr: quiet, lifecycle: false },

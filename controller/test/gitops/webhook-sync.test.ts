@@ -23,6 +23,7 @@ import {
   serveSmartHttp,
   startGitopsController,
 } from './helpers.ts';
+import { onPostgres, openPool } from '../support/databases.ts';
 
 const POLL = { timeout: 20_000, interval: 50 };
 
@@ -239,6 +240,37 @@ describeEachDatabase('GitOps: webhook and sync', (t) => {
       expect(http.requests.at(-1)?.status).toBe(401);
     } finally {
       await http.close();
+    }
+  });
+
+  const onPg = onPostgres(t, 'two replicas need two database sessions; PGlite is one');
+  onPg('a push that lands on the follower while leadership moves is applied once, by the new leader', async () => {
+    remote = new GitRemote();
+    const first = remote.commit({ 'agents/alpha.yaml': agent('alpha') });
+    const env = { TOOLBELT_GITOPS_REPO: remote.url, TOOLBELT_LEASE_TTL_MS: '1500', TOOLBELT_LEASE_RENEW_MS: '450' };
+    const leader = await startGitopsController(t, env);
+    controller = leader;
+    await expect.poll(async () => (await status()).applied_commit, POLL).toBe(first);
+    const pool = await openPool({ url: t.url!, maxConnections: 4 });
+    try {
+      const follower = await startGitopsController(t, env, pool);
+      expect(follower.running.loop!.elector.isLeader).toBe(false);
+      const second = remote.commit({ 'agents/beta.yaml': agent('beta') }, 'add beta');
+      const body = pushPayload(second);
+      // The leader stops (a rolling upgrade) as the push reaches the follower.
+      const stopping = leader.stop();
+      controller = follower;
+      expect((await deliver(follower.running.url, body, { signature: hmac(SECRET, body) })).status).toBe(202);
+      await stopping;
+      await expect.poll(() => follower.running.loop!.elector.isLeader, POLL).toBe(true);
+      await expect.poll(async () => (await status()).applied_commit, POLL).toBe(second);
+      const applied = rowsOf<{ n: number }>(await t.db.execute(sql`select count(*)::int as n from gitops_syncs where commit = ${second} and result = 'applied'`));
+      expect(applied[0]!.n, 'applied exactly once').toBe(1);
+      expect((await controller.api('GET', '/v1/agents/beta')).status).toBe(200);
+      await follower.stop();
+      controller = undefined;
+    } finally {
+      await pool.close();
     }
   });
 });
