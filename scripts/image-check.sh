@@ -35,12 +35,13 @@ log "image size: ${mb} MB (limit ${MAX_MB} MB)"
 
 psql -q "$PG/postgres" -c "drop database if exists $DB with (force)" -c "create database $DB"
 sim_port="$(free_port)"; port="$(free_port)"
-npm run --silent simulator -- --port "$sim_port" --token "$SIM_TOKEN" >/dev/null 2>&1 &
+# In a process group of its own: npm runs tsx, which runs node; the cleanup stops them all.
+setsid npm run --silent simulator -- --port "$sim_port" --token "$SIM_TOKEN" >/dev/null 2>&1 &
 sim_pid=$!
 container=""
 cleanup() {
   [ -n "$container" ] && podman rm -f "$container" >/dev/null 2>&1 || true
-  kill "$sim_pid" 2>/dev/null || true
+  kill -TERM -- "-$sim_pid" 2>/dev/null || kill "$sim_pid" 2>/dev/null || true
   psql -q "$PG/postgres" -c "drop database if exists $DB with (force)" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
