@@ -177,23 +177,26 @@ export async function enqueueCommand(
 
 /**
  * Claims an environment's queued commands for sending (queued → sent), oldest first. With
- * `includeInFlight` (on a fresh connection) it also returns the ones already sent or
- * accepted, to be sent again: a socket that dropped may have lost them.
+ * `inFlightSentBefore` (on a fresh connection: the time it opened) it also returns the ones
+ * sent or accepted before then, to be sent again: the socket that dropped may have lost them.
+ * One sent after it went out on this very connection and is not sent twice.
  */
 export async function claimCommands(
   db: DbOrTx,
   environmentId: string,
-  options: { replicaId: string; includeInFlight?: boolean; now?: Date },
+  options: { replicaId: string; inFlightSentBefore?: Date; now?: Date },
 ): Promise<Command[]> {
   const now = TS(options.now ?? new Date());
-  const statuses = options.includeInFlight ? sql.raw(`('queued', 'sent', 'accepted')`) : sql.raw(`('queued')`);
+  const inFlight = options.inFlightSentBefore
+    ? sql`or (status in ('sent', 'accepted') and sent_at < ${TS(options.inFlightSentBefore)})`
+    : sql``;
   const rows = rowsOf<Record<string, unknown>>(
     await db.execute(sql`
       with claimed as (
         update commands set
           status = case when status = 'queued' then 'sent' else status end,
           attempts = attempts + 1, sent_by = ${options.replicaId}, sent_at = ${now}, updated_at = ${now}
-        where agent_droplet_id = ${environmentId} and status in ${statuses} and deadline > ${now}
+        where agent_droplet_id = ${environmentId} and (status = 'queued' ${inFlight}) and deadline > ${now}
         returning ${COLUMNS}
       )
       select * from claimed order by created_at, id`),

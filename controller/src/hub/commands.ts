@@ -38,11 +38,14 @@ export class CommandRouter {
 
   constructor(private readonly deps: CommandRouterDeps) {}
 
-  /** Sends an environment's queued commands (and, on a new connection, the in-flight ones). */
+  /**
+   * Sends an environment's queued commands and, on a new connection, the ones in flight
+   * before it opened (a NOTIFY may have sent a newer one on it already: that one is not resent).
+   */
   async deliver(connection: AgentConnection, includeInFlight: boolean): Promise<void> {
     const claimed = await claimCommands(this.deps.db, connection.environmentId, {
       replicaId: this.deps.replicaId,
-      includeInFlight,
+      ...(includeInFlight ? { inFlightSentBefore: new Date(connection.connectedAt) } : {}),
       now: new Date(this.deps.clock.now()),
     });
     for (const command of claimed) this.#transmit(connection, command);

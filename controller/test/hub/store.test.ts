@@ -168,8 +168,10 @@ describeEachDatabase('hub store', (t) => {
     const claimed = await claimCommands(t.db, env.id, { replicaId: 'r1' });
     expect(claimed.map((c) => [c.status, c.attempts, c.sent_by])).toEqual([['sent', 1, 'r1']]);
     expect(await claimCommands(t.db, env.id, { replicaId: 'r2' })).toEqual([]);
-    // A new connection gets the in-flight ones again.
-    const resent = await claimCommands(t.db, env.id, { replicaId: 'r2', includeInFlight: true });
+    // A new connection gets the ones in flight before it opened again, and only those.
+    const sentAt = claimed[0]!.sent_at!;
+    expect(await claimCommands(t.db, env.id, { replicaId: 'r2', inFlightSentBefore: sentAt })).toEqual([]);
+    const resent = await claimCommands(t.db, env.id, { replicaId: 'r2', inFlightSentBefore: new Date(sentAt.getTime() + 1) });
     expect(resent.map((c) => [c.id, c.attempts])).toEqual([[claimed[0]!.id, 2]]);
     expect(await enqueueCommand(t.db, { ...request, environmentId: '00000000-0000-4000-8000-000000000000' })).toEqual({ kind: 'not_found' });
   });
