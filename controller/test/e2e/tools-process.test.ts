@@ -30,7 +30,15 @@ afterEach(async () => {
 /** Every file under `dir` (droplet disks: agent state, tool logs). */
 function filesUnder(dir: string): string[] {
   const out: string[] = [];
-  for (const name of readdirSync(dir)) {
+  // The droplet's disk changes while it is read (a release link swapped, a pid file removed).
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return out;
+    throw error;
+  }
+  for (const name of names) {
     const path = join(dir, name);
     const stat = statSync(path, { throwIfNoEntry: false });
     if (!stat) continue;
